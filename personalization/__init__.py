@@ -1,0 +1,1 @@
+"""Profiles, recommenders, segments and the blocks a page shows a visitor."""

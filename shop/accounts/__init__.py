@@ -1,0 +1,1 @@
+"""Shopper accounts: register, log in, log out, on django.contrib.auth."""

@@ -1,0 +1,1 @@
+"""The catalog: departments, categories, brands, products, listing and search."""

@@ -1,0 +1,87 @@
+"""Storefront views of the catalog: listings, product page, search, image placeholders."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+
+from .forms import ListingForm
+from .models import Brand, Category, Department, ProductImage
+from .placeholders import placeholder_svg
+from .selectors import SORT_LABELS, ProductFilters, brand_facets, product_detail, product_list, products_related
+
+
+def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope) -> HttpResponse:
+    form = ListingForm(request.GET or None, brand_slugs=list(Brand.objects.values_list("slug", flat=True)))
+    errors = []
+    if form.is_bound and not form.is_valid():
+        errors = [message for messages in form.errors.values() for message in messages]
+        status = 400
+        filters = ProductFilters(**scope)
+    else:
+        data = form.cleaned_data if form.is_bound else {}
+        filters = ProductFilters(
+            **scope,
+            brand_slugs=tuple(data.get("brand") or ()),
+            price_min=data.get("price_min"),
+            price_max=data.get("price_max"),
+            in_stock=bool(data.get("in_stock")),
+            query=data.get("q") or scope.get("query", ""),
+            sort=data.get("sort") or "relevance",
+        )
+    paginator = Paginator(product_list(filters=filters), settings.CATALOG_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    query_without_page = request.GET.copy()
+    query_without_page.pop("page", None)
+    context = {
+        **scope,
+        "form": form,
+        "filters": filters,
+        "errors": errors,
+        "page_obj": page,
+        "products": page.object_list,
+        "brands": brand_facets(filters=filters),
+        "sort_labels": SORT_LABELS,
+        "querystring": query_without_page.urlencode(),
+    }
+    return render(request, template, context, status=status)
+
+
+@require_GET
+def department_view(request: HttpRequest, slug: str) -> HttpResponse:
+    department = get_object_or_404(Department.objects.prefetch_related("categories"), slug=slug)
+    return _listing(request, template="catalog/listing.html", department=department)
+
+
+@require_GET
+def category_view(request: HttpRequest, slug: str) -> HttpResponse:
+    category = get_object_or_404(Category.objects.select_related("department"), slug=slug)
+    return _listing(request, template="catalog/listing.html", category=category, department=category.department)
+
+
+@require_GET
+def search_view(request: HttpRequest) -> HttpResponse:
+    return _listing(request, template="catalog/search.html")
+
+
+@require_GET
+def product_view(request: HttpRequest, slug: str) -> HttpResponse:
+    product = product_detail(slug=slug)
+    if product is None:
+        raise Http404("No such product.")
+    context = {"product": product, "related": products_related(product=product)}
+    return render(request, "catalog/product.html", context)
+
+
+@require_GET
+@cache_control(public=True, max_age=60 * 60 * 24)
+def placeholder_view(request: HttpRequest, pk: int) -> HttpResponse:
+    image = get_object_or_404(ProductImage.objects.select_related("product"), pk=pk)
+    svg = placeholder_svg(title=image.product.title, background=image.background)
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["ETag"] = '"' + hashlib.sha1(svg.encode()).hexdigest() + '"'
+    return response

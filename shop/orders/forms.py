@@ -1,0 +1,44 @@
+"""Forms of the cart and checkout."""
+
+from django import forms
+from django.conf import settings
+
+COUNTRIES = [
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("FR", "France"),
+    ("DE", "Germany"),
+    ("NL", "Netherlands"),
+    ("ES", "Spain"),
+    ("IT", "Italy"),
+    ("US", "United States"),
+]
+
+
+class CartLineForm(forms.Form):
+    product_id = forms.IntegerField(min_value=1, max_value=2**62)
+    quantity = forms.IntegerField(min_value=0, max_value=settings.CART_MAX_QUANTITY)
+
+
+class CheckoutForm(forms.Form):
+    full_name = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    address_line1 = forms.CharField(
+        label="Address", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "address-line1"})
+    )
+    address_line2 = forms.CharField(
+        label="Address (line 2)",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),
+    )
+    city = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"autocomplete": "address-level2"}))
+    postcode = forms.CharField(max_length=20, widget=forms.TextInput(attrs={"autocomplete": "postal-code"}))
+    country = forms.ChoiceField(choices=COUNTRIES, initial="GB")
+    card_number = forms.RegexField(
+        label="Card number",
+        regex=r"^[0-9 \-]{12,23}$",
+        error_messages={"invalid": "Enter the card number as digits (spaces are fine)."},
+        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+        help_text="Payments are simulated: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined.",
+    )

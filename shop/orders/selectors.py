@@ -1,0 +1,88 @@
+"""Reads of carts and orders."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Prefetch, QuerySet
+
+from shop.catalog.models import ProductImage
+
+from .models import Cart, CartLine, Order
+
+SESSION_CART_KEY = "cart_id"
+# Free delivery from this subtotal; below it a flat rate. Placeholders a merchant would set.
+FREE_SHIPPING_FROM = Decimal("50.00")
+FLAT_SHIPPING = Decimal("4.95")
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    lines: list[CartLine]
+    subtotal: Decimal
+    shipping: Decimal
+    total: Decimal
+    item_count: int
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+def shipping_for(*, subtotal: Decimal) -> Decimal:
+    if subtotal <= 0 or subtotal >= FREE_SHIPPING_FROM:
+        return Decimal("0.00")
+    return FLAT_SHIPPING
+
+
+def cart_for_session(*, session, user: AbstractBaseUser | None) -> Cart | None:
+    """The cart of a signed-in user, or the anonymous cart the session points at."""
+    if user is not None and user.is_authenticated:
+        return Cart.objects.filter(user=user).first()
+    raw = session.get(SESSION_CART_KEY)
+    try:
+        cart_id = int(raw)
+    except (TypeError, ValueError):
+        # A garbled or tampered value: forget it rather than fail the page.
+        session.pop(SESSION_CART_KEY, None)
+        return None
+    # An anonymous session may never reach a cart that belongs to a user.
+    cart = Cart.objects.filter(pk=cart_id, user__isnull=True).first()
+    if cart is None:
+        session.pop(SESSION_CART_KEY, None)
+    return cart
+
+
+def cart_summary(*, cart: Cart | None) -> CartSummary:
+    if cart is None:
+        return CartSummary(lines=[], subtotal=Decimal("0.00"), shipping=Decimal("0.00"), total=Decimal("0.00"), item_count=0)
+    lines = list(
+        cart.lines.select_related("product", "product__brand", "product__category").prefetch_related(
+            Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
+        )
+    )
+    subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
+    shipping = shipping_for(subtotal=subtotal)
+    return CartSummary(
+        lines=lines,
+        subtotal=subtotal,
+        shipping=shipping,
+        total=subtotal + shipping,
+        item_count=sum(line.quantity for line in lines),
+    )
+
+
+def order_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Order]:
+    return Order.objects.filter(user=user).prefetch_related("lines")
+
+
+def order_visible_to(*, number: str, user: AbstractBaseUser | None, session) -> Order | None:
+    """An order its owner may see: a signed-in owner, or the session that just placed it."""
+    order = Order.objects.filter(number=number).prefetch_related("lines__product__images").first()
+    if order is None:
+        return None
+    if user is not None and user.is_authenticated and order.user_id == user.pk:
+        return order
+    if number in session.get("placed_orders", []):
+        return order
+    return None

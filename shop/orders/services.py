@@ -1,0 +1,267 @@
+"""Writes of carts and orders: stock checks, cart merge, and atomic checkout."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from shop.catalog.models import Product
+
+from .models import Cart, CartLine, Order, OrderLine
+from .selectors import SESSION_CART_KEY, cart_for_session, cart_summary
+
+
+class CartError(ValueError):
+    """A cart or checkout request that cannot be honoured; the message is for the shopper."""
+
+    status = 400
+
+
+class OutOfStock(CartError):
+    status = 409
+
+
+class ProductUnavailable(CartError):
+    status = 404
+
+
+class PaymentDeclined(CartError):
+    status = 402
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    full_name: str
+    email: str
+    address_line1: str
+    city: str
+    postcode: str
+    country: str = "GB"
+    address_line2: str = ""
+
+
+def _check_quantity(quantity: int) -> None:
+    if quantity < 1:
+        raise CartError("Quantity must be at least 1.")
+    if quantity > settings.CART_MAX_QUANTITY:
+        raise CartError(f"You can buy at most {settings.CART_MAX_QUANTITY} of one item.")
+
+
+def _sellable(product_id: int) -> Product:
+    product = Product.objects.filter(pk=product_id, is_active=True).first()
+    if product is None:
+        raise ProductUnavailable("That product is not available.")
+    return product
+
+
+def cart_get_or_create(*, session, user: AbstractBaseUser | None) -> Cart:
+    if user is not None and user.is_authenticated:
+        cart, _ = Cart.objects.get_or_create(user=user)
+        return cart
+    cart = cart_for_session(session=session, user=None)
+    if cart is None:
+        cart = Cart.objects.create()
+        session[SESSION_CART_KEY] = cart.pk
+    return cart
+
+
+def cart_add_item(*, cart: Cart, product_id: int, quantity: int = 1) -> CartLine:
+    """Add to the quantity already in the cart, never beyond what is in stock."""
+    _check_quantity(quantity)
+    product = _sellable(product_id)
+    line = CartLine.objects.filter(cart=cart, product=product).first()
+    wanted = quantity + (line.quantity if line else 0)
+    _check_quantity(wanted)
+    if product.stock < wanted:
+        if product.stock == 0:
+            raise OutOfStock(f"Sorry, “{product.title}” is out of stock.")
+        raise OutOfStock(f"Only {product.stock} of “{product.title}” left in stock.")
+    if line is None:
+        try:
+            with transaction.atomic():
+                line = CartLine.objects.create(cart=cart, product=product, quantity=wanted)
+        except IntegrityError:
+            # Two tabs adding the same product at once: the other request made the line.
+            return cart_add_item(cart=cart, product_id=product_id, quantity=quantity)
+    else:
+        line.quantity = wanted
+        line.save(update_fields=["quantity"])
+    cart.save(update_fields=["updated_at"])
+    return line
+
+
+def cart_set_quantity(*, cart: Cart, product_id: int, quantity: int) -> CartLine | None:
+    """Set a line's quantity; zero removes the line."""
+    if quantity == 0:
+        cart_remove_item(cart=cart, product_id=product_id)
+        return None
+    _check_quantity(quantity)
+    line = CartLine.objects.filter(cart=cart, product_id=product_id).select_related("product").first()
+    if line is None:
+        raise CartError("That product is not in your cart.")
+    if line.product.stock < quantity:
+        raise OutOfStock(f"Only {line.product.stock} of “{line.product.title}” left in stock.")
+    line.quantity = quantity
+    line.save(update_fields=["quantity"])
+    cart.save(update_fields=["updated_at"])
+    return line
+
+
+def cart_remove_item(*, cart: Cart, product_id: int) -> None:
+    deleted, _ = CartLine.objects.filter(cart=cart, product_id=product_id).delete()
+    if not deleted:
+        raise CartError("That product is not in your cart.")
+    cart.save(update_fields=["updated_at"])
+
+
+@transaction.atomic
+def cart_merge(*, anonymous_cart: Cart, user: AbstractBaseUser) -> Cart:
+    """Fold an anonymous cart into the user's own; quantities add up, capped by stock."""
+    user_cart, _ = Cart.objects.get_or_create(user=user)
+    if anonymous_cart.pk == user_cart.pk:
+        return user_cart
+    existing = {line.product_id: line for line in user_cart.lines.select_for_update()}
+    for line in anonymous_cart.lines.select_related("product"):
+        if not line.product.is_active or line.product.stock == 0:
+            continue
+        current = existing.get(line.product_id)
+        wanted = min(
+            line.quantity + (current.quantity if current else 0),
+            line.product.stock,
+            settings.CART_MAX_QUANTITY,
+        )
+        if current:
+            current.quantity = wanted
+            current.save(update_fields=["quantity"])
+        else:
+            CartLine.objects.create(cart=user_cart, product=line.product, quantity=wanted)
+    anonymous_cart.delete()
+    user_cart.save(update_fields=["updated_at"])
+    return user_cart
+
+
+def _luhn_valid(number: str) -> bool:
+    digits = [int(d) for d in number]
+    checksum = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        checksum += d
+    return checksum % 10 == 0
+
+
+def payment_authorise(*, card_number: str, amount: Decimal) -> str:
+    """A simulated card payment: well-formed numbers pass, except the test decline card."""
+    number = card_number.replace(" ", "").replace("-", "")
+    if not number.isdigit() or not 12 <= len(number) <= 19 or not _luhn_valid(number):
+        raise PaymentDeclined("That card number is not valid.")
+    if number.endswith("0002"):
+        raise PaymentDeclined("Your card was declined. No money was taken; try another card.")
+    return f"sim_{secrets.token_hex(12)}"
+
+
+def _order_number() -> str:
+    return "LL-" + secrets.token_hex(4).upper()
+
+
+def order_place(
+    *, cart: Cart, user: AbstractBaseUser | None, address: ShippingAddress, card_number: str
+) -> Order:
+    """Turn a cart into a paid order, taking the stock atomically or not at all.
+
+    Stock is taken with a conditional UPDATE per product, in product-id order so two
+    checkouts never deadlock; if any product lacks stock the whole order rolls back.
+    """
+    with transaction.atomic():
+        summary = cart_summary(cart=cart)
+        if summary.is_empty:
+            raise CartError("Your cart is empty.")
+        for line in sorted(summary.lines, key=lambda line: line.product_id):
+            taken = Product.objects.filter(pk=line.product_id, is_active=True, stock__gte=line.quantity).update(
+                stock=F("stock") - line.quantity
+            )
+            if not taken:
+                raise OutOfStock(f"Sorry, “{line.product.title}” sold out before we could reserve it.")
+        reference = payment_authorise(card_number=card_number, amount=summary.total)
+        order = Order.objects.create(
+            number=_order_number(),
+            user=user if user is not None and user.is_authenticated else None,
+            email=address.email,
+            full_name=address.full_name,
+            address_line1=address.address_line1,
+            address_line2=address.address_line2,
+            city=address.city,
+            postcode=address.postcode,
+            country=address.country,
+            currency=settings.SHOP_CURRENCY,
+            subtotal=summary.subtotal,
+            shipping=summary.shipping,
+            total=summary.total,
+            status=Order.Status.PAID,
+            payment_reference=reference,
+            card_last4=card_number.replace(" ", "")[-4:],
+        )
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                product=line.product,
+                sku=line.product.sku,
+                title=line.product.title,
+                unit_price=line.product.price,
+                quantity=line.quantity,
+                line_total=line.line_total,
+            )
+            for line in summary.lines
+        )
+        cart.lines.all().delete()
+        from .tasks import order_send_confirmation  # the task module imports this one
+
+        transaction.on_commit(lambda: order_send_confirmation.delay(order_id=order.pk))
+    return order
+
+
+def order_confirmation_send(*, order_id: int) -> None:
+    """Email the shopper what they bought; sent by a worker after the order commits."""
+    order = Order.objects.prefetch_related("lines").get(pk=order_id)
+    body = render_to_string("orders/email/confirmation.txt", {"order": order, "shop_name": settings.SHOP_NAME})
+    send_mail(
+        subject=f"{settings.SHOP_NAME}: order {order.number} confirmed",
+        message=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[order.email],
+    )
+
+
+def carts_purge_abandoned(*, older_than_days: int) -> int:
+    """Delete anonymous carts nobody has touched for a while; returns how many."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = Cart.objects.filter(user__isnull=True, updated_at__lt=cutoff).delete()
+    return deleted
+
+
+def order_set_status(*, order: Order, status: str) -> Order:
+    """Move an order along; a cancellation puts its stock back."""
+    if status not in Order.Status.values:
+        raise ValueError(f"Unknown order status {status!r}.")
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status == status:
+            return locked
+        if locked.status == Order.Status.CANCELLED:
+            raise CartError("A cancelled order cannot be reopened.")
+        if status == Order.Status.CANCELLED:
+            for line in locked.lines.exclude(product=None):
+                Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+    return locked

@@ -1,0 +1,132 @@
+"""Storefront views of the cart, checkout and order history."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import services
+from .forms import CartLineForm, CheckoutForm
+from .selectors import cart_for_session, cart_summary, order_list_for_user, order_visible_to
+
+
+def _cart_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
+    cart = cart_for_session(session=request.session, user=request.user)
+    context = {"summary": cart_summary(cart=cart), "errors": errors or []}
+    return render(request, "orders/cart.html", context, status=status)
+
+
+def _form_errors(form) -> list[str]:
+    return [f"{form.fields[name].label or name}: {message}" if name in form.fields else message
+            for name, messages_ in form.errors.items() for message in messages_]
+
+
+@require_GET
+def cart_view(request: HttpRequest) -> HttpResponse:
+    return _cart_page(request)
+
+
+@require_POST
+def cart_add_view(request: HttpRequest) -> HttpResponse:
+    data = request.POST.copy()
+    data.setdefault("quantity", "1")
+    form = CartLineForm(data)
+    if not form.is_valid() or form.cleaned_data["quantity"] < 1:
+        errors = _form_errors(form) or ["Quantity must be at least 1."]
+        return _cart_page(request, errors=errors, status=400)
+    cart = services.cart_get_or_create(session=request.session, user=request.user)
+    try:
+        line = services.cart_add_item(
+            cart=cart, product_id=form.cleaned_data["product_id"], quantity=form.cleaned_data["quantity"]
+        )
+    except services.CartError as error:
+        return _cart_page(request, errors=[str(error)], status=error.status)
+    messages.success(request, f"Added “{line.product.title}” to your cart.")
+    return redirect("orders:cart")
+
+
+@require_POST
+def cart_update_view(request: HttpRequest) -> HttpResponse:
+    form = CartLineForm(request.POST)
+    if not form.is_valid():
+        return _cart_page(request, errors=_form_errors(form), status=400)
+    cart = cart_for_session(session=request.session, user=request.user)
+    if cart is None:
+        return _cart_page(request, errors=["Your cart is empty."], status=400)
+    try:
+        services.cart_set_quantity(
+            cart=cart, product_id=form.cleaned_data["product_id"], quantity=form.cleaned_data["quantity"]
+        )
+    except services.CartError as error:
+        return _cart_page(request, errors=[str(error)], status=error.status)
+    messages.success(request, "Your cart was updated.")
+    return redirect("orders:cart")
+
+
+@require_POST
+def cart_remove_view(request: HttpRequest) -> HttpResponse:
+    data = request.POST.copy()
+    data["quantity"] = "0"
+    form = CartLineForm(data)
+    cart = cart_for_session(session=request.session, user=request.user)
+    if not form.is_valid() or cart is None:
+        return _cart_page(request, errors=_form_errors(form) or ["Your cart is empty."], status=400)
+    try:
+        services.cart_remove_item(cart=cart, product_id=form.cleaned_data["product_id"])
+    except services.CartError as error:
+        return _cart_page(request, errors=[str(error)], status=error.status)
+    messages.success(request, "The item was removed from your cart.")
+    return redirect("orders:cart")
+
+
+@require_http_methods(["GET", "POST"])
+def checkout_view(request: HttpRequest) -> HttpResponse:
+    cart = cart_for_session(session=request.session, user=request.user)
+    summary = cart_summary(cart=cart)
+    if summary.is_empty:
+        messages.info(request, "Your cart is empty: add something before checking out.")
+        return redirect("orders:cart")
+    initial = {"email": request.user.email, "full_name": request.user.get_full_name()} if request.user.is_authenticated else {}
+    form = CheckoutForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            address = services.ShippingAddress(
+                full_name=data["full_name"],
+                email=data["email"],
+                address_line1=data["address_line1"],
+                address_line2=data["address_line2"],
+                city=data["city"],
+                postcode=data["postcode"],
+                country=data["country"],
+            )
+            try:
+                order = services.order_place(
+                    cart=cart, user=request.user, address=address, card_number=data["card_number"]
+                )
+            except services.CartError as error:
+                form.add_error(None, str(error))
+                status = error.status
+            else:
+                request.session["placed_orders"] = [*request.session.get("placed_orders", [])[-9:], order.number]
+                return redirect("orders:detail", number=order.number)
+        else:
+            status = 400
+        summary = cart_summary(cart=cart)
+    return render(request, "orders/checkout.html", {"form": form, "summary": summary}, status=status)
+
+
+@require_GET
+def order_detail_view(request: HttpRequest, number: str) -> HttpResponse:
+    order = order_visible_to(number=number, user=request.user, session=request.session)
+    if order is None:
+        raise Http404("No such order.")
+    return render(request, "orders/order_detail.html", {"order": order})
+
+
+@require_GET
+@login_required
+def order_history_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "orders/order_history.html", {"orders": order_list_for_user(user=request.user)})

@@ -1,0 +1,1 @@
+"""Settings package: base holds every setting; local, test and production override."""

@@ -1,0 +1,21 @@
+"""Root URLs: storefront, accounts, admin, health."""
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = f"{settings.SHOP_NAME} administration"
+admin.site.site_title = settings.SHOP_NAME
+
+urlpatterns = [
+    path("", views.home_view, name="home"),
+    path("healthz", views.health_view, name="health"),
+    path("", include("shop.catalog.urls")),
+    path("", include("shop.orders.urls")),
+    path("account/", include("shop.accounts.urls")),
+    path("admin/", admin.site.urls),
+    *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
+]

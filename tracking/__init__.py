@@ -1,0 +1,1 @@
+"""The event record: tracker, collector, event store, identity and sessions."""

@@ -1,0 +1,8 @@
+"""App config of tracking."""
+
+from django.apps import AppConfig
+
+
+class TrackingConfig(AppConfig):
+    name = "tracking"
+    verbose_name = "Tracking"
