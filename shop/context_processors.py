@@ -18,4 +18,5 @@ def storefront(request: HttpRequest) -> dict:
         "currency": settings.SHOP_CURRENCY,
         "nav_departments": Department.objects.prefetch_related("categories"),
         "cart_count": cart_count,
+        "cart_max_quantity": settings.CART_MAX_QUANTITY,
     }

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("shop.catalog.urls")),
     path("", include("shop.orders.urls")),
     path("account/", include("shop.accounts.urls")),
+    path("t/", include("tracking.urls")),
     path("admin/", admin.site.urls),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]

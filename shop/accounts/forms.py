@@ -7,10 +7,12 @@ from django.contrib.auth.models import User
 
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(help_text="For order confirmations.")
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username", "email")
+        fields = ("username", "email", "first_name", "last_name")
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].lower()

@@ -7,6 +7,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from tracking.api import track
+
 from .forms import SignUpForm
 
 
@@ -18,9 +20,12 @@ def register_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        track(request, "sign_up", props={"method": "password"})
         messages.success(request, f"Welcome, {user.username}. Your account is ready.")
         target = request.POST.get("next", "")
-        if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        if url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
             return redirect(target)
         return redirect("home")
     status = 400 if request.method == "POST" else 200

@@ -48,9 +48,7 @@ def _with_cards(queryset: QuerySet[Product]) -> QuerySet[Product]:
 def _search(queryset: QuerySet[Product], query: str) -> QuerySet[Product]:
     if connection.vendor == "postgresql":
         search_query = SearchQuery(query, search_type="websearch", config="english")
-        return queryset.filter(search_vector=search_query).annotate(
-            rank=SearchRank(F("search_vector"), search_query)
-        )
+        return queryset.filter(search_vector=search_query).annotate(rank=SearchRank(F("search_vector"), search_query))
     # The embedded SQLite has no full-text ranking: every word must appear somewhere.
     for word in query.split()[:8]:
         queryset = queryset.filter(
@@ -81,10 +79,10 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
             order = ("-rank", "id")
         else:
             # Featured: what is in stock and on sale first, then by title.
-            order = ("-stock_gt0", "-on_sale", "title", "id")
+            order = (F("has_stock").desc(), F("discounted").desc(nulls_last=True), "title", "id")
             queryset = queryset.annotate(
-                stock_gt0=Q(stock__gt=0),
-                on_sale=Q(compare_at_price__gt=F("price")),
+                has_stock=Q(stock__gt=0),
+                discounted=Q(compare_at_price__gt=F("price")),
             )
     return _with_cards(queryset.order_by(*order))
 

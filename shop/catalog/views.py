@@ -9,7 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from .forms import ListingForm
+from tracking.api import track
+
+from .forms import MAX_QUERY_LENGTH, ListingForm
 from .models import Brand, Category, Department, ProductImage
 from .placeholders import placeholder_svg
 from .selectors import SORT_LABELS, ProductFilters, brand_facets, product_detail, product_list, products_related
@@ -21,7 +23,8 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
     if form.is_bound and not form.is_valid():
         errors = [message for messages in form.errors.values() for message in messages]
         status = 400
-        filters = ProductFilters(**scope)
+        # Keep the shopper's words on screen while saying what was wrong with the rest.
+        filters = ProductFilters(**scope, query=request.GET.get("q", "")[:MAX_QUERY_LENGTH])
     else:
         data = form.cleaned_data if form.is_bound else {}
         filters = ProductFilters(
@@ -35,6 +38,8 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
         )
     paginator = Paginator(product_list(filters=filters), settings.CATALOG_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    if filters.query and page.number == 1 and not errors:
+        track(request, "search", props={"search_term": filters.query, "results": paginator.count})
     query_without_page = request.GET.copy()
     query_without_page.pop("page", None)
     context = {
@@ -83,5 +88,5 @@ def placeholder_view(request: HttpRequest, pk: int) -> HttpResponse:
     image = get_object_or_404(ProductImage.objects.select_related("product"), pk=pk)
     svg = placeholder_svg(title=image.product.title, background=image.background)
     response = HttpResponse(svg, content_type="image/svg+xml")
-    response["ETag"] = '"' + hashlib.sha1(svg.encode()).hexdigest() + '"'
+    response["ETag"] = '"' + hashlib.sha1(svg.encode(), usedforsecurity=False).hexdigest() + '"'
     return response

@@ -25,8 +25,16 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "placed_at"
     inlines = [OrderLineInline]
     readonly_fields = (
-        "number", "user", "subtotal", "shipping", "total", "currency", "payment_reference", "card_last4",
-        "placed_at", "updated_at",
+        "number",
+        "user",
+        "subtotal",
+        "shipping",
+        "total",
+        "currency",
+        "payment_reference",
+        "card_last4",
+        "placed_at",
+        "updated_at",
     )
     fieldsets = (
         (None, {"fields": ("number", "status", "user", "email", "placed_at", "updated_at")}),

@@ -16,8 +16,14 @@ COUNTRIES = [
 
 
 class CartLineForm(forms.Form):
-    product_id = forms.IntegerField(min_value=1, max_value=2**62)
-    quantity = forms.IntegerField(min_value=0, max_value=settings.CART_MAX_QUANTITY)
+    """Sets a line's quantity; zero removes it."""
+
+    product_id = forms.IntegerField(label="Product", min_value=1, max_value=2**62)
+    quantity = forms.IntegerField(label="Quantity", min_value=0, max_value=settings.CART_MAX_QUANTITY)
+
+
+class CartAddForm(CartLineForm):
+    quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=settings.CART_MAX_QUANTITY)
 
 
 class CheckoutForm(forms.Form):

@@ -38,6 +38,9 @@ class CartLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="cartline_quantity_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product}"
+
     @property
     def line_total(self) -> Decimal:
         return self.product.price * self.quantity

@@ -28,6 +28,11 @@ class CartSummary:
     def is_empty(self) -> bool:
         return not self.lines
 
+    @property
+    def free_shipping_remaining(self) -> Decimal:
+        """How much more to spend for free delivery (zero once reached)."""
+        return max(FREE_SHIPPING_FROM - self.subtotal, Decimal("0.00"))
+
 
 def shipping_for(*, subtotal: Decimal) -> Decimal:
     if subtotal <= 0 or subtotal >= FREE_SHIPPING_FROM:
@@ -55,7 +60,9 @@ def cart_for_session(*, session, user: AbstractBaseUser | None) -> Cart | None:
 
 def cart_summary(*, cart: Cart | None) -> CartSummary:
     if cart is None:
-        return CartSummary(lines=[], subtotal=Decimal("0.00"), shipping=Decimal("0.00"), total=Decimal("0.00"), item_count=0)
+        return CartSummary(
+            lines=[], subtotal=Decimal("0.00"), shipping=Decimal("0.00"), total=Decimal("0.00"), item_count=0
+        )
     lines = list(
         cart.lines.select_related("product", "product__brand", "product__category").prefetch_related(
             Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))

@@ -98,28 +98,38 @@ def cart_add_item(*, cart: Cart, product_id: int, quantity: int = 1) -> CartLine
     return line
 
 
-def cart_set_quantity(*, cart: Cart, product_id: int, quantity: int) -> CartLine | None:
+@dataclass(frozen=True)
+class CartChange:
+    """What a cart edit did to one product's quantity (negative when it went down)."""
+
+    product: Product
+    delta: int
+
+
+def cart_set_quantity(*, cart: Cart, product_id: int, quantity: int) -> CartChange:
     """Set a line's quantity; zero removes the line."""
     if quantity == 0:
-        cart_remove_item(cart=cart, product_id=product_id)
-        return None
+        return cart_remove_item(cart=cart, product_id=product_id)
     _check_quantity(quantity)
     line = CartLine.objects.filter(cart=cart, product_id=product_id).select_related("product").first()
     if line is None:
         raise CartError("That product is not in your cart.")
     if line.product.stock < quantity:
         raise OutOfStock(f"Only {line.product.stock} of “{line.product.title}” left in stock.")
+    change = CartChange(product=line.product, delta=quantity - line.quantity)
     line.quantity = quantity
     line.save(update_fields=["quantity"])
     cart.save(update_fields=["updated_at"])
-    return line
+    return change
 
 
-def cart_remove_item(*, cart: Cart, product_id: int) -> None:
-    deleted, _ = CartLine.objects.filter(cart=cart, product_id=product_id).delete()
-    if not deleted:
+def cart_remove_item(*, cart: Cart, product_id: int) -> CartChange:
+    line = CartLine.objects.filter(cart=cart, product_id=product_id).select_related("product").first()
+    if line is None:
         raise CartError("That product is not in your cart.")
+    line.delete()
     cart.save(update_fields=["updated_at"])
+    return CartChange(product=line.product, delta=-line.quantity)
 
 
 @transaction.atomic
@@ -174,9 +184,7 @@ def _order_number() -> str:
     return "LL-" + secrets.token_hex(4).upper()
 
 
-def order_place(
-    *, cart: Cart, user: AbstractBaseUser | None, address: ShippingAddress, card_number: str
-) -> Order:
+def order_place(*, cart: Cart, user: AbstractBaseUser | None, address: ShippingAddress, card_number: str) -> Order:
     """Turn a cart into a paid order, taking the stock atomically or not at all.
 
     Stock is taken with a conditional UPDATE per product, in product-id order so two

@@ -6,8 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import services
-from .forms import CartLineForm, CheckoutForm
+from . import events, services
+from .forms import CartAddForm, CartLineForm, CheckoutForm
 from .selectors import cart_for_session, cart_summary, order_list_for_user, order_visible_to
 
 
@@ -18,8 +18,11 @@ def _cart_page(request: HttpRequest, *, errors: list[str] | None = None, status:
 
 
 def _form_errors(form) -> list[str]:
-    return [f"{form.fields[name].label or name}: {message}" if name in form.fields else message
-            for name, messages_ in form.errors.items() for message in messages_]
+    return [
+        f"{form.fields[name].label or name}: {message}" if name in form.fields else message
+        for name, messages_ in form.errors.items()
+        for message in messages_
+    ]
 
 
 @require_GET
@@ -31,10 +34,9 @@ def cart_view(request: HttpRequest) -> HttpResponse:
 def cart_add_view(request: HttpRequest) -> HttpResponse:
     data = request.POST.copy()
     data.setdefault("quantity", "1")
-    form = CartLineForm(data)
-    if not form.is_valid() or form.cleaned_data["quantity"] < 1:
-        errors = _form_errors(form) or ["Quantity must be at least 1."]
-        return _cart_page(request, errors=errors, status=400)
+    form = CartAddForm(data)
+    if not form.is_valid():
+        return _cart_page(request, errors=_form_errors(form), status=400)
     cart = services.cart_get_or_create(session=request.session, user=request.user)
     try:
         line = services.cart_add_item(
@@ -42,6 +44,7 @@ def cart_add_view(request: HttpRequest) -> HttpResponse:
         )
     except services.CartError as error:
         return _cart_page(request, errors=[str(error)], status=error.status)
+    events.cart_change_record(request, product=line.product, delta=form.cleaned_data["quantity"])
     messages.success(request, f"Added “{line.product.title}” to your cart.")
     return redirect("orders:cart")
 
@@ -55,11 +58,12 @@ def cart_update_view(request: HttpRequest) -> HttpResponse:
     if cart is None:
         return _cart_page(request, errors=["Your cart is empty."], status=400)
     try:
-        services.cart_set_quantity(
+        change = services.cart_set_quantity(
             cart=cart, product_id=form.cleaned_data["product_id"], quantity=form.cleaned_data["quantity"]
         )
     except services.CartError as error:
         return _cart_page(request, errors=[str(error)], status=error.status)
+    events.cart_change_record(request, product=change.product, delta=change.delta)
     messages.success(request, "Your cart was updated.")
     return redirect("orders:cart")
 
@@ -73,9 +77,10 @@ def cart_remove_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid() or cart is None:
         return _cart_page(request, errors=_form_errors(form) or ["Your cart is empty."], status=400)
     try:
-        services.cart_remove_item(cart=cart, product_id=form.cleaned_data["product_id"])
+        change = services.cart_remove_item(cart=cart, product_id=form.cleaned_data["product_id"])
     except services.CartError as error:
         return _cart_page(request, errors=[str(error)], status=error.status)
+    events.cart_change_record(request, product=change.product, delta=change.delta)
     messages.success(request, "The item was removed from your cart.")
     return redirect("orders:cart")
 
@@ -87,9 +92,15 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
     if summary.is_empty:
         messages.info(request, "Your cart is empty: add something before checking out.")
         return redirect("orders:cart")
-    initial = {"email": request.user.email, "full_name": request.user.get_full_name()} if request.user.is_authenticated else {}
+    initial = (
+        {"email": request.user.email, "full_name": request.user.get_full_name()}
+        if request.user.is_authenticated
+        else {}
+    )
     form = CheckoutForm(request.POST or None, initial=initial)
     status = 200
+    if request.method == "GET":
+        events.checkout_begin_record(request, summary=summary)
     if request.method == "POST":
         if form.is_valid():
             data = form.cleaned_data
@@ -110,7 +121,9 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(error))
                 status = error.status
             else:
+                events.purchase_record(request, order=order)
                 request.session["placed_orders"] = [*request.session.get("placed_orders", [])[-9:], order.number]
+                request.session["just_placed"] = order.number
                 return redirect("orders:detail", number=order.number)
         else:
             status = 400
@@ -123,7 +136,8 @@ def order_detail_view(request: HttpRequest, number: str) -> HttpResponse:
     order = order_visible_to(number=number, user=request.user, session=request.session)
     if order is None:
         raise Http404("No such order.")
-    return render(request, "orders/order_detail.html", {"order": order})
+    just_placed = request.session.pop("just_placed", None) == order.number
+    return render(request, "orders/order_detail.html", {"order": order, "just_placed": just_placed})
 
 
 @require_GET

@@ -1,0 +1,67 @@
+"""The authoritative money events of cart and checkout, recorded through tracking's one API."""
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from shop.catalog.models import Product
+from tracking.api import track
+
+from .models import Order
+from .selectors import CartSummary
+
+
+def _item(product: Product, quantity: int) -> dict:
+    return {"item_id": str(product.pk), "item_name": product.title, "price": float(product.price), "quantity": quantity}
+
+
+def cart_change_record(request: HttpRequest, *, product: Product, delta: int) -> None:
+    if delta == 0:
+        return
+    name = "add_to_cart" if delta > 0 else "remove_from_cart"
+    quantity = abs(delta)
+    track(
+        request,
+        name,
+        product_id=product.pk,
+        category_id=product.category_id,
+        props={
+            "quantity": quantity,
+            "currency": settings.SHOP_CURRENCY,
+            "value": float(product.price * quantity),
+            "items": [_item(product, quantity)],
+        },
+    )
+
+
+def checkout_begin_record(request: HttpRequest, *, summary: CartSummary) -> None:
+    track(
+        request,
+        "begin_checkout",
+        props={
+            "currency": settings.SHOP_CURRENCY,
+            "value": float(summary.total),
+            "items": [_item(line.product, line.quantity) for line in summary.lines],
+        },
+    )
+
+
+def purchase_record(request: HttpRequest, *, order: Order) -> None:
+    track(
+        request,
+        "purchase",
+        props={
+            "transaction_id": order.number,
+            "currency": order.currency,
+            "value": float(order.total),
+            "items": [
+                {
+                    "item_id": str(line.product_id),
+                    "item_name": line.title,
+                    "price": float(line.unit_price),
+                    "quantity": line.quantity,
+                }
+                for line in order.lines.all()
+                if line.product_id
+            ],
+        },
+    )

@@ -1,0 +1,1 @@
+"""The shop's test suite; it mirrors the source tree."""

@@ -1,0 +1,126 @@
+"""Listings, filters, sorting, search and product pages, as a shopper uses them."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from tests.factories.catalog import BrandFactory, CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kitchen():
+    category = CategoryFactory(name="Mugs", slug="mugs")
+    acme, zenith = BrandFactory(name="Acme", slug="acme"), BrandFactory(name="Zenith", slug="zenith")
+    products = {
+        "cheap": ProductFactory(title="Plain Mug", category=category, brand=acme, price=Decimal("4.00"), stock=3),
+        "mid": ProductFactory(title="Stoneware Mug", category=category, brand=zenith, price=Decimal("12.00"), stock=0),
+        "dear": ProductFactory(title="Porcelain Mug", category=category, brand=acme, price=Decimal("25.00"), stock=8),
+    }
+    ProductFactory(title="Hidden Mug", category=category, brand=acme, is_active=False)
+    return category, products
+
+
+def _titles(response):
+    return [product.title for product in response.context["products"]]
+
+
+def test_category_listing_shows_active_products_with_filters_and_sort(client, kitchen):
+    category, _ = kitchen
+    url = category.get_absolute_url()
+    assert sorted(_titles(client.get(url))) == ["Plain Mug", "Porcelain Mug", "Stoneware Mug"]
+    assert _titles(client.get(url, {"sort": "price_desc"})) == ["Porcelain Mug", "Stoneware Mug", "Plain Mug"]
+    assert _titles(client.get(url, {"brand": "acme", "sort": "price_asc"})) == ["Plain Mug", "Porcelain Mug"]
+    assert _titles(client.get(url, {"in_stock": "on", "price_min": "5"})) == ["Porcelain Mug"]
+    brands = {brand.slug: brand.product_count for brand in client.get(url).context["brands"]}
+    assert brands == {"acme": 2, "zenith": 1}
+
+
+def test_department_listing_includes_all_its_categories(client, kitchen):
+    category, _ = kitchen
+    other = CategoryFactory(department=category.department, name="Teapots", slug="teapots")
+    ProductFactory(title="Brown Betty", category=other)
+    titles = _titles(client.get(category.department.get_absolute_url()))
+    assert "Brown Betty" in titles and "Plain Mug" in titles
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"price_min": "abc"}, "Enter a number"),
+        ({"price_min": "-5"}, "greater than or equal to 0"),
+        ({"price_min": "30", "price_max": "10"}, "lowest price must not be above"),
+        ({"brand": "no-such-brand"}, "Select a valid choice"),
+        ({"sort": "DROP TABLE"}, "Select a valid choice"),
+        ({"q": "x" * 500}, "at most 200 characters"),
+    ],
+)
+def test_bad_filters_get_400_with_a_reason(client, kitchen, params, reason):
+    category, _ = kitchen
+    response = client.get(category.get_absolute_url(), params)
+    assert response.status_code == 400
+    assert any(reason in error for error in response.context["errors"])
+
+
+def test_out_of_range_page_shows_the_last_page(client, kitchen):
+    category, _ = kitchen
+    for page in ("999", "abc", "-1"):
+        assert client.get(category.get_absolute_url(), {"page": page}).status_code == 200
+
+
+def test_pagination_splits_large_listings(client, settings):
+    settings.CATALOG_PAGE_SIZE = 4
+    category = CategoryFactory()
+    ProductFactory.create_batch(10, category=category)
+    first = client.get(category.get_absolute_url())
+    assert len(first.context["products"]) == 4
+    assert first.context["page_obj"].paginator.num_pages == 3
+
+
+def test_search_ranks_title_matches_first(client):
+    ProductFactory(title="Garden Hose", description="Sturdy hose with a brass lantern-shaped nozzle.")
+    ProductFactory(title="Brass Lantern", description="A hurricane lantern for the garden.")
+    ProductFactory(title="Wool Scarf", description="Warm and soft.")
+    response = client.get(reverse("catalog:search"), {"q": "lantern"})
+    assert response.status_code == 200
+    assert _titles(response) == ["Brass Lantern", "Garden Hose"]
+
+
+def test_search_stems_words_and_survives_odd_input(client):
+    ProductFactory(title="Running Shoes")
+    assert _titles(client.get(reverse("catalog:search"), {"q": "run shoe"})) == ["Running Shoes"]
+    for query in ['"unbalanced', "-", "a & b | !c", "<script>alert(1)</script>", "' OR 1=1 --", "😀"]:
+        response = client.get(reverse("catalog:search"), {"q": query})
+        assert response.status_code == 200
+    hostile = client.get(reverse("catalog:search"), {"q": "<script>alert(1)</script>"}).content.decode()
+    assert "<script>alert(1)</script>" not in hostile
+
+
+def test_product_page_and_unknown_product(client):
+    product = ProductFactory(title="Oak Chopping Board", attributes={"colour": "natural", "material": "oak"})
+    page = client.get(product.get_absolute_url())
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Oak Chopping Board" in body and "oak" in body
+    assert client.get(reverse("catalog:product", kwargs={"slug": "nope"})).status_code == 404
+    hidden = ProductFactory(is_active=False)
+    assert client.get(hidden.get_absolute_url()).status_code == 404
+
+
+def test_placeholder_image_is_svg_in_the_product_colour(client):
+    product = ProductFactory(title="Red Kettle")
+    image = product.images.get()
+    response = client.get(image.url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert image.background in response.content.decode()
+    assert ">RK<" in response.content.decode()
+
+
+def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    category = CategoryFactory()
+    ProductFactory.create_batch(24, category=category)
+    with django_assert_max_num_queries(14):
+        assert client.get(category.get_absolute_url()).status_code == 200

@@ -1,0 +1,51 @@
+"""Shared fixtures: real Postgres and Redis, a clean Redis database per test, no outbound network."""
+
+import socket
+
+import pytest
+from django_redis import get_redis_connection
+
+_LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    host = address[0] if isinstance(address, tuple) else None
+    if host is not None and host not in _LOCAL_HOSTS:
+        raise RuntimeError(f"Tests must not reach the network (tried {address!r}).")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _block_outbound_network():
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts from an empty test Redis database (db 15, never the demo's)."""
+    connection = get_redis_connection("default")
+    connection.flushdb()
+    yield
+    connection.flushdb()
+
+
+@pytest.fixture
+def staff_client(client):
+    from tests.factories.accounts import StaffFactory
+
+    client.force_login(StaffFactory())
+    return client
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks in-process for the one test that asks; the rest use the real broker."""
+    from shop.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -1,0 +1,1 @@
+"""Browser tests in headless Chromium against a live server."""

@@ -1,0 +1,65 @@
+"""Factories of the catalog."""
+
+from decimal import Decimal
+
+import factory
+from factory.django import DjangoModelFactory
+
+from shop.catalog.models import Brand, Category, Department, Product, ProductImage
+
+
+class DepartmentFactory(DjangoModelFactory):
+    class Meta:
+        model = Department
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Department {n}")
+    slug = factory.Sequence(lambda n: f"department-{n}")
+    position = factory.Sequence(int)
+
+
+class CategoryFactory(DjangoModelFactory):
+    class Meta:
+        model = Category
+        django_get_or_create = ("slug",)
+
+    department = factory.SubFactory(DepartmentFactory)
+    name = factory.Sequence(lambda n: f"Category {n}")
+    slug = factory.Sequence(lambda n: f"category-{n}")
+
+
+class BrandFactory(DjangoModelFactory):
+    class Meta:
+        model = Brand
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Brand {n}")
+    slug = factory.Sequence(lambda n: f"brand-{n}")
+
+
+class ProductFactory(DjangoModelFactory):
+    class Meta:
+        model = Product
+        skip_postgeneration_save = True
+
+    sku = factory.Sequence(lambda n: f"SKU-{n:06d}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    title = factory.Faker("catch_phrase")
+    description = factory.Faker("paragraph", nb_sentences=4)
+    category = factory.SubFactory(CategoryFactory)
+    brand = factory.SubFactory(BrandFactory)
+    price = factory.Faker("pydecimal", left_digits=3, right_digits=2, min_value=Decimal("1"), max_value=Decimal("500"))
+    stock = 10
+    attributes = factory.LazyFunction(lambda: {"colour": "navy", "material": "cotton"})
+    is_active = True
+    image = factory.RelatedFactory("tests.factories.catalog.ProductImageFactory", factory_related_name="product")
+
+
+class ProductImageFactory(DjangoModelFactory):
+    class Meta:
+        model = ProductImage
+
+    product = factory.SubFactory(ProductFactory, image=None)
+    alt = factory.LazyAttribute(lambda o: o.product.title)
+    background = "#2f5d8a"
+    position = 0

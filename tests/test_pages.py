@@ -1,0 +1,78 @@
+"""Every storefront page and every admin list, add and change page renders."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from tests.factories.accounts import UserFactory
+from tests.factories.catalog import ProductFactory
+from tests.factories.orders import CartLineFactory, OrderLineFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    product = ProductFactory(title="Enamel Mug", stock=4)
+    order_line = OrderLineFactory(product=product)
+    CartLineFactory(product=product)
+    return {"product": product, "order": order_line.order}
+
+
+def test_every_storefront_page_renders(client, world):
+    product, order = world["product"], world["order"]
+    client.force_login(order.user)
+    client.post(reverse("orders:cart_add"), {"product_id": product.pk, "quantity": 1})
+    pages = [
+        reverse("home"),
+        product.category.department.get_absolute_url(),
+        product.category.get_absolute_url(),
+        product.get_absolute_url(),
+        reverse("catalog:search") + "?q=mug",
+        reverse("catalog:search"),
+        reverse("orders:cart"),
+        reverse("orders:checkout"),
+        reverse("orders:history"),
+        order.get_absolute_url(),
+        reverse("health"),
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    client.logout()
+    for url in (reverse("accounts:login"), reverse("accounts:register")):
+        assert client.get(url).status_code == 200, url
+
+
+def test_unknown_page_gets_the_shop_404(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Larder" in response.content.decode()
+
+
+def test_server_error_page_renders_without_context(client):
+    from django.template.loader import render_to_string
+
+    assert "went wrong" in render_to_string("500.html").lower()
+
+
+def test_every_admin_page_renders_for_staff(staff_client, world):
+    for model, model_admin in admin.site._registry.items():
+        meta = model._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert staff_client.get(changelist).status_code == 200, changelist
+        assert staff_client.get(changelist, {"q": "<script>"}).status_code == 200, changelist
+        if model_admin.has_add_permission(type("R", (), {"user": UserFactory(is_superuser=True)})()):
+            add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+            assert staff_client.get(add).status_code == 200, add
+        instance = model.objects.first()
+        if instance is not None:
+            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[instance.pk])
+            assert staff_client.get(change).status_code == 200, change
+
+
+def test_admin_is_staff_only(client):
+    client.force_login(UserFactory())
+    response = client.get(reverse("admin:catalog_product_changelist"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
