@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tracking.middleware.TrackingMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -156,3 +157,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }
+
+# Tracking: the collector's limits and what runs after each stored batch.
+TRACKING_INGEST_HOOKS = env.list("TRACKING_INGEST_HOOKS", default=["personalization.hooks.events_ingested"])
+TRACKING_IDENTITY_HOOKS = env.list("TRACKING_IDENTITY_HOOKS", default=["personalization.hooks.visitor_identified"])
+# Origins allowed to post events besides this site's own hosts (a second storefront domain).
+TRACKING_ALLOWED_ORIGINS = env.list("TRACKING_ALLOWED_ORIGINS", default=[])
+# 100 events of ~400 bytes fit with room to spare; anything larger is not our tracker.
+TRACKING_MAX_BODY_BYTES = env.int("TRACKING_MAX_BODY_BYTES", default=64 * 1024)
+# Per minute: a busy shopper sends a few dozen events; a script in a loop sends thousands.
+TRACKING_RATE_PER_VISITOR = env.int("TRACKING_RATE_PER_VISITOR", default=600)
+TRACKING_RATE_PER_IP = env.int("TRACKING_RATE_PER_IP", default=6000)
+TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=400)
+TRACKING_SESSION_MINUTES = 30
+
+# Live profiles in Redis.
+PROFILE_HALF_LIFE_DAYS = env.float("PROFILE_HALF_LIFE_DAYS", default=7.0)
+PROFILE_RECENT_CAP = env.int("PROFILE_RECENT_CAP", default=20)
+PROFILE_ANONYMOUS_TTL_DAYS = env.int("PROFILE_ANONYMOUS_TTL_DAYS", default=30)

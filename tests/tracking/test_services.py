@@ -1,0 +1,137 @@
+"""The ingest service: validation, exactly-once storage, clock skew, PII, hooks."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from personalization.profiles import profile_owner, profile_read
+from tests.factories.catalog import ProductFactory
+from tests.factories.tracking import RawEventFactory, now_ms
+from tracking.models import Event, RejectedEvent
+from tracking.registry import Source
+from tracking.services import event_ingest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_batch_is_stored_once_even_when_retried():
+    visitor = uuid.uuid4()
+    batch = RawEventFactory.build_batch(5)
+    first = event_ingest(events=batch, visitor_id=visitor)
+    again = event_ingest(events=batch, visitor_id=visitor)
+    assert (first.accepted, first.duplicates) == (5, 0)
+    assert (again.accepted, again.duplicates) == (0, 5)
+    assert Event.objects.filter(visitor_id=visitor).count() == 5
+
+
+def test_same_event_twice_in_one_batch_counts_as_duplicate():
+    event = RawEventFactory()
+    result = event_ingest(events=[event, dict(event)], visitor_id=uuid.uuid4())
+    assert (result.accepted, result.duplicates) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ({"name": "teleport"}, "unknown_event"),
+        ({"event_id": "not-a-uuid"}, "bad_event_id"),
+        ({"ts": "yesterday-ish"}, "bad_timestamp"),
+        ({"ts": 0}, "bad_timestamp"),
+        ({"ts": 946684800000}, "too_old"),
+        ({"ts": 4102444800000}, "in_future"),
+        ({"name": "view_item"}, "missing_field"),
+        ({"name": "search", "props": {}}, "missing_field"),
+        ({"name": "scroll", "props": {"percent": "half"}}, "bad_type"),
+        ({"props": {"page_location": "x" * 600}}, "value_too_long"),
+        ({"props": {"page_location": "a\x00b"}}, "bad_character"),
+        ({"props": {"favourite_colour": "red"}}, "unknown_field"),
+        ({"props": ["not", "an", "object"]}, "bad_type"),
+        ({"name": "purchase", "props": {"transaction_id": "T1", "value": 10}}, "server_only"),
+        ({"name": "view_item", "product_id": -4}, "bad_type"),
+        ({"name": "view_item", "product_id": True}, "bad_type"),
+    ],
+)
+def test_bad_events_are_rejected_with_a_reason_and_kept(raw, reason):
+    event = {**RawEventFactory(), **raw}
+    result = event_ingest(events=[event], visitor_id=uuid.uuid4())
+    assert result.accepted == 0
+    assert [item["reason"] for item in result.rejected] == [reason]
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.get().reason == reason
+
+
+def test_good_events_survive_bad_neighbours():
+    good, bad = RawEventFactory(), RawEventFactory(name="nope")
+    result = event_ingest(events=[bad, good], visitor_id=uuid.uuid4())
+    assert result.accepted == 1
+    assert result.rejected[0]["index"] == 0
+    assert Event.objects.get().event_id == uuid.UUID(good["event_id"])
+
+
+def test_client_clock_skew_is_corrected_against_server_time():
+    received = datetime.now(UTC)
+    slow_clock = received - timedelta(hours=3)
+    event = RawEventFactory(ts=int((slow_clock - timedelta(seconds=10)).timestamp() * 1000))
+    event_ingest(
+        events=[event], visitor_id=uuid.uuid4(), sent_at=int(slow_clock.timestamp() * 1000), received_at=received
+    )
+    stored = Event.objects.get()
+    assert abs((stored.occurred_at - (received - timedelta(seconds=10))).total_seconds()) < 0.01
+    assert stored.client_ts < stored.occurred_at - timedelta(hours=2)
+
+
+def test_personal_data_never_reaches_the_store():
+    event = RawEventFactory(
+        name="search",
+        props={"search_term": "gift for jane.doe@example.com call +44 20 7946 0958", "email": "x@y.z"},
+    )
+    event_ingest(events=[event], visitor_id=uuid.uuid4())
+    stored = Event.objects.get().properties
+    assert "email" not in stored
+    assert "@" not in stored["search_term"]
+    assert "7946" not in stored["search_term"]
+    assert stored["search_term"].startswith("gift for [redacted]")
+
+
+def test_ga4_ecommerce_items_are_kept_and_unknown_item_fields_dropped():
+    product = ProductFactory()
+    event = RawEventFactory(
+        name="add_to_cart",
+        product_id=product.pk,
+        props={"currency": "GBP", "value": 12.5, "items": [{"item_id": str(product.pk), "quantity": 1, "coupon": "X"}]},
+    )
+    assert event_ingest(events=[event], visitor_id=uuid.uuid4()).accepted == 1
+    assert Event.objects.get().properties["items"] == [{"item_id": str(product.pk), "quantity": 1}]
+
+
+def test_stored_events_update_the_live_profile():
+    visitor = uuid.uuid4()
+    mug = ProductFactory()
+    events = [
+        RawEventFactory(name="view_item", product_id=mug.pk),
+        RawEventFactory(name="add_to_cart", product_id=mug.pk, props={"quantity": 2}),
+    ]
+    event_ingest(events=events, visitor_id=visitor)
+    profile = profile_read(owner=profile_owner(visitor_id=visitor, user_id=None))
+    assert profile.recent == [mug.pk]
+    assert profile.cart == {mug.pk: 2}
+    assert profile.categories[0][0] == mug.category_id
+    assert profile.brands[0][0] == mug.brand_id
+    assert profile.counters == {"view_item": 1, "add_to_cart": 1}
+
+
+def test_server_only_events_are_accepted_from_the_server():
+    event = RawEventFactory(name="login", props={"method": "password"})
+    assert event_ingest(events=[event], visitor_id=uuid.uuid4(), source=Source.SERVER).accepted == 1
+
+
+def test_events_land_in_monthly_partitions():
+    from django.db import connection
+
+    event_ingest(events=[RawEventFactory(ts=now_ms())], visitor_id=uuid.uuid4())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM tracking_event")
+        (table,) = cursor.fetchone()
+    month = datetime.now(UTC)
+    assert table == f"tracking_event_y{month.year:04d}m{month.month:02d}"

@@ -1,0 +1,54 @@
+"""The one function the storefront calls to record an authoritative server-side event."""
+
+import logging
+import uuid
+
+from django.db import DatabaseError
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .registry import Source
+from .services import event_ingest
+
+logger = logging.getLogger(__name__)
+
+
+def track(
+    request: HttpRequest,
+    name: str,
+    *,
+    product_id: int | None = None,
+    category_id: int | None = None,
+    props: dict | None = None,
+) -> bool:
+    """Record an event for this request's visitor, if they consented; True when stored.
+
+    A failure to record is logged, never raised: the cart and the order are the record
+    of money, and a shopper's checkout must not fail because tracking did.
+    """
+    context = getattr(request, "tracking", None)
+    if context is None or not context.granted:
+        return False
+    user = getattr(request, "user", None)
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "name": name,
+        "ts": timezone.now().isoformat(),
+        "product_id": product_id,
+        "category_id": category_id,
+        "props": props or {},
+    }
+    try:
+        result = event_ingest(
+            events=[event],
+            visitor_id=context.visitor_id,
+            user_id=user.pk if user is not None and user.is_authenticated else None,
+            session_id=context.session_id,
+            source=Source.SERVER,
+        )
+    except DatabaseError:
+        logger.exception("could not record server event %s", name)
+        return False
+    if result.rejected:
+        logger.error("server event %s rejected: %s", name, result.rejected)
+    return result.accepted == 1

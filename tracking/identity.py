@@ -1,0 +1,83 @@
+"""First-party identity: consent, visitor and session cookies, and the request's tracking context."""
+
+import ipaddress
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+CONSENT_COOKIE = "ll_consent"
+VISITOR_COOKIE = "ll_vid"
+SESSION_COOKIE = "ll_sid"
+GRANTED, DENIED = "granted", "denied"
+VISITOR_MAX_AGE = 60 * 60 * 24 * 395  # a little over a year, the usual consent lifetime
+CONSENT_MAX_AGE = 60 * 60 * 24 * 180
+
+
+@dataclass
+class TrackingContext:
+    consent: str | None
+    visitor_id: uuid.UUID | None
+    session_id: uuid.UUID | None
+    new_visitor: bool = False
+    new_session: bool = False
+
+    @property
+    def granted(self) -> bool:
+        return self.consent == GRANTED and self.visitor_id is not None
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    if not value or len(value) > 40:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def context_from_request(request: HttpRequest) -> TrackingContext:
+    """What the cookies say; with consent, missing ids are minted here (and set on the response)."""
+    consent = request.COOKIES.get(CONSENT_COOKIE)
+    if consent not in (GRANTED, DENIED):
+        consent = None
+    if consent != GRANTED:
+        return TrackingContext(consent=consent, visitor_id=None, session_id=None)
+    visitor = _uuid(request.COOKIES.get(VISITOR_COOKIE))
+    session = _uuid(request.COOKIES.get(SESSION_COOKIE))
+    return TrackingContext(
+        consent=consent,
+        visitor_id=visitor or uuid.uuid4(),
+        session_id=session or uuid.uuid4(),
+        new_visitor=visitor is None,
+        new_session=session is None,
+    )
+
+
+def cookies_apply(response: HttpResponse, context: TrackingContext, *, secure: bool) -> None:
+    """Keep the cookies in step with consent; the session cookie slides 30 minutes each time."""
+    options = {"samesite": "Lax", "secure": secure, "httponly": True}
+    if context.granted:
+        response.set_cookie(VISITOR_COOKIE, str(context.visitor_id), max_age=VISITOR_MAX_AGE, **options)
+        response.set_cookie(
+            SESSION_COOKIE, str(context.session_id), max_age=settings.TRACKING_SESSION_MINUTES * 60, **options
+        )
+    else:
+        for name in (VISITOR_COOKIE, SESSION_COOKIE):
+            response.delete_cookie(name, samesite="Lax")
+
+
+def consent_set(response: HttpResponse, choice: str, *, secure: bool) -> None:
+    response.set_cookie(CONSENT_COOKIE, choice, max_age=CONSENT_MAX_AGE, samesite="Lax", secure=secure)
+
+
+def truncated_ip(request: HttpRequest) -> str:
+    """The client address with its host part cut (/24 for IPv4, /48 for IPv6)."""
+    raw = request.META.get("REMOTE_ADDR", "")
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return "unknown"
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

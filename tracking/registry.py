@@ -1,0 +1,75 @@
+"""The one registry of event names and their fields; every event is checked against it."""
+
+from dataclasses import dataclass, field
+
+from django.db import models
+
+
+class EventName(models.TextChoices):
+    PAGE_VIEW = "page_view", "Page view"
+    VIEW_ITEM_LIST = "view_item_list", "Item list viewed"
+    VIEW_ITEM = "view_item", "Product viewed"
+    SELECT_ITEM = "select_item", "Item selected"
+    IMPRESSION = "impression", "Product impression"
+    CLICK = "click", "Click"
+    SCROLL = "scroll", "Scroll depth"
+    SEARCH = "search", "Search"
+    ADD_TO_CART = "add_to_cart", "Added to cart"
+    REMOVE_FROM_CART = "remove_from_cart", "Removed from cart"
+    VIEW_CART = "view_cart", "Cart viewed"
+    BEGIN_CHECKOUT = "begin_checkout", "Checkout begun"
+    PURCHASE = "purchase", "Purchase"
+    ADD_TO_WISHLIST = "add_to_wishlist", "Added to wishlist"
+    VIDEO_PLAY = "video_play", "Video played"
+    MICRO_CONVERSION = "micro_conversion", "Micro-conversion"
+    LOGIN = "login", "Login"
+    SIGN_UP = "sign_up", "Sign-up"
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Browser tracker"
+    SERVER = "server", "Server"
+    IMPORT = "import", "Import"
+
+
+# Property types the registry can ask for; each maps to the Python types JSON gives.
+STR, INT, NUM, BOOL, LIST = "str", "int", "num", "bool", "list"
+PYTHON_TYPES = {STR: (str,), INT: (int,), NUM: (int, float), BOOL: (bool,), LIST: (list,)}
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What one event must and may carry, beyond the envelope every event has."""
+
+    required: dict[str, str] = field(default_factory=dict)
+    optional: dict[str, str] = field(default_factory=dict)
+    needs_product: bool = False
+    # Only the server may send these: money and identity events are authoritative there.
+    server_only: bool = False
+
+
+# Properties any event may carry (GA4-like page context).
+COMMON = {"page_location": STR, "page_title": STR, "page_type": STR, "page_referrer": STR, "item_list_id": STR}
+ITEM = {"item_list_name": STR, "index": INT, "slot": STR, "algorithm": STR, "position": INT, "price": NUM}
+MONEY = {"currency": STR, "value": NUM, "items": LIST}
+
+REGISTRY: dict[str, EventSpec] = {
+    EventName.PAGE_VIEW: EventSpec(),
+    EventName.VIEW_ITEM_LIST: EventSpec(optional={"items": LIST, "item_list_name": STR}),
+    EventName.VIEW_ITEM: EventSpec(needs_product=True, optional={**ITEM, **MONEY}),
+    EventName.SELECT_ITEM: EventSpec(needs_product=True, optional=ITEM),
+    EventName.IMPRESSION: EventSpec(needs_product=True, optional=ITEM),
+    EventName.CLICK: EventSpec(required={"target": STR}, optional={**ITEM, "label": STR}),
+    EventName.SCROLL: EventSpec(required={"percent": INT}),
+    EventName.SEARCH: EventSpec(required={"search_term": STR}, optional={"results": INT}),
+    EventName.ADD_TO_CART: EventSpec(needs_product=True, optional={**ITEM, **MONEY, "quantity": INT}),
+    EventName.REMOVE_FROM_CART: EventSpec(needs_product=True, optional={**MONEY, "quantity": INT}),
+    EventName.VIEW_CART: EventSpec(optional=MONEY),
+    EventName.BEGIN_CHECKOUT: EventSpec(optional=MONEY),
+    EventName.PURCHASE: EventSpec(required={"transaction_id": STR, "value": NUM}, optional=MONEY, server_only=True),
+    EventName.ADD_TO_WISHLIST: EventSpec(needs_product=True, optional={**ITEM, **MONEY}),
+    EventName.VIDEO_PLAY: EventSpec(required={"video": STR}, optional={"percent": INT}),
+    EventName.MICRO_CONVERSION: EventSpec(required={"action": STR}, optional={"label": STR, "value": NUM}),
+    EventName.LOGIN: EventSpec(optional={"method": STR}, server_only=True),
+    EventName.SIGN_UP: EventSpec(optional={"method": STR}, server_only=True),
+}

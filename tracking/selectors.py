@@ -1,0 +1,51 @@
+"""Reads of the event record."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Event
+from .services import TrackedEvent
+
+
+def _owner_filter(owners: set[str]) -> Q:
+    query = Q(pk__in=[])
+    for owner in owners:
+        kind, _, ident = owner.partition(":")
+        if kind == "u":
+            query |= Q(user_id=int(ident))
+        elif kind == "v":
+            query |= Q(visitor_id=uuid.UUID(ident), user_id__isnull=True)
+    return query
+
+
+def events_for_rebuild(*, owners: set[str] | None, chunk: int) -> Iterator[list[TrackedEvent]]:
+    """Events in time order, in chunks, for rebuilding profiles; anonymous ones only while
+    their profile would still be alive."""
+    cutoff = timezone.now() - timedelta(days=settings.PROFILE_ANONYMOUS_TTL_DAYS)
+    queryset = Event.objects.filter(Q(user_id__isnull=False) | Q(occurred_at__gte=cutoff))
+    if owners is not None:
+        queryset = queryset.filter(_owner_filter(owners))
+    rows = queryset.order_by("occurred_at", "id").values_list(
+        "event_id",
+        "name",
+        "visitor_id",
+        "user_id",
+        "session_id",
+        "product_id",
+        "category_id",
+        "properties",
+        "occurred_at",
+    )
+    batch: list[TrackedEvent] = []
+    for row in rows.iterator(chunk_size=chunk):
+        batch.append(TrackedEvent(*row))
+        if len(batch) >= chunk:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,225 @@
+"""The one ingest path: validate, store durably and exactly once, then tell the hooks."""
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .models import Event, RejectedEvent, VisitorLink
+from .registry import Source
+from .validation import CleanEvent, Rejected, event_validate, payload_excerpt
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 100
+# Skew below this is network delay, not a wrong clock; leave such times as sent.
+SKEW_TOLERANCE = timedelta(seconds=2)
+COLUMNS = (
+    "event_id",
+    "name",
+    "source",
+    "visitor_id",
+    "user_id",
+    "session_id",
+    "product_id",
+    "category_id",
+    "properties",
+    "client_ts",
+    "occurred_at",
+    "received_at",
+)
+
+
+@dataclass(frozen=True)
+class TrackedEvent:
+    """A stored event as the ingest hooks see it."""
+
+    event_id: uuid.UUID
+    name: str
+    visitor_id: uuid.UUID
+    user_id: int | None
+    session_id: uuid.UUID | None
+    product_id: int | None
+    category_id: int | None
+    properties: dict
+    occurred_at: datetime
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    stored: list[TrackedEvent] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def clock_skew(*, sent_at: Any, received_at: datetime) -> timedelta:
+    """What to add to the client's times to get server time; zero when unknown or small."""
+    if sent_at is None:
+        return timedelta(0)
+    from .validation import parse_timestamp
+
+    try:
+        skew = received_at - parse_timestamp(sent_at)
+    except Rejected:
+        return timedelta(0)
+    return skew if abs(skew) > SKEW_TOLERANCE else timedelta(0)
+
+
+def _insert(rows: list[tuple]) -> set[uuid.UUID]:
+    """One multi-row INSERT that skips events already stored; returns the ids it wrote."""
+    if not rows:
+        return set()
+    properties_field = Event._meta.get_field("properties")
+    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    params: list[Any] = []
+    for row in rows:
+        values = list(row)
+        values[8] = properties_field.get_db_prep_save(values[8], connection)
+        if connection.vendor != "postgresql":
+            values[0], values[3] = values[0].hex, values[3].hex
+            values[5] = values[5].hex if values[5] else None
+        params.extend(values)
+    sql = (
+        f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
+        + ", ".join([placeholders] * len(rows))
+        + " ON CONFLICT (event_id, client_ts) DO NOTHING RETURNING event_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        written = cursor.fetchall()
+    return {value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for (value,) in written}
+
+
+def _reject(result: IngestResult, *, index: int, raw: Any, error: Rejected, source: str) -> RejectedEvent:
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    result.rejected.append(
+        {
+            "index": index,
+            "event_id": str(event_id)[:64] if event_id else None,
+            "reason": error.reason,
+            "detail": error.detail,
+        }
+    )
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return RejectedEvent(
+        reason=error.reason,
+        detail=error.detail,
+        source=source,
+        name=str(name)[:64] if name is not None else "",
+        payload=payload_excerpt(raw),
+    )
+
+
+def event_ingest(
+    *,
+    events: list[Any],
+    visitor_id: uuid.UUID,
+    user_id: int | None = None,
+    session_id: uuid.UUID | None = None,
+    source: str = Source.WEB,
+    sent_at: Any = None,
+    received_at: datetime | None = None,
+) -> IngestResult:
+    """Validate a batch, store the good events once, keep the bad with their reason.
+
+    Returns only after the rows are committed: an acknowledged event is durable. The
+    ingest hooks (profile updates) run after the commit and never fail the ingest.
+    """
+    received_at = received_at or timezone.now()
+    skew = clock_skew(sent_at=sent_at, received_at=received_at)
+    result = IngestResult()
+    clean: dict[tuple[uuid.UUID, datetime], CleanEvent] = {}
+    rejects: list[RejectedEvent] = []
+    for index, raw in enumerate(events):
+        try:
+            event = event_validate(raw, received_at=received_at, skew=skew, source=source)
+        except Rejected as error:
+            rejects.append(_reject(result, index=index, raw=raw, error=error, source=source))
+            continue
+        key = (event.event_id, event.client_ts)
+        if key in clean:
+            result.duplicates += 1  # the same event twice in one batch
+            continue
+        clean[key] = event
+    rows = [
+        (
+            event.event_id,
+            event.name,
+            source,
+            visitor_id,
+            user_id,
+            session_id,
+            event.product_id,
+            event.category_id,
+            event.properties,
+            event.client_ts,
+            event.occurred_at,
+            received_at,
+        )
+        for event in clean.values()
+    ]
+    with transaction.atomic():
+        written = _insert(rows)
+        if rejects:
+            RejectedEvent.objects.bulk_create(rejects)
+    result.accepted = len(written)
+    result.duplicates += len(rows) - len(written)
+    result.stored = [
+        TrackedEvent(
+            event_id=event.event_id,
+            name=event.name,
+            visitor_id=visitor_id,
+            user_id=user_id,
+            session_id=session_id,
+            product_id=event.product_id,
+            category_id=event.category_id,
+            properties=event.properties,
+            occurred_at=event.occurred_at,
+        )
+        for event in clean.values()
+        if event.event_id in written
+    ]
+    if result.stored:
+        hooks_run(result.stored)
+    if result.rejected:
+        logger.info("ingest rejected %s", dict(Counter(item["reason"] for item in result.rejected)))
+    return result
+
+
+def hooks_run(events: list[TrackedEvent]) -> None:
+    """Hand stored events to the hooks named in TRACKING_INGEST_HOOKS (profile updates)."""
+    for path in settings.TRACKING_INGEST_HOOKS:
+        try:
+            import_string(path)(events)
+        except Exception:
+            # The event is stored; a hook that fails (Redis away) is caught up by a rebuild.
+            logger.exception("ingest hook %s failed", path)
+
+
+@transaction.atomic
+def identity_link(*, visitor_id: uuid.UUID, user_id: int) -> int:
+    """Tie a visitor to a user: their anonymous events become the user's, and the hooks
+    (profile merge) run once the change is committed. Returns how many events moved."""
+    VisitorLink.objects.update_or_create(visitor_id=visitor_id, defaults={"user_id": user_id})
+    moved = Event.objects.filter(visitor_id=visitor_id, user_id__isnull=True).update(user_id=user_id)
+
+    def notify() -> None:
+        for path in settings.TRACKING_IDENTITY_HOOKS:
+            try:
+                import_string(path)(visitor_id=visitor_id, user_id=user_id)
+            except Exception:
+                logger.exception("identity hook %s failed", path)
+
+    transaction.on_commit(notify)
+    return moved

@@ -1,0 +1,204 @@
+"""Checks one raw event against the registry and turns it into a clean, PII-free record."""
+
+import json
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .registry import COMMON, PYTHON_TYPES, REGISTRY, EventSpec, Source
+
+MAX_PROPERTIES = 40
+MAX_STRING = 500
+MAX_ITEMS = 50
+MAX_ITEM_KEYS = 20
+# Offline queues replay events for a while; older ones are more likely garbage than late.
+MAX_AGE = timedelta(days=7)
+MAX_FUTURE = timedelta(minutes=5)
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Seven or more digits, allowing spaces, dots, dashes and brackets between them.
+PHONE = re.compile(r"\+?\(?\d(?:[\s().-]*\d){6,}")
+PII_KEYS = {"email", "e-mail", "phone", "telephone", "mobile", "name", "first_name", "last_name", "address", "password"}
+REDACTED = "[redacted]"
+ITEM_KEYS = {
+    "item_id": (str, int),
+    "item_name": (str,),
+    "item_brand": (str,),
+    "item_category": (str,),
+    "item_list_name": (str,),
+    "item_list_id": (str,),
+    "index": (int,),
+    "price": (int, float),
+    "quantity": (int,),
+    "slot": (str,),
+    "algorithm": (str,),
+    "position": (int,),
+    "currency": (str,),
+}
+
+
+class Rejected(Exception):
+    """An event that cannot be stored; reason is a short code, detail says what was wrong."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail[:300]
+
+
+@dataclass(frozen=True)
+class CleanEvent:
+    event_id: uuid.UUID
+    name: str
+    product_id: int | None
+    category_id: int | None
+    properties: dict
+    client_ts: datetime
+    occurred_at: datetime
+
+
+def scrub(value: str) -> str:
+    """Masks emails and phone numbers inside a free-text value (a search term, a label)."""
+    return PHONE.sub(REDACTED, EMAIL.sub(REDACTED, value))
+
+
+def _check_string(key: str, value: str) -> str:
+    if len(value) > MAX_STRING:
+        raise Rejected("value_too_long", f"{key} is longer than {MAX_STRING} characters")
+    if "\x00" in value:
+        raise Rejected("bad_character", f"{key} contains a NUL character")
+    return scrub(value)
+
+
+def _check_int_id(key: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise Rejected("bad_type", f"{key} must be a positive integer")
+    return value
+
+
+def _check_items(items: list) -> list[dict]:
+    if len(items) > MAX_ITEMS:
+        raise Rejected("too_many_items", f"items holds more than {MAX_ITEMS} entries")
+    clean = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or len(item) > MAX_ITEM_KEYS:
+            raise Rejected("bad_type", f"items[{index}] must be an object of at most {MAX_ITEM_KEYS} fields")
+        entry = {}
+        for key, value in item.items():
+            allowed = ITEM_KEYS.get(key)
+            if allowed is None:
+                continue  # GA4 item fields we do not use are dropped, not refused
+            if isinstance(value, bool) or not isinstance(value, allowed):
+                raise Rejected("bad_type", f"items[{index}].{key} has the wrong type")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise Rejected("bad_type", f"items[{index}].{key} is not a finite number")
+            entry[key] = _check_string(f"items[{index}].{key}", value) if isinstance(value, str) else value
+        clean.append(entry)
+    return clean
+
+
+def _check_properties(spec: EventSpec, raw: Any) -> dict:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise Rejected("bad_type", "props must be an object")
+    if len(raw) > MAX_PROPERTIES:
+        raise Rejected("too_many_properties", f"props has more than {MAX_PROPERTIES} keys")
+    allowed = {**COMMON, **spec.required, **spec.optional}
+    missing = [key for key in spec.required if key not in raw]
+    if missing:
+        raise Rejected("missing_field", f"props needs {', '.join(sorted(missing))}")
+    clean = {}
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            raise Rejected("bad_type", "property names must be strings")
+        if key.lower() in PII_KEYS:
+            continue  # personal data is never stored, whatever a tag sends
+        kind = allowed.get(key)
+        if kind is None:
+            raise Rejected("unknown_field", f"{key[:40]} is not a field of this event")
+        types = PYTHON_TYPES[kind]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            raise Rejected("bad_type", f"{key} must be {kind}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Rejected("bad_type", f"{key} is not a finite number")
+        if isinstance(value, str):
+            value = _check_string(key, value)
+        elif isinstance(value, list):
+            value = _check_items(value)
+        clean[key] = value
+    return clean
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Milliseconds since the epoch (what Date.now() gives) or ISO 8601 text."""
+    if isinstance(value, bool):
+        raise Rejected("bad_timestamp", "ts must be epoch milliseconds or ISO 8601")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not 0 < value < 10**14:
+            raise Rejected("bad_timestamp", "ts is out of range")
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise Rejected("bad_timestamp", "ts must be epoch milliseconds or ISO 8601")
+
+
+def event_validate(raw: Any, *, received_at: datetime, skew: timedelta, source: str) -> CleanEvent:
+    """One raw event to a clean one, or Rejected with a reason.
+
+    skew is what to add to a client time to get server time (server receipt minus the
+    batch's sent_at); the corrected time is never later than the receipt.
+    """
+    if not isinstance(raw, dict):
+        raise Rejected("bad_type", "an event must be an object")
+    name = raw.get("name")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise Rejected("unknown_event", f"no event is named {str(name)[:40]!r}")
+    spec = REGISTRY[name]
+    if spec.server_only and source != Source.SERVER:
+        raise Rejected("server_only", f"{name} is recorded by the server, not the browser")
+    try:
+        event_id = uuid.UUID(str(raw.get("event_id")))
+    except ValueError:
+        raise Rejected("bad_event_id", "event_id must be a UUID") from None
+    client_ts = parse_timestamp(raw.get("ts"))
+    occurred_at = min(client_ts + skew, received_at)
+    if occurred_at < received_at - MAX_AGE:
+        raise Rejected("too_old", f"events older than {MAX_AGE.days} days are not accepted")
+    if client_ts + skew > received_at + MAX_FUTURE:
+        raise Rejected("in_future", "ts is in the future even after clock correction")
+    product_id = _check_int_id("product_id", raw.get("product_id"))
+    if spec.needs_product and product_id is None:
+        raise Rejected("missing_field", f"{name} needs a product_id")
+    category_id = _check_int_id("category_id", raw.get("category_id"))
+    properties = _check_properties(spec, raw.get("props"))
+    return CleanEvent(
+        event_id=event_id,
+        name=name,
+        product_id=product_id,
+        category_id=category_id,
+        properties=properties,
+        client_ts=client_ts,
+        occurred_at=occurred_at,
+    )
+
+
+def payload_excerpt(raw: Any, limit: int = 2000) -> str:
+    """The raw event as text, bounded, for the rejected-event log."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(raw)
+    return text[:limit].replace("\x00", "\\u0000")
