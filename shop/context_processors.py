@@ -19,4 +19,5 @@ def storefront(request: HttpRequest) -> dict:
         "nav_departments": Department.objects.prefetch_related("categories"),
         "cart_count": cart_count,
         "cart_max_quantity": settings.CART_MAX_QUANTITY,
+        "tracking_consent": getattr(getattr(request, "tracking", None), "consent", None),
     }

@@ -223,3 +223,45 @@ def identity_link(*, visitor_id: uuid.UUID, user_id: int) -> int:
 
     transaction.on_commit(notify)
     return moved
+
+
+def _subject_events(*, user_id: int | None, visitor_ids: list[uuid.UUID]):
+    from django.db.models import Q
+
+    query = Q(visitor_id__in=visitor_ids)
+    if user_id is not None:
+        query |= Q(user_id=user_id)
+    return Event.objects.filter(query)
+
+
+def events_export(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> list[dict]:
+    """Every event held about a person (a user and the visitor ids tied to them)."""
+    rows = _subject_events(user_id=user_id, visitor_ids=visitor_ids).order_by("occurred_at", "id")
+    return [
+        {
+            "event_id": str(row.event_id),
+            "name": row.name,
+            "source": row.source,
+            "visitor_id": str(row.visitor_id),
+            "session_id": str(row.session_id) if row.session_id else None,
+            "product_id": row.product_id,
+            "category_id": row.category_id,
+            "properties": row.properties,
+            "occurred_at": row.occurred_at.isoformat(),
+        }
+        for row in rows.iterator(chunk_size=2000)
+    ]
+
+
+@transaction.atomic
+def events_erase(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> int:
+    """Delete every event held about a person and their visitor links; returns how many."""
+    if user_id is not None:
+        visitor_ids = [*visitor_ids, *VisitorLink.objects.filter(user_id=user_id).values_list("visitor_id", flat=True)]
+        VisitorLink.objects.filter(user_id=user_id).delete()
+    deleted, _ = _subject_events(user_id=user_id, visitor_ids=visitor_ids).delete()
+    return deleted
+
+
+def visitor_ids_of(*, user_id: int) -> list[uuid.UUID]:
+    return list(VisitorLink.objects.filter(user_id=user_id).values_list("visitor_id", flat=True))

@@ -15,4 +15,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("privacy/", views.privacy_view, name="privacy"),
+    path("privacy/download/", views.privacy_download_view, name="privacy_download"),
+    path("privacy/erase/", views.privacy_erase_view, name="privacy_erase"),
 ]

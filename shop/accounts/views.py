@@ -1,15 +1,18 @@
 """Register, log in and log out."""
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tracking.api import track
+from tracking.identity import CONSENT_COOKIE, TrackingContext
 
 from .forms import SignUpForm
+from .privacy import personal_data_erase, personal_data_export
 
 
 @require_http_methods(["GET", "POST"])
@@ -30,3 +33,50 @@ def register_view(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/register.html", {"form": form, "next": request.GET.get("next", "")}, status=status)
+
+
+@require_GET
+def privacy_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/privacy.html", _privacy_context(request))
+
+
+def _privacy_context(request: HttpRequest) -> dict:
+    return {"consent": request.tracking.consent, "retention_days": settings.TRACKING_RETENTION_DAYS}
+
+
+def _subject(request: HttpRequest):
+    user = request.user if request.user.is_authenticated else None
+    return user, request.tracking.visitor_id if request.tracking.granted else None
+
+
+@require_POST
+def privacy_download_view(request: HttpRequest) -> HttpResponse:
+    user, visitor = _subject(request)
+    if user is None and visitor is None:
+        messages.info(request, "We hold nothing about this browser: tracking is off and you are not logged in.")
+        return redirect("accounts:privacy")
+    data = personal_data_export(user=user, visitor_id=visitor)
+    response = JsonResponse(data, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = 'attachment; filename="my-data.json"'
+    return response
+
+
+@require_POST
+def privacy_erase_view(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you want everything erased.")
+        return render(request, "accounts/privacy.html", _privacy_context(request), status=400)
+    user, visitor = _subject(request)
+    result = personal_data_erase(user=user, visitor_id=visitor)
+    if user is not None:
+        logout(request)
+    response = redirect("accounts:privacy")
+    # Forget this browser too: with no consent cookie the banner asks again.
+    response.delete_cookie(CONSENT_COOKIE, samesite="Lax")
+    request.tracking = TrackingContext(consent=None, visitor_id=None, session_id=None)
+    messages.success(
+        request,
+        f"Erased {result['events']} recorded events and your profile"
+        + (f"; {result['orders_anonymised']} orders kept for our accounts, without your name or address." if user else "."),
+    )
+    return response

@@ -52,8 +52,18 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
         "brands": brand_facets(filters=filters),
         "sort_labels": SORT_LABELS,
         "querystring": query_without_page.urlencode(),
+        "list_name": _list_name(scope, filters),
     }
     return render(request, template, context, status=status)
+
+
+def _list_name(scope: dict, filters: ProductFilters) -> str:
+    """How impressions and clicks name this listing: category:mugs, department:kitchen, search."""
+    if scope.get("category"):
+        return f"category:{scope['category'].slug}"
+    if scope.get("department"):
+        return f"department:{scope['department'].slug}"
+    return "search"
 
 
 @require_GET

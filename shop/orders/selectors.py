@@ -93,3 +93,23 @@ def order_visible_to(*, number: str, user: AbstractBaseUser | None, session) -> 
     if number in session.get("placed_orders", []):
         return order
     return None
+
+
+def orders_export(*, user: AbstractBaseUser) -> list[dict]:
+    """A person's orders as plain data, for the privacy download."""
+    return [
+        {
+            "number": order.number,
+            "placed_at": order.placed_at.isoformat(),
+            "status": order.status,
+            "email": order.email,
+            "ship_to": [order.full_name, order.address_line1, order.address_line2, order.city, order.postcode, order.country],
+            "total": str(order.total),
+            "currency": order.currency,
+            "lines": [
+                {"sku": line.sku, "title": line.title, "quantity": line.quantity, "unit_price": str(line.unit_price)}
+                for line in order.lines.all()
+            ],
+        }
+        for order in order_list_for_user(user=user)
+    ]

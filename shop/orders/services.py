@@ -273,3 +273,21 @@ def order_set_status(*, order: Order, status: str) -> Order:
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     return locked
+
+
+ERASED = "erased"
+
+
+def orders_anonymise(*, user: AbstractBaseUser) -> int:
+    """Strip a person from their orders while keeping what bookkeeping law needs (what was
+    sold, when, for how much); returns how many orders were anonymised."""
+    return Order.objects.filter(user=user).update(
+        user=None,
+        email=f"{ERASED}@invalid",
+        full_name=ERASED,
+        address_line1=ERASED,
+        address_line2="",
+        city=ERASED,
+        postcode="",
+        card_last4="",
+    )

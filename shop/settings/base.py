@@ -123,6 +123,8 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@example.com")
 
 SHOP_NAME = env("SHOP_NAME", default="Larder & Loom")
+# The password seed_demo gives the demo superuser "admin"; set it on any shared machine.
+DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="admin")
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="GBP")
 # Pagination of listings: 24 fills a 2-, 3- and 4-column grid evenly.
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)

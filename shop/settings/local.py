@@ -17,7 +17,7 @@ if EMBEDDED_DATABASE:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.path("SQLITE_PATH", default=BASE_DIR / "db.sqlite3"),
+            "NAME": str(env.path("SQLITE_PATH", default=BASE_DIR / "db.sqlite3")),
             "OPTIONS": {"timeout": 20},
         }
     }

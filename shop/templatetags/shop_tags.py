@@ -1,10 +1,12 @@
-"""Storefront filters and tags: money, product attributes, country names, page numbers."""
+"""Storefront filters and tags: money, product attributes, country names, page numbers, dataLayer."""
 
+import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
 from django.core.paginator import Page
+from django.utils.safestring import mark_safe
 
 from shop.orders.forms import COUNTRIES
 
@@ -60,3 +62,43 @@ def country_name(code: str) -> str:
 def page_numbers(page_obj: Page, on_each_side: int = 2, on_ends: int = 1) -> list:
     """Page numbers around the current page, with the paginator's ellipsis for the gaps."""
     return list(page_obj.paginator.get_elided_page_range(page_obj.number, on_each_side=on_each_side, on_ends=on_ends))
+
+
+def _ga4_item(product, index: int | None = None, quantity: int | None = None) -> dict:
+    item = {
+        "item_id": str(product.pk),
+        "item_name": product.title,
+        "item_category": product.category.name,
+        "price": float(product.price),
+    }
+    if product.brand_id:
+        item["item_brand"] = product.brand.name
+    if index is not None:
+        item["index"] = index
+    if quantity is not None:
+        item["quantity"] = quantity
+    return item
+
+
+# JSON inside a <script> must not be able to close the tag or open a comment.
+_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+@register.simple_tag
+def datalayer_push(event: str, products=None, list_name: str = "", lines=None) -> str:
+    """A GA4 ecommerce push (view_item, view_item_list, view_cart) for tag managers and our tracker."""
+    if lines is not None:
+        items = [_ga4_item(line.product, quantity=line.quantity) for line in lines]
+    elif products is None:
+        items = []
+    elif hasattr(products, "pk"):
+        items = [_ga4_item(products)]
+    else:
+        items = [_ga4_item(product, index=i) for i, product in enumerate(products, start=1)]
+    ecommerce = {"currency": settings.SHOP_CURRENCY, "items": items}
+    if list_name:
+        ecommerce["item_list_name"] = list_name
+    if event != "view_item_list":
+        ecommerce["value"] = round(sum(item["price"] * item.get("quantity", 1) for item in items), 2)
+    payload = json.dumps({"event": event, "ecommerce": ecommerce}).translate(_SCRIPT_ESCAPES)
+    return mark_safe(f"<script>window.dataLayer.push({payload});</script>")  # noqa: S308 - escaped above

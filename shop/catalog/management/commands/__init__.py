@@ -1,0 +1,1 @@
+"""Management commands of the catalog: seed_demo and import_catalog."""

@@ -1,0 +1,210 @@
+/*
+ * Larder & Loom tracker: consent-aware, dependency-free, GA4 dataLayer-compatible.
+ * Sends nothing until the visitor has consented. Events are batched, flushed at
+ * BATCH_SIZE or after FLUSH_MS, and on pagehide with sendBeacon; unsent events wait in
+ * localStorage and are retried with backoff. Each event carries a client-made UUID, so
+ * a retried batch is stored once.
+ */
+(function (w, d) {
+  "use strict";
+  var root = d.documentElement;
+  var cfg = w.llTrack || {};
+  var ENDPOINT = cfg.endpoint || "/t/collect";
+  var BATCH_SIZE = 20, FLUSH_MS = 1500, MAX_QUEUE = 500, MAX_BACKOFF = 60000;
+  var STORE = "ll_queue";
+  var ECOMMERCE = {
+    view_item_list: 1, select_item: 1, view_item: 1, add_to_cart: 1, remove_from_cart: 1,
+    view_cart: 1, begin_checkout: 1, add_to_wishlist: 1
+    // purchase is recorded by the server from the order itself
+  };
+  var queue = [], inflight = false, timer = null, backoff = 1000, started = false, seen = {};
+
+  function uuid() {
+    if (w.crypto && w.crypto.randomUUID) return w.crypto.randomUUID();
+    var b = new Uint8Array(16);
+    w.crypto.getRandomValues(b);
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  function save() {
+    try { w.localStorage.setItem(STORE, JSON.stringify(queue.slice(-MAX_QUEUE))); } catch (e) { /* storage full or off */ }
+  }
+  function load() {
+    try { return JSON.parse(w.localStorage.getItem(STORE) || "[]") || []; } catch (e) { return []; }
+  }
+  function int(v) { var n = parseInt(v, 10); return isNaN(n) ? undefined : n; }
+  function clean(o) {
+    var out = {};
+    for (var k in o) if (o[k] !== undefined && o[k] !== null && o[k] !== "") out[k] = o[k];
+    return out;
+  }
+
+  function track(name, props, ids) {
+    if (!started) return;
+    ids = ids || {};
+    queue.push(clean({
+      event_id: uuid(), name: name, ts: Date.now(),
+      product_id: int(ids.product_id), category_id: int(ids.category_id), props: clean(props || {})
+    }));
+    if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
+    save();
+    if (queue.length >= BATCH_SIZE) flush(); else schedule(FLUSH_MS);
+  }
+  function schedule(ms) {
+    if (!timer) timer = setTimeout(function () { timer = null; flush(); }, ms);
+  }
+  function body(batch) { return JSON.stringify({ sent_at: Date.now(), events: batch }); }
+
+  function flush() {
+    if (inflight || !queue.length || !started) return;
+    if (w.navigator.onLine === false) { schedule(backoff); return; }
+    var batch = queue.slice(0, BATCH_SIZE);
+    inflight = true;
+    w.fetch(ENDPOINT, {
+      method: "POST", body: body(batch), credentials: "same-origin", keepalive: true,
+      headers: { "Content-Type": "application/json" }
+    }).then(function (r) {
+      inflight = false;
+      // 5xx and 429 mean "not stored, try again"; any other answer is final for the batch.
+      if (r.status >= 500 || r.status === 429) return retry();
+      queue.splice(0, batch.length); save(); backoff = 1000;
+      if (queue.length) schedule(0);
+    }, function () { inflight = false; retry(); });
+  }
+  function retry() {
+    backoff = Math.min(backoff * 2, MAX_BACKOFF);
+    schedule(backoff * (0.5 + Math.random() / 2));
+  }
+  function beacon() {
+    if (!queue.length || !w.navigator.sendBeacon) return;
+    var batch = queue.slice(0, BATCH_SIZE);
+    var blob = new Blob([body(batch)], { type: "text/plain" });
+    if (w.navigator.sendBeacon(ENDPOINT, blob)) { queue.splice(0, batch.length); save(); }
+  }
+
+  function itemIds(items) {
+    var first = items && items[0] || {};
+    return { product_id: first.item_id };
+  }
+  function fromDataLayer(entry) {
+    if (!entry || typeof entry !== "object" || !ECOMMERCE[entry.event]) return;
+    var e = entry.ecommerce || {};
+    var items = (e.items || []).slice(0, 50).map(function (i) {
+      return clean({ item_id: i.item_id, item_name: i.item_name, item_brand: i.item_brand, item_category: i.item_category,
+        price: i.price, quantity: i.quantity, index: i.index, item_list_name: i.item_list_name });
+    });
+    var single = entry.event !== "view_item_list" && entry.event !== "view_cart" && entry.event !== "begin_checkout";
+    track(entry.event, clean({ currency: e.currency, value: e.value, items: items, item_list_name: e.item_list_name }),
+      single ? itemIds(items) : {});
+  }
+  function hookDataLayer() {
+    var dl = w.dataLayer = w.dataLayer || [];
+    var push = dl.push;
+    dl.forEach(fromDataLayer);
+    dl.push = function () {
+      for (var i = 0; i < arguments.length; i++) fromDataLayer(arguments[i]);
+      return push.apply(dl, arguments);
+    };
+  }
+
+  function itemProps(el) {
+    return clean({ slot: el.getAttribute("data-slot"), algorithm: el.getAttribute("data-algorithm"),
+      position: int(el.getAttribute("data-position")), item_list_name: el.getAttribute("data-list") });
+  }
+  function ids(el) {
+    return { product_id: el.getAttribute("data-product-id"), category_id: el.getAttribute("data-category-id") };
+  }
+  function watchImpressions() {
+    if (!w.IntersectionObserver) return;
+    var timers = new Map();
+    var io = new IntersectionObserver(function (entries) {
+      entries.forEach(function (en) {
+        var el = en.target;
+        if (en.isIntersecting && en.intersectionRatio >= 0.5) {
+          // Seen means at least half visible for a whole second.
+          timers.set(el, setTimeout(function () {
+            io.unobserve(el); timers.delete(el);
+            track("impression", itemProps(el), ids(el));
+          }, 1000));
+        } else if (timers.has(el)) { clearTimeout(timers.get(el)); timers.delete(el); }
+      });
+    }, { threshold: [0, 0.5, 1] });
+    d.querySelectorAll("[data-track-impression]").forEach(function (el) { io.observe(el); });
+  }
+  function watchClicks() {
+    d.addEventListener("click", function (ev) {
+      var el = ev.target.closest && ev.target.closest("[data-product-id] a, [data-track-click], [data-track-action]");
+      if (!el) return;
+      var action = el.closest("[data-track-action]");
+      if (action) {
+        track("micro_conversion", clean({ action: action.getAttribute("data-track-action"),
+          label: action.getAttribute("data-track-label") || undefined }));
+        return;
+      }
+      var card = el.closest("[data-product-id]");
+      if (card) { track("select_item", itemProps(card), ids(card)); return; }
+      track("click", clean({ target: el.getAttribute("data-track-click"), label: (el.textContent || "").trim().slice(0, 80) }));
+    }, true);
+  }
+  function watchScroll() {
+    var marks = [25, 50, 75, 100], pending = false;
+    function check() {
+      pending = false;
+      var h = Math.max(root.scrollHeight - w.innerHeight, 1);
+      var pct = Math.min(100, Math.round((w.scrollY / h) * 100));
+      while (marks.length && pct >= marks[0]) track("scroll", { percent: marks.shift() });
+      if (!marks.length) w.removeEventListener("scroll", onScroll);
+    }
+    function onScroll() { if (!pending) { pending = true; w.requestAnimationFrame(check); } }
+    w.addEventListener("scroll", onScroll, { passive: true });
+  }
+  function watchMedia() {
+    d.querySelectorAll("video[data-track-video]").forEach(function (v) {
+      v.addEventListener("play", function () {
+        if (seen[v.currentSrc]) return; seen[v.currentSrc] = 1;
+        track("video_play", { video: v.getAttribute("data-track-video") });
+      });
+    });
+    d.querySelectorAll("form[data-track-search]").forEach(function (f) {
+      f.addEventListener("submit", function () {
+        var q = f.querySelector("[name=q]");
+        if (q && q.value) track("search", { search_term: q.value.slice(0, 200) });
+      });
+    });
+  }
+
+  function start() {
+    if (started) return;
+    started = true;
+    queue = load().concat(queue);
+    var page = root.getAttribute("data-page-type") || undefined;
+    track("page_view", clean({ page_location: w.location.pathname + w.location.search, page_title: d.title.slice(0, 200),
+      page_type: page, page_referrer: d.referrer ? new URL(d.referrer).origin : undefined }));
+    hookDataLayer(); watchImpressions(); watchClicks(); watchScroll(); watchMedia();
+    w.addEventListener("pagehide", beacon);
+    d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") beacon(); });
+    w.addEventListener("online", function () { backoff = 1000; flush(); });
+  }
+
+  function consentBanner() {
+    var banner = d.getElementById("consent-banner");
+    if (!banner) return;
+    banner.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var choice = ev.submitter ? ev.submitter.value : "denied";
+      var data = new FormData(ev.target); data.set("choice", choice);
+      w.fetch(ev.target.action, { method: "POST", body: data, credentials: "same-origin",
+        headers: { "Accept": "application/json" } }).then(function (r) {
+        if (!r.ok) return;
+        root.setAttribute("data-consent", choice);
+        banner.hidden = true;
+        if (choice === "granted") start();
+      });
+    });
+  }
+
+  w.llTrack = { track: track, flush: flush, start: start };
+  consentBanner();
+  if (root.getAttribute("data-consent") === "granted") start();
+})(window, document);
