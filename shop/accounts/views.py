@@ -77,6 +77,10 @@ def privacy_erase_view(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         f"Erased {result['events']} recorded events and your profile"
-        + (f"; {result['orders_anonymised']} orders kept for our accounts, without your name or address." if user else "."),
+        + (
+            f"; {result['orders_anonymised']} orders kept for our accounts, without your name or address."
+            if user
+            else "."
+        ),
     )
     return response

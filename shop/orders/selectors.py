@@ -103,7 +103,14 @@ def orders_export(*, user: AbstractBaseUser) -> list[dict]:
             "placed_at": order.placed_at.isoformat(),
             "status": order.status,
             "email": order.email,
-            "ship_to": [order.full_name, order.address_line1, order.address_line2, order.city, order.postcode, order.country],
+            "ship_to": [
+                order.full_name,
+                order.address_line1,
+                order.address_line2,
+                order.city,
+                order.postcode,
+                order.country,
+            ],
             "total": str(order.total),
             "currency": order.currency,
             "lines": [

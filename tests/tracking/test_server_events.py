@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 
 from personalization.profiles import profile_owner, profile_read
-from tracking.identity import VISITOR_COOKIE
-from tracking.models import Event, VisitorLink
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
 from tests.factories.tracking import RawEventFactory
+from tracking.identity import VISITOR_COOKIE
+from tracking.models import Event, VisitorLink
 
 pytestmark = pytest.mark.django_db
 
@@ -92,6 +92,11 @@ def test_login_joins_the_anonymous_history_and_profile_to_the_user(shopper, djan
 def test_sign_up_is_recorded(shopper):
     shopper.post(
         reverse("accounts:register"),
-        {"username": "fresh", "email": "fresh@example.com", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+        {
+            "username": "fresh",
+            "email": "fresh@example.com",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
     )
     assert set(_names(visitor_id=shopper.visitor)) == {"sign_up", "login"}
