@@ -265,3 +265,15 @@ def events_erase(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> int:
 
 def visitor_ids_of(*, user_id: int) -> list[uuid.UUID]:
     return list(VisitorLink.objects.filter(user_id=user_id).values_list("visitor_id", flat=True))
+
+
+def events_purge(*, older_than_days: int) -> dict:
+    """Retention: drop whole month partitions past the cutoff, then delete stragglers row by
+    row (the default partition, SQLite) and old rejected events."""
+    from .partitions import partitions_drop_before
+
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    dropped = partitions_drop_before(cutoff=cutoff)
+    deleted, _ = Event.objects.filter(client_ts__lt=cutoff).delete()
+    rejected, _ = RejectedEvent.objects.filter(received_at__lt=cutoff).delete()
+    return {"partitions_dropped": dropped, "events_deleted": deleted, "rejected_deleted": rejected}

@@ -148,6 +148,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.orders.tasks.carts_purge_abandoned",
         "schedule": crontab(hour=3, minute=15),
     },
+    "tracking-partitions-prepare": {
+        "task": "tracking.tasks.partitions_prepare",
+        "schedule": crontab(hour=2, minute=5),
+    },
+    "tracking-events-purge-expired": {
+        "task": "tracking.tasks.events_purge_expired",
+        "schedule": crontab(hour=2, minute=35),
+    },
+    "tracking-volume-check": {
+        "task": "tracking.tasks.volume_check",
+        "schedule": crontab(minute=7),
+    },
 }
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -8,7 +8,7 @@ from django.db import DatabaseError
 
 from shop.catalog import services
 from shop.catalog.importers import CatalogImportError, online_retail_default_path
-from shop.catalog.management import progress_bar
+from shop.progress import progress_bar
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from shop.catalog import services
-from shop.catalog.management import progress_bar
+from shop.progress import progress_bar
 
 
 class Command(BaseCommand):

@@ -1,0 +1,27 @@
+"""Rebuild live Redis profiles from the event record in Postgres."""
+
+from django.core.management.base import BaseCommand, CommandError
+from redis.exceptions import RedisError
+
+from personalization.profiles import profiles_rebuild
+from shop.progress import progress_bar
+from tracking.models import Event
+
+
+class Command(BaseCommand):
+    help = "Rebuild every live profile (or the named owners', e.g. u:42 v:<uuid>) from stored events."
+
+    def add_arguments(self, parser):
+        parser.add_argument("owners", nargs="*", help="Profile owners to rebuild; all when none are named.")
+
+    def handle(self, *args, owners: list[str], **options):
+        owner_set = set(owners) or None
+        if owner_set and any(not owner.startswith(("u:", "v:")) for owner in owner_set):
+            raise CommandError("Owners are written u:<user id> or v:<visitor uuid>.")
+        total = None if owner_set else Event.objects.count()
+        with progress_bar(self, total=total, desc="Rebuilding profiles", unit="event") as bar:
+            try:
+                rebuilt = profiles_rebuild(owners=owner_set, progress=bar.update)
+            except RedisError as exc:
+                raise CommandError(f"Redis is not reachable: {exc}") from exc
+        self.stdout.write(self.style.SUCCESS(f"Rebuilt {rebuilt} profiles."))

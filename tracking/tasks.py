@@ -1,0 +1,17 @@
+"""Celery tasks of tracking; each calls a service and stays thin."""
+
+from celery import shared_task
+from django.conf import settings
+
+from . import partitions, services
+
+
+@shared_task(time_limit=300, soft_time_limit=240)
+def partitions_prepare() -> list[str]:
+    """Create the coming months' partitions before their first event arrives."""
+    return partitions.partitions_ensure_ahead(months=2)
+
+
+@shared_task(time_limit=3600, soft_time_limit=3500)
+def events_purge_expired() -> dict:
+    return services.events_purge(older_than_days=settings.TRACKING_RETENTION_DAYS)
