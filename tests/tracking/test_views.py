@@ -141,3 +141,14 @@ def test_collector_refuses_get(consented):
 def test_bad_consent_choice(client):
     response = client.post(reverse("tracking:consent"), {"choice": "maybe"})
     assert response.status_code == 400
+
+
+def test_a_new_session_starts_after_thirty_idle_minutes(consented):
+    post(consented, {"events": [RawEventFactory()]})
+    # The session cookie slides 30 minutes on every response; once it has expired the
+    # browser stops sending it, which is what deleting it here stands for.
+    del consented.cookies[SESSION_COOKIE]
+    post(consented, {"events": [RawEventFactory()]})
+    sessions = list(Event.objects.order_by("id").values_list("session_id", flat=True))
+    assert len(set(sessions)) == 2
+    assert len(set(Event.objects.values_list("visitor_id", flat=True))) == 1
