@@ -119,17 +119,22 @@ def _when(raw) -> datetime | None:
     return datetime.fromtimestamp(float(raw), tz=UTC) if raw is not None else None
 
 
-def profile_read(*, owner: str, client=None) -> Profile:
-    """The whole profile in one round trip (a pipeline of reads, no MULTI needed)."""
+PROFILE_READS = 6  # commands profile_queue adds to a pipeline
+
+
+def profile_queue(pipe, *, owner: str) -> None:
+    """Queue the reads of a whole profile on a pipeline, so a page can add its own reads."""
     recent, cat, brand, cart, bought, meta = profile_keys(owner)
-    pipe = (client or redis_client()).pipeline(transaction=False)
     pipe.lrange(recent, 0, -1)
     pipe.zrevrange(cat, 0, PROFILE_TOP - 1, withscores=True)
     pipe.zrevrange(brand, 0, PROFILE_TOP - 1, withscores=True)
     pipe.hgetall(cart)
     pipe.zrevrange(bought, 0, -1)
     pipe.hgetall(meta)
-    recent_ids, categories, brands, cart_map, bought_ids, meta_map = pipe.execute()
+
+
+def profile_from_replies(*, owner: str, replies: list) -> Profile:
+    recent_ids, categories, brands, cart_map, bought_ids, meta_map = replies
     meta_map = {key.decode(): value.decode() for key, value in meta_map.items()}
     now = time.time()
     return Profile(
@@ -144,6 +149,13 @@ def profile_read(*, owner: str, client=None) -> Profile:
         last_seen=_when(meta_map.get("last_seen")),
         updated_ms=int(meta_map["updated_ms"]) if "updated_ms" in meta_map else None,
     )
+
+
+def profile_read(*, owner: str, client=None) -> Profile:
+    """The whole profile in one round trip (a pipeline of reads, no MULTI needed)."""
+    pipe = (client or redis_client()).pipeline(transaction=False)
+    profile_queue(pipe, owner=owner)
+    return profile_from_replies(owner=owner, replies=pipe.execute())
 
 
 def profile_delete(*, owner: str) -> None:

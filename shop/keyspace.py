@@ -24,6 +24,16 @@ def profile_keys(owner: str) -> list[str]:
     return [profile_key(owner, part) for part in PROFILE_PARTS]
 
 
+def models_active_key() -> str:
+    """Hash of recommender name -> the ModelVersion id that serves it."""
+    return "models:active"
+
+
+def slots_key() -> str:
+    """Hash of slot -> its settings as JSON, so a page reads them in the same round trip."""
+    return "slots:config"
+
+
 def rate_limit_key(scope: str, ident: str, window: int) -> str:
     return f"rl:{scope}:{ident}:{window}"
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.html import format_html
 
-from .models import Brand, Category, Department, Product, ProductImage
+from .models import Brand, Category, Department, Product, ProductImage, Review
 
 
 class CategoryInline(admin.TabularInline):
@@ -118,3 +118,15 @@ class ProductAdmin(admin.ModelAdmin):
     def make_inactive(self, request, queryset):
         updated = queryset.update(is_active=False)
         self.message_user(request, f"{updated} products are now hidden.")
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ("product", "user", "rating", "title", "is_published", "created_at")
+    list_filter = ("is_published", "rating", "created_at")
+    list_editable = ("is_published",)
+    list_select_related = ("product", "user")
+    search_fields = ("product__title", "product__sku", "user__username", "title", "body")
+    raw_id_fields = ("product", "user")
+    date_hierarchy = "created_at"
+    readonly_fields = ("created_at", "updated_at")

@@ -28,3 +28,11 @@ class ListingForm(forms.Form):
         if low is not None and high is not None and low > high:
             raise forms.ValidationError("The lowest price must not be above the highest price.")
         return cleaned
+
+
+class ReviewForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        choices=[(i, f"{i} star{'s' if i > 1 else ''}") for i in range(5, 0, -1)], coerce=int, widget=forms.RadioSelect
+    )
+    title = forms.CharField(max_length=120, required=False)
+    body = forms.CharField(label="Your review", max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 4}))

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchVectorField
-from django.core.validators import FileExtensionValidator, MinValueValidator
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -144,3 +144,27 @@ class ProductImage(models.Model):
         if self.image:
             return self.image.url
         return reverse("catalog:placeholder", kwargs={"pk": self.pk})
+
+
+class Review(models.Model):
+    """A shopper's star rating and words about a product; the ratings also train recommenders."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="reviews")
+    rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    title = models.CharField(max_length=120, blank=True)
+    body = models.TextField(max_length=4000, blank=True)
+    is_published = models.BooleanField(default=True, help_text="Unpublished reviews are hidden from the shop.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "user"], name="review_one_per_user"),
+            models.CheckConstraint(condition=models.Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"),
+        ]
+        indexes = [models.Index(fields=["product", "is_published", "-created_at"], name="review_product")]
+
+    def __str__(self) -> str:
+        return f"{self.rating}★ {self.product} by {self.user}"

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 
-from .models import Brand, Category, Department, Product, ProductImage
+from .models import Brand, Category, Department, Product, ProductImage, Review
 
 SORTS = {
     "relevance": None,
@@ -112,3 +112,23 @@ def products_newest(*, limit: int = 8) -> list[Product]:
 
 def departments_with_categories() -> list[Department]:
     return list(Department.objects.prefetch_related("categories"))
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    average: float | None
+    count: int
+
+
+def product_rating(*, product: Product) -> RatingSummary:
+    stats = product.reviews.filter(is_published=True).aggregate(average=Avg("rating"), count=Count("id"))
+    return RatingSummary(average=round(stats["average"], 1) if stats["average"] else None, count=stats["count"])
+
+
+def product_reviews(*, product: Product, limit: int = 20) -> list[Review]:
+    return list(product.reviews.filter(is_published=True).select_related("user")[:limit])
+
+
+def review_ratings() -> QuerySet:
+    """(user id, product id, stars) of every published review, for rating-based recommenders."""
+    return Review.objects.filter(is_published=True).values_list("user_id", "product_id", "rating")

@@ -11,5 +11,6 @@ urlpatterns = [
     path("d/<slug:slug>/", views.department_view, name="department"),
     path("c/<slug:slug>/", views.category_view, name="category"),
     path("p/<slug:slug>/", views.product_view, name="product"),
+    path("p/<slug:slug>/review/", views.review_view, name="review"),
     path("images/placeholder/<int:pk>.svg", views.placeholder_view, name="placeholder"),
 ]

@@ -5,16 +5,28 @@ import hashlib
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from tracking.api import track
 
-from .forms import MAX_QUERY_LENGTH, ListingForm
+from .forms import MAX_QUERY_LENGTH, ListingForm, ReviewForm
 from .models import Brand, Category, Department, ProductImage
 from .placeholders import placeholder_svg
-from .selectors import SORT_LABELS, ProductFilters, brand_facets, product_detail, product_list, products_related
+from .selectors import (
+    SORT_LABELS,
+    ProductFilters,
+    brand_facets,
+    product_detail,
+    product_list,
+    product_rating,
+    product_reviews,
+    products_related,
+)
+from .services.reviews import review_submit
 
 
 def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope) -> HttpResponse:
@@ -88,8 +100,32 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
     product = product_detail(slug=slug)
     if product is None:
         raise Http404("No such product.")
-    context = {"product": product, "related": products_related(product=product)}
-    return render(request, "catalog/product.html", context)
+    return _product_page(request, product=product)
+
+
+def _product_page(request: HttpRequest, *, product, review_form: ReviewForm | None = None, status: int = 200):
+    context = {
+        "product": product,
+        "related": products_related(product=product),
+        "rating": product_rating(product=product),
+        "reviews": product_reviews(product=product),
+        "review_form": review_form or ReviewForm(),
+    }
+    return render(request, "catalog/product.html", context, status=status)
+
+
+@require_POST
+@login_required
+def review_view(request: HttpRequest, slug: str) -> HttpResponse:
+    product = product_detail(slug=slug)
+    if product is None:
+        raise Http404("No such product.")
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        return _product_page(request, product=product, review_form=form, status=400)
+    review_submit(product=product, user=request.user, **form.cleaned_data)
+    messages.success(request, "Thank you: your review is published.")
+    return redirect(product.get_absolute_url() + "#reviews")
 
 
 @require_GET

@@ -189,3 +189,10 @@ TRACKING_SESSION_MINUTES = 30
 PROFILE_HALF_LIFE_DAYS = env.float("PROFILE_HALF_LIFE_DAYS", default=7.0)
 PROFILE_RECENT_CAP = env.int("PROFILE_RECENT_CAP", default=20)
 PROFILE_ANONYMOUS_TTL_DAYS = env.int("PROFILE_ANONYMOUS_TTL_DAYS", default=30)
+
+# Recommenders: how much history trains them, and per-algorithm parameters.
+RECOMMENDER_TRAINING_DAYS = env.int("RECOMMENDER_TRAINING_DAYS", default=180)
+RECOMMENDER_PARAMS: dict[str, dict] = {}
+RECOMMENDER_SERVED = ("trending", "itemknn", "content", "session", "popularity")
+# Off shows every page without slots: for comparison, or when something misbehaves.
+PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)

@@ -102,3 +102,14 @@ def datalayer_push(event: str, products=None, list_name: str = "", lines=None) -
         ecommerce["value"] = round(sum(item["price"] * item.get("quantity", 1) for item in items), 2)
     payload = json.dumps({"event": event, "ecommerce": ecommerce}).translate(_SCRIPT_ESCAPES)
     return mark_safe(f"<script>window.dataLayer.push({payload});</script>")  # noqa: S308 - escaped above
+
+
+@register.filter
+def stars(value) -> str:
+    """4.4 -> "★★★★☆": whole stars, rounded half up."""
+    try:
+        filled = int(Decimal(str(value)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    except (InvalidOperation, ValueError, TypeError):
+        return ""
+    filled = max(0, min(5, filled))
+    return "★" * filled + "☆" * (5 - filled)

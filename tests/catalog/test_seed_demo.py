@@ -13,7 +13,7 @@ from django.utils.text import slugify
 
 from shop.catalog import demo_data
 from shop.catalog.models import Brand, Category, Department, Product, ProductImage
-from shop.catalog.services import DEMO_HISTORY_DAYS, demo_products_build
+from shop.catalog.services.demo import DEMO_HISTORY_DAYS, demo_products_build
 from tests.factories.catalog import ProductFactory
 
 SMALL = 120

@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
-from shop.catalog.models import Brand, Category, Department, Product, ProductImage
+from shop.catalog.models import Brand, Category, Department, Product, ProductImage, Review
 
 
 class DepartmentFactory(DjangoModelFactory):
@@ -63,3 +63,14 @@ class ProductImageFactory(DjangoModelFactory):
     alt = factory.LazyAttribute(lambda o: o.product.title)
     background = "#2f5d8a"
     position = 0
+
+
+class ReviewFactory(DjangoModelFactory):
+    class Meta:
+        model = Review
+
+    product = factory.SubFactory(ProductFactory)
+    user = factory.SubFactory("tests.factories.accounts.UserFactory")
+    rating = 4
+    title = factory.Faker("sentence", nb_words=4)
+    body = factory.Faker("paragraph")

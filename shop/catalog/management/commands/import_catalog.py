@@ -6,8 +6,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from shop.catalog import services
 from shop.catalog.importers import CatalogImportError, online_retail_default_path
+from shop.catalog.services import retail
 from shop.progress import progress_bar
 
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 bar.update(done)
 
             try:
-                result = services.catalog_import_online_retail(path=path, limit=limit, progress=advance)
+                result = retail.catalog_import_online_retail(path=path, limit=limit, progress=advance)
             except (CatalogImportError, DatabaseError) as exc:
                 raise CommandError(f"Importing {path} failed: {exc}") from exc
         self.stdout.write(

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from shop.catalog import services
+from shop.catalog.services import demo
 from shop.progress import progress_bar
 
 
@@ -14,9 +14,9 @@ class Command(BaseCommand):
     help = "Create or refresh the demo catalog (deterministic per --seed), the admin and shopper1..K accounts."
 
     def add_arguments(self, parser):
-        parser.add_argument("--products", type=int, default=services.DEMO_PRODUCTS, help="How many products.")
-        parser.add_argument("--seed", type=int, default=services.DEMO_SEED, help="The same seed, the same catalog.")
-        parser.add_argument("--shoppers", type=int, default=services.DEMO_SHOPPERS, help="Shopper accounts.")
+        parser.add_argument("--products", type=int, default=demo.DEMO_PRODUCTS, help="How many products.")
+        parser.add_argument("--seed", type=int, default=demo.DEMO_SEED, help="The same seed, the same catalog.")
+        parser.add_argument("--shoppers", type=int, default=demo.DEMO_SHOPPERS, help="Shopper accounts.")
 
     def handle(self, *args, products: int, seed: int, shoppers: int, **options):
         if products < 0 or shoppers < 0:
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         with progress_bar(self, total=products, desc="Seeding products") as bar:
             try:
-                result = services.catalog_seed_demo(
+                result = demo.catalog_seed_demo(
                     products=products,
                     seed=seed,
                     shoppers=shoppers,
@@ -44,4 +44,4 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Admin login: {result.admin_username} / {admin_password}")
         if shoppers:
-            self.stdout.write(f"Shopper logins: shopper1 .. shopper{shoppers} / {services.DEMO_SHOPPER_PASSWORD}")
+            self.stdout.write(f"Shopper logins: shopper1 .. shopper{shoppers} / {demo.DEMO_SHOPPER_PASSWORD}")

@@ -1,13 +1,11 @@
-"""Writes of the catalog: the demo seed and the Online Retail import, both idempotent upserts by slug and SKU."""
+"""The demo seed: a coherent, deterministic catalog with an admin and shopper accounts."""
 
 import math
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, make_password
@@ -15,21 +13,20 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import demo_data
-from .importers import CATEGORY_RULES, DEPARTMENT_DESCRIPTIONS, FALLBACK_CATEGORY, online_retail_read
-from .models import Brand, Category, Department, Product, ProductImage
-
-# Called with (rows just written, rows in all) after each batch, for a progress bar.
-Progress = Callable[[int, int], None]
-
-# Rows per INSERT ... ON CONFLICT. The default seed (2,000 products) on local Postgres took
-# 1.33-1.38 s whatever the size from 100 to 2,000; 500 keeps the progress bar moving.
-PRODUCT_BATCH_SIZE = 500
-# Rows per UPDATE ... CASE of bulk_update: created_at of 2,000 products took 0.32-0.41 s for
-# every size from 50 to 1,000, so this only bounds the statement length.
-UPDATE_BATCH_SIZE = 500
-# Values per `IN (...)` lookup: under SQLite's historic 999-variable limit.
-LOOKUP_BATCH_SIZE = 900
+from .. import demo_data
+from ..models import Product
+from .upserts import (
+    LOOKUP_BATCH_SIZE,
+    Progress,
+    brands_upsert,
+    categories_upsert,
+    chunks,
+    created_at_set,
+    departments_upsert,
+    placeholder_images_sync,
+    product_slug,
+    products_upsert,
+)
 
 DEMO_PRODUCTS = 2000
 DEMO_SEED = 2024
@@ -44,8 +41,6 @@ DEMO_DISCOUNTS = (0.10, 0.15, 0.20, 0.25, 0.30, 0.40)
 DEMO_SOLD_OUT_SHARE = 0.07
 DEMO_LOW_STOCK_SHARE = 0.13
 
-IMPORT_DEFAULT_STOCK = 25
-
 
 @dataclass(frozen=True)
 class SeedResult:
@@ -57,126 +52,6 @@ class SeedResult:
     products_deactivated: int
     shoppers: int
     admin_username: str
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    rows_read: int
-    rows_used: int
-    codes_skipped: int
-    departments: int
-    categories: int
-    categories_created: int
-    products: int
-    products_created: int
-
-
-def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _product_slug(title: str, sku: str) -> str:
-    # The SKU suffix makes the slug unique even when two products share a title.
-    return f"{slugify(title)[:140].rstrip('-')}-{slugify(sku)}"
-
-
-def _departments_upsert(*, departments: Sequence[tuple[str, str]]) -> dict[str, Department]:
-    """(name, description) pairs, in display order -> Department by name."""
-    rows = [
-        Department(name=name, slug=slugify(name), description=description, position=position)
-        for position, (name, description) in enumerate(departments)
-    ]
-    Department.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["slug"], update_fields=["name", "description", "position"]
-    )
-    return {d.name: d for d in Department.objects.filter(slug__in=[row.slug for row in rows])}
-
-
-def _categories_upsert(*, categories: Sequence[tuple[Department, str, str]]) -> tuple[dict[str, Category], int]:
-    """(department, name, description) triples -> (Category by slug, how many were new)."""
-    rows = [
-        Category(department=department, name=name, slug=slugify(name), description=description, position=position)
-        for position, (department, name, description) in enumerate(categories)
-    ]
-    slugs = [row.slug for row in rows]
-    existing = set(Category.objects.filter(slug__in=slugs).values_list("slug", flat=True))
-    Category.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["slug"],
-        update_fields=["department", "name", "description", "position"],
-    )
-    by_slug = {c.slug: c for c in Category.objects.filter(slug__in=slugs).select_related("department")}
-    return by_slug, len(set(slugs) - existing)
-
-
-def _brands_upsert(*, brands: Sequence[tuple[str, str]]) -> dict[str, Brand]:
-    rows = [Brand(name=name, slug=slugify(name), description=description) for name, description in brands]
-    Brand.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["slug"], update_fields=["name", "description"]
-    )
-    return {b.name: b for b in Brand.objects.filter(slug__in=[row.slug for row in rows])}
-
-
-def _existing_products(skus: Sequence[str]) -> dict[str, tuple[int, datetime]]:
-    found: dict[str, tuple[int, datetime]] = {}
-    for batch in _chunks(skus, LOOKUP_BATCH_SIZE):
-        found.update(
-            (sku, (pk, created_at))
-            for sku, pk, created_at in Product.objects.filter(sku__in=batch).values_list("sku", "pk", "created_at")
-        )
-    return found
-
-
-def _products_upsert(
-    *, products: Sequence[Product], update_fields: list[str], progress: Progress | None
-) -> tuple[dict[str, tuple[int, datetime]], int]:
-    """Insert or update by SKU -> ({sku: (pk, created_at)}, how many were new)."""
-    if len({p.sku for p in products}) != len(products):
-        # ON CONFLICT DO UPDATE cannot touch one row twice in a statement; callers de-duplicate.
-        raise ValueError("Products to upsert must have distinct SKUs.")
-    skus = [p.sku for p in products]
-    before = _existing_products(skus)
-    if progress is not None:
-        progress(0, len(products))
-    for batch in _chunks(products, PRODUCT_BATCH_SIZE):
-        Product.objects.bulk_create(batch, update_conflicts=True, unique_fields=["sku"], update_fields=update_fields)
-        if progress is not None:
-            progress(len(batch), len(products))
-    return _existing_products(skus), len(set(skus) - set(before))
-
-
-def _created_at_set(*, rows: dict[str, tuple[int, datetime]], wanted: dict[str, datetime | None]) -> None:
-    """created_at is auto_now_add, so the history is written after the insert, and only where it differs."""
-    changed = [
-        Product(pk=rows[sku][0], created_at=when)
-        for sku, when in wanted.items()
-        if when is not None and rows[sku][1] != when
-    ]
-    Product.objects.bulk_update(changed, ["created_at"], batch_size=UPDATE_BATCH_SIZE)
-
-
-def _placeholder_images_sync(*, images: dict[int, tuple[str, str]]) -> None:
-    """One image per product at position 0, {product pk: (alt, background)}; existing ones are updated in place."""
-    existing: dict[int, ProductImage] = {}
-    for batch in _chunks(list(images), LOOKUP_BATCH_SIZE):
-        for image in ProductImage.objects.filter(product_id__in=batch, position=0).order_by("id"):
-            existing.setdefault(image.product_id, image)
-    to_create, to_update = [], []
-    for product_id, (alt, background) in images.items():
-        image = existing.get(product_id)
-        if image is None:
-            to_create.append(ProductImage(product_id=product_id, alt=alt[:200], background=background, position=0))
-        elif (image.alt, image.background) != (alt[:200], background):
-            image.alt, image.background = alt[:200], background
-            to_update.append(image)
-    ProductImage.objects.bulk_create(to_create, batch_size=PRODUCT_BATCH_SIZE)
-    ProductImage.objects.bulk_update(to_update, ["alt", "background"], batch_size=UPDATE_BATCH_SIZE)
-
-
-# ---------------------------------------------------------------------------------------------
-# Demo catalog
 
 
 @dataclass(frozen=True)
@@ -353,19 +228,19 @@ def catalog_seed_demo(
     anchor = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
 
     with transaction.atomic():
-        departments = _departments_upsert(departments=[(d.name, d.description) for d in demo_data.DEPARTMENTS])
-        categories, _ = _categories_upsert(
+        departments = departments_upsert(departments=[(d.name, d.description) for d in demo_data.DEPARTMENTS])
+        categories, _ = categories_upsert(
             categories=[
                 (departments[d.name], spec.name, f"{spec.name} from £{spec.price[0]} to £{spec.price[1]}.")
                 for d in demo_data.DEPARTMENTS
                 for spec in d.categories
             ]
         )
-        brands = _brands_upsert(brands=[(b.name, b.tagline) for b in demo_data.BRANDS])
+        brands = brands_upsert(brands=[(b.name, b.tagline) for b in demo_data.BRANDS])
         rows = [
             Product(
                 sku=p.sku,
-                slug=_product_slug(p.title, p.sku),
+                slug=product_slug(p.title, p.sku),
                 title=p.title,
                 description=p.description,
                 category=categories[slugify(p.category)],
@@ -378,7 +253,7 @@ def catalog_seed_demo(
             )
             for p in built
         ]
-        saved, created = _products_upsert(
+        saved, created = products_upsert(
             products=rows,
             update_fields=[
                 "slug",
@@ -395,8 +270,8 @@ def catalog_seed_demo(
             ],
             progress=progress,
         )
-        _created_at_set(rows=saved, wanted={p.sku: anchor - p.age for p in built})
-        _placeholder_images_sync(images={saved[p.sku][0]: (p.title, p.background) for p in built})
+        created_at_set(rows=saved, wanted={p.sku: anchor - p.age for p in built})
+        placeholder_images_sync(images={saved[p.sku][0]: (p.title, p.background) for p in built})
         deactivated = _demo_products_beyond(count=products)
         _demo_users_ensure(shoppers=shoppers, admin_password=admin_password)
 
@@ -418,66 +293,10 @@ def _demo_products_beyond(*, count: int) -> int:
         for pk, sku in Product.objects.filter(sku__startswith=DEMO_SKU_PREFIX, is_active=True).values_list("pk", "sku")
         if DEMO_SKU.match(sku) and int(sku[len(DEMO_SKU_PREFIX) :]) > count
     ]
-    for batch in _chunks(stale, LOOKUP_BATCH_SIZE):
+    for batch in chunks(stale, LOOKUP_BATCH_SIZE):
         Product.objects.filter(pk__in=batch).update(is_active=False, updated_at=timezone.now())
     return len(stale)
 
 
 # ---------------------------------------------------------------------------------------------
 # Online Retail import
-
-
-def catalog_import_online_retail(
-    *, path: Path, limit: int | None = None, progress: Progress | None = None
-) -> ImportResult:
-    """Products, categories and placeholder images from the UCI Online Retail file, upserted by SKU.
-
-    A re-import refreshes titles, prices and categories but leaves stock and is_active alone:
-    those belong to the running shop. Raises importers.CatalogImportError on an unreadable file.
-    """
-    catalog = online_retail_read(path=path, limit=limit)
-    used = {(p.department, p.category) for p in catalog.products}
-    # Rule order is display order; only categories that received a product are created.
-    ordered = list(dict.fromkeys([*((r.department, r.category) for r in CATEGORY_RULES), FALLBACK_CATEGORY]))
-    ordered = [pair for pair in ordered if pair in used]
-
-    with transaction.atomic():
-        departments = _departments_upsert(
-            departments=[(name, DEPARTMENT_DESCRIPTIONS.get(name, "")) for name in dict.fromkeys(d for d, _ in ordered)]
-        )
-        categories, categories_created = _categories_upsert(
-            categories=[(departments[department], name, "") for department, name in ordered]
-        )
-        rows = [
-            Product(
-                sku=p.sku,
-                slug=_product_slug(p.title, p.sku),
-                title=p.title,
-                description=f"{p.category} from our {p.department} collection. Stock code {p.sku}.",
-                category=categories[slugify(p.category)],
-                brand=None,
-                price=p.price,
-                stock=IMPORT_DEFAULT_STOCK,
-                attributes={"colour": p.colour} if p.colour else {},
-                is_active=True,
-            )
-            for p in catalog.products
-        ]
-        saved, created = _products_upsert(
-            products=rows,
-            update_fields=["slug", "title", "description", "category", "brand", "price", "attributes", "updated_at"],
-            progress=progress,
-        )
-        _created_at_set(rows=saved, wanted={p.sku: p.first_sold for p in catalog.products})
-        _placeholder_images_sync(images={saved[p.sku][0]: (p.title, p.background) for p in catalog.products})
-
-    return ImportResult(
-        rows_read=catalog.rows_read,
-        rows_used=catalog.rows_used,
-        codes_skipped=catalog.codes_skipped,
-        departments=len(departments),
-        categories=len(categories),
-        categories_created=categories_created,
-        products=len(rows),
-        products_created=created,
-    )

@@ -1,0 +1,76 @@
+"""Trained model versions (switched atomically) and the merchandiser's slot settings."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class ModelVersion(models.Model):
+    """One training run of one recommender; exactly one ready version per name is active."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=40, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRAINING)
+    is_active = models.BooleanField(default=False)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    events_used = models.PositiveBigIntegerField(default=0)
+    n_users = models.PositiveIntegerField(default=0)
+    n_items = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0)
+    peak_memory_mb = models.FloatField(default=0)
+    error = models.TextField(blank=True)
+    artifact = models.BinaryField(editable=False, null=True)
+    artifact_bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(is_active=True), name="modelversion_one_active_per_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.pk} ({self.status}{', active' if self.is_active else ''})"
+
+
+class Slot(models.TextChoices):
+    HOME_RECOMMENDED = "home_recommended", "Home: Recommended for you"
+    HOME_TRENDING = "home_trending", "Home: Trending"
+    PRODUCT_ALSO_BOUGHT = "product_also_bought", "Product: Customers also bought"
+    PRODUCT_SIMILAR = "product_similar", "Product: Similar items"
+    CART_COMPLETE = "cart_complete", "Cart: Complete your order"
+
+
+class SlotConfig(models.Model):
+    """How one slot fills itself: which algorithm, how many items, blend weights, exploration."""
+
+    slot = models.CharField(max_length=32, choices=Slot.choices, unique=True)
+    title = models.CharField(max_length=80)
+    algorithm = models.CharField(max_length=40, help_text="A recommender from the registry, or 'hybrid'.")
+    size = models.PositiveSmallIntegerField(default=8, validators=[MinValueValidator(1), MaxValueValidator(24)])
+    weight_collaborative = models.FloatField(default=1.0, validators=[MinValueValidator(0)])
+    weight_content = models.FloatField(default=0.5, validators=[MinValueValidator(0)])
+    weight_recency = models.FloatField(default=0.5, validators=[MinValueValidator(0)])
+    weight_popularity = models.FloatField(default=0.1, validators=[MinValueValidator(0)])
+    diversity = models.FloatField(
+        default=0.3,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="MMR trade-off: 0 ranks by relevance only, 1 spreads across categories most.",
+    )
+    epsilon = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Chance that one position shows a long-tail item, so new products get seen.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["slot"]
+
+    def __str__(self) -> str:
+        return self.get_slot_display()

@@ -1,0 +1,1 @@
+"""Recommenders: one contract (base.py), one module per algorithm family, a registry."""

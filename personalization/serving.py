@@ -1,0 +1,297 @@
+"""What a page shows: slots filled from the live profile and precomputed models, at request time.
+
+One Redis round trip reads the profile, the serving model versions and the slot settings.
+Models are read-only snapshots held per process and reloaded when their version changes.
+"""
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from shop.catalog.models import Product
+from shop.keyspace import models_active_key, redis_client, slots_key
+
+from .models import SlotConfig
+from .profiles import Profile, profile_from_replies, profile_owner, profile_queue
+from .recommenders.base import Context, Recommender, rank
+
+logger = logging.getLogger(__name__)
+
+PAGE_SLOTS = {
+    "home": ("home_recommended", "home_trending"),
+    "product": ("product_also_bought", "product_similar"),
+    "cart": ("cart_complete",),
+}
+# Weights of what a profile holds when it stands for a person's taste.
+RECENT_WEIGHT, CART_WEIGHT, BOUGHT_WEIGHT = 1.0, 3.0, 5.0
+# Candidates considered per slot before filters and diversity: enough that stock and
+# history filters rarely leave a slot short, few enough to rank in well under a millisecond.
+CANDIDATE_FACTOR = 4
+HYBRID_PARTS = {"collaborative": "itemknn", "content": "content", "recency": "session", "popularity": "trending"}
+FALLBACKS = ("trending", "popularity")
+
+# name -> (version id, model): read-only snapshots, replaced whole when the version changes.
+_snapshots: dict[str, tuple[int, Recommender]] = {}
+
+
+@dataclass
+class SlotBlock:
+    slot: str
+    title: str
+    algorithm: str
+    products: list[Product] = field(default_factory=list)
+
+
+def _snapshot(name: str, versions: dict[str, int]) -> Recommender | None:
+    version = versions.get(name)
+    if version is None:
+        return None
+    held = _snapshots.get(name)
+    if held is not None and held[0] == version:
+        return held[1]
+    from .training import model_load
+
+    try:
+        model = model_load(version_id=version)
+    except Exception:
+        logger.exception("could not load %s v%s; keeping what serves", name, version)
+        return held[1] if held else None
+    _snapshots[name] = (version, model)
+    return model
+
+
+def _configs_from(raw: dict) -> dict[str, dict]:
+    return {key.decode(): json.loads(value) for key, value in raw.items()}
+
+
+def slots_publish() -> dict[str, dict]:
+    """Copy slot settings to Redis, where pages read them with the profile."""
+    configs = {
+        config.slot: {
+            "title": config.title,
+            "algorithm": config.algorithm,
+            "size": config.size,
+            "weights": {
+                "collaborative": config.weight_collaborative,
+                "content": config.weight_content,
+                "recency": config.weight_recency,
+                "popularity": config.weight_popularity,
+            },
+            "diversity": config.diversity,
+            "epsilon": config.epsilon,
+            "is_active": config.is_active,
+        }
+        for config in SlotConfig.objects.all()
+    }
+    pipe = redis_client().pipeline()
+    pipe.delete(slots_key())
+    if configs:
+        pipe.hset(slots_key(), mapping={slot: json.dumps(value) for slot, value in configs.items()})
+    pipe.execute()
+    return configs
+
+
+def _read_state(owner: str | None) -> tuple[Profile | None, dict[str, int], dict[str, dict]]:
+    """Profile, serving versions and slot settings: one pipelined round trip."""
+    pipe = redis_client().pipeline(transaction=False)
+    if owner:
+        profile_queue(pipe, owner=owner)
+    pipe.hgetall(models_active_key())
+    pipe.hgetall(slots_key())
+    replies = pipe.execute()
+    profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
+    versions = {key.decode(): int(value) for key, value in replies[-2].items()}
+    configs = _configs_from(replies[-1])
+    if not configs:
+        # Redis was flushed or never told: the database knows; republish for the next page.
+        from .training import models_publish
+
+        configs, versions = slots_publish(), models_publish()
+    return profile, versions, configs
+
+
+def _indices(model: Recommender, product_ids) -> list[int]:
+    found = (model.data.item_index(pid) for pid in product_ids)
+    return [index for index in found if index is not None]
+
+
+def _context(model: Recommender, *, page_items: list[int], profile: Profile | None) -> Context:
+    """The person as the model sees them: what this page is about, then their profile."""
+    history: dict[int, float] = {}
+    recent = list(page_items)
+    if profile is not None:
+        for position, index in enumerate(_indices(model, profile.recent)):
+            history[index] = history.get(index, 0.0) + RECENT_WEIGHT / (1 + position)
+        for index in _indices(model, profile.cart):
+            history[index] = history.get(index, 0.0) + CART_WEIGHT
+        for index in _indices(model, profile.bought):
+            history[index] = history.get(index, 0.0) + BOUGHT_WEIGHT
+        recent += [pid for pid in profile.recent if pid not in recent]
+    recent_indices = tuple(_indices(model, recent))
+    for index in _indices(model, page_items):
+        history[index] = history.get(index, 0.0) + CART_WEIGHT
+    return Context(history=history, recent=recent_indices)
+
+
+def _scores(name: str, config: dict, versions: dict[str, int], context_for) -> tuple[Recommender, np.ndarray] | None:
+    """Scores of one algorithm, or of the blend of the hybrid's parts by the slot's weights."""
+    if name != "hybrid":
+        model = _snapshot(name, versions)
+        return (model, model.score(context_for(model))) if model is not None else None
+    blended, base = None, None
+    for part, algorithm in HYBRID_PARTS.items():
+        weight = config["weights"].get(part, 0.0)
+        model = _snapshot(algorithm, versions) if weight > 0 else None
+        if model is None:
+            continue
+        scores = np.asarray(model.score(context_for(model)), dtype=np.float64)
+        top = scores.max(initial=0.0)
+        if top > 0:
+            # Each part on a 0..1 scale, so the weights mean what a merchandiser thinks.
+            blended = (blended if blended is not None else 0.0) + weight * scores / top
+            base = base or model
+    if base is None:
+        return None
+    return base, blended if blended is not None else np.zeros(base.data.n_items)
+
+
+def _mmr(ranked: list[tuple[int, float]], categories: np.ndarray | None, *, size: int, diversity: float) -> list[int]:
+    """Maximal marginal relevance over categories: each pick trades relevance for a category
+    not shown yet, so a slot does not fill with eight near-identical mugs."""
+    if not ranked:
+        return []
+    if categories is None or diversity <= 0:
+        return [index for index, _ in ranked]
+    top = max(score for _, score in ranked) or 1.0
+    pool = [(index, score / top) for index, score in ranked]
+    chosen: list[int] = []
+    shown: dict[int, int] = {}
+    while pool:
+        best = max(
+            range(len(pool)),
+            key=lambda i: (
+                (1 - diversity) * pool[i][1] - diversity * min(1.0, shown.get(int(categories[pool[i][0]]), 0) / 2)
+            ),
+        )
+        index, _ = pool.pop(best)
+        chosen.append(index)
+        shown[int(categories[index])] = shown.get(int(categories[index]), 0) + 1
+    return chosen
+
+
+def _slot_candidates(
+    config: dict,
+    versions: dict[str, int],
+    *,
+    page_items: list[int],
+    profile: Profile | None,
+    exclude_products: set[int],
+) -> tuple[str, list[int]]:
+    """Ranked product ids for a slot: its own algorithm first, then the fallbacks, until there
+    are enough to survive the stock filter. Returns the algorithm that led, for attribution."""
+    size = config["size"]
+    names = [config["algorithm"], *[name for name in FALLBACKS if name != config["algorithm"]]]
+    product_ids: list[int] = []
+    leader = None
+    for name in names:
+        found = _scores(name, config, versions, lambda model: _context(model, page_items=page_items, profile=profile))
+        if found is None:
+            continue
+        model, scores = found
+        exclude = set(_indices(model, exclude_products)) | set(_indices(model, product_ids))
+        ranked = rank(scores, model.tie_rank(), n=size * CANDIDATE_FACTOR, exclude=exclude)
+        if leader is None:
+            # The leading algorithm speaks only where it has an opinion; ties are the fallbacks' job.
+            ranked = [(index, score) for index, score in ranked if score > 0]
+            ordered = _mmr(ranked, model.data.item_features.get("category"), size=size, diversity=config["diversity"])
+            if ordered:
+                leader = name
+        else:
+            ordered = [index for index, _ in ranked]
+        product_ids += [int(model.data.item_ids[index]) for index in ordered]
+        if len(product_ids) >= size * CANDIDATE_FACTOR:
+            break
+    return leader or config["algorithm"], product_ids
+
+
+def _explore(products: list[Product], pool: list[Product], *, epsilon: float, rng: random.Random) -> list[Product]:
+    """Epsilon-greedy: now and then one late position shows a long-tail product instead."""
+    if not products or not pool or rng.random() >= epsilon:
+        return products
+    position = rng.randrange(len(products) // 2, len(products))
+    pick = rng.choice(pool)
+    pick.rec_algorithm = "explore"
+    return [*products[:position], pick, *products[position + 1 :]]
+
+
+def _newest(*, exclude: set[int], limit: int) -> list[Product]:
+    queryset = Product.objects.active().in_stock().exclude(pk__in=exclude).order_by("-created_at", "-id")
+    return list(queryset.select_related("brand", "category").prefetch_related("images")[:limit])
+
+
+def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: list[int] = (), rng=None) -> dict:
+    """The filled slots of one page, by slot name; empty when personalization is off."""
+    if not settings.PERSONALIZATION_ENABLED or page not in PAGE_SLOTS:
+        return {}
+    owner = profile_owner(visitor_id=visitor_id, user_id=user_id) if (user_id or visitor_id) else None
+    try:
+        profile, versions, configs = _read_state(owner)
+    except RedisError:
+        logger.warning("personalization unavailable: Redis did not answer")
+        return {}
+    exclude = set(page_products)
+    if profile is not None:
+        exclude |= set(profile.cart) | set(profile.bought)
+    wanted: dict[str, tuple[dict, str, list[int]]] = {}
+    for slot in PAGE_SLOTS[page]:
+        config = configs.get(slot)
+        if not config or not config["is_active"]:
+            continue
+        algorithm, candidates = _slot_candidates(
+            config, versions, page_items=list(page_products), profile=profile, exclude_products=exclude
+        )
+        wanted[slot] = (config, algorithm, candidates)
+    return _blocks(wanted, exclude=exclude, rng=rng or random.Random())
+
+
+def _blocks(wanted: dict, *, exclude: set[int], rng: random.Random) -> dict[str, SlotBlock]:
+    """Turn candidate ids into in-stock products (one query for the whole page) and fill short slots."""
+    ids = {pid for _, _, candidates in wanted.values() for pid in candidates}
+    products = {
+        product.pk: product
+        for product in Product.objects.active()
+        .in_stock()
+        .filter(pk__in=ids)
+        .select_related("brand", "category")
+        .prefetch_related("images")
+    }
+    blocks: dict[str, SlotBlock] = {}
+    shown: set[int] = set(exclude)
+    for slot, (config, algorithm, candidates) in wanted.items():
+        chosen = []
+        for pid in candidates:
+            product = products.get(pid)
+            if product is not None and pid not in shown:
+                chosen.append(product)
+                shown.add(pid)
+            if len(chosen) == config["size"]:
+                break
+        if len(chosen) < config["size"]:
+            # No model yet, or too much sold out: the newest in-stock products fill the rest.
+            for product in _newest(exclude=shown, limit=config["size"] - len(chosen)):
+                product.rec_algorithm = "newest"
+                chosen.append(product)
+                shown.add(product.pk)
+        tail = [products[pid] for pid in candidates[config["size"] * 2 :] if pid in products and pid not in shown]
+        chosen = _explore(chosen, tail, epsilon=config["epsilon"], rng=rng)
+        for position, product in enumerate(chosen, start=1):
+            product.rec_slot, product.rec_position = slot, position
+            product.rec_algorithm = getattr(product, "rec_algorithm", algorithm)
+        if chosen:
+            blocks[slot] = SlotBlock(slot=slot, title=config["title"], algorithm=algorithm, products=chosen)
+    return blocks

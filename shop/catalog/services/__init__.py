@@ -1,0 +1,1 @@
+"""Writes of the catalog, one module per subdomain: demo seed, retail import, reviews."""
