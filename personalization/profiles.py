@@ -71,6 +71,10 @@ def _item_ids(event) -> list[tuple[int, int]]:
     return pairs
 
 
+def _entry(name: str, t: float, product_id: int, category, brand, quantity: int, weight: float) -> dict:
+    return {"n": name, "t": t, "p": product_id, "c": category, "b": brand, "q": quantity, "w": weight}
+
+
 def _compact(events, facts: dict[int, tuple[int, int | None]]) -> list[dict]:
     compact = []
     for event in events:
@@ -80,11 +84,12 @@ def _compact(events, facts: dict[int, tuple[int, int | None]]) -> list[dict]:
         if not pairs:
             compact.append({"n": event.name, "t": t, "c": event.category_id, "w": weight if event.category_id else 0})
             continue
-        for product_id, quantity in pairs:
+        for position, (product_id, quantity) in enumerate(pairs):
             category, brand = facts.get(product_id, (event.category_id, None))
-            compact.append(
-                {"n": event.name, "t": t, "p": product_id, "c": category, "b": brand, "q": quantity, "w": weight}
-            )
+            entry = _entry(event.name, t, product_id, category, brand, quantity, weight)
+            if position:
+                entry["x"] = 1  # the event's other items: the event is counted once, with its first
+            compact.append(entry)
     return compact
 
 

@@ -1,6 +1,7 @@
 -- Applies a batch of events to one live profile, atomically.
 -- KEYS: recent, cat, brand, cart, bought, meta (see shop/keyspace.py)
--- ARGV[1]: JSON {half_life, recent_cap, ttl, events: [{n, t, p?, c?, b?, q?, w?}]}
+-- ARGV[1]: JSON {half_life, recent_cap, ttl, now_ms, events: [{n, t, p?, c?, b?, q?, w?, x?}]}
+-- (x marks the further items of a multi-item event, which is counted once)
 -- Affinities are kept in log space: score = log(sum of weight * exp(lambda * t)), so
 -- decay needs no rewrite of old entries and the order of members is the decayed order.
 local batch = cjson.decode(ARGV[1])
@@ -47,7 +48,9 @@ for _, event in ipairs(batch.events) do
       redis.call('HDEL', KEYS[4], product)
     end
   end
-  redis.call('HINCRBY', KEYS[6], 'n:' .. name, 1)
+  if not event.x then
+    redis.call('HINCRBY', KEYS[6], 'n:' .. name, 1)
+  end
 end
 
 redis.call('LTRIM', KEYS[1], 0, batch.recent_cap - 1)

@@ -135,3 +135,12 @@ def test_events_land_in_monthly_partitions():
         (table,) = cursor.fetchone()
     month = datetime.now(UTC)
     assert table == f"tracking_event_y{month.year:04d}m{month.month:02d}"
+
+
+def test_a_multi_item_event_counts_once_in_the_profile():
+    visitor = uuid.uuid4()
+    products = ProductFactory.create_batch(3)
+    listing = RawEventFactory(name="view_item_list", props={"items": [{"item_id": str(p.pk)} for p in products]})
+    event_ingest(events=[listing], visitor_id=visitor)
+    profile = profile_read(owner=profile_owner(visitor_id=visitor, user_id=None))
+    assert profile.counters == {"view_item_list": 1}

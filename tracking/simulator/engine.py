@@ -1,0 +1,593 @@
+"""Pure, deterministic generation of one visitor's sessions of raw events from a persona and a catalog.
+
+Nothing here touches the database, Redis or the clock: the same seed, index, catalog
+and window end give the same events, ids and timestamps, byte for byte.
+"""
+
+import math
+import random
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from urllib.parse import quote_plus
+
+from tracking.registry import EventName, Source
+
+from .personas import Persona, persona_for
+
+# Fixed, so ids derived from (seed, counters) are the same on every machine and run.
+NAMESPACE = uuid.UUID("5d6c1f2e-7a43-4b8e-9c51-3f0a9e2b6d17")
+# Products on one listing page, as the storefront shows them (settings.CATALOG_PAGE_SIZE).
+PAGE_SIZE = 24
+# A new session starts after 30 minutes of silence (settings.TRACKING_SESSION_MINUTES);
+# a minute more keeps simulated sessions apart whatever rounding a sessionizer does.
+SESSION_GAP = timedelta(minutes=31)
+# Seconds between two events of the same page (a scroll, an impression after the first).
+ON_PAGE_PAUSE = (0.3, 4.0)
+SCROLL_MARKS = (25, 50, 75, 100)
+# Share of the cards below the first row that stay in view long enough to count as seen.
+IMPRESSION_SEEN = 0.6
+SIM_ORDER_PREFIX = "SIM-"  # simulated purchases have no Order row; this tells them apart
+WORD = re.compile(r"[a-z]{4,}")
+STOPWORDS = {"with", "from", "that", "this", "your", "than", "into", "over", "pack", "size"}
+
+
+@dataclass(frozen=True)
+class ProductFact:
+    id: int
+    slug: str
+    title: str
+    price: float
+    on_sale: bool
+    stock: int
+    category_id: int
+    department_id: int
+    brand_id: int | None
+
+
+@dataclass(frozen=True)
+class NamedFact:
+    """A category, department or brand: what a URL or a GA4 item field needs."""
+
+    id: int
+    slug: str
+    name: str
+    parent_id: int | None = None  # a category's department
+
+
+class CatalogSnapshot:
+    """The active catalog in memory, with the listings the engine draws from."""
+
+    def __init__(
+        self,
+        *,
+        products: list[ProductFact],
+        categories: list[NamedFact],
+        departments: list[NamedFact],
+        brands: list[NamedFact],
+        currency: str,
+    ) -> None:
+        # Listing order of "relevance" without a query is the catalog's own (by title).
+        self.products = tuple(sorted(products, key=lambda p: (p.title, p.id)))
+        self.categories = {c.id: c for c in categories}
+        self.departments = {d.id: d for d in departments}
+        self.brands = {b.id: b for b in brands}
+        self.currency = currency
+        self.by_id = {p.id: p for p in self.products}
+        self.by_category: dict[int, list[ProductFact]] = {}
+        self.by_department: dict[int, list[ProductFact]] = {}
+        self.by_brand: dict[int, list[ProductFact]] = {}
+        for product in self.products:
+            self.by_category.setdefault(product.category_id, []).append(product)
+            self.by_department.setdefault(product.department_id, []).append(product)
+            if product.brand_id:
+                self.by_brand.setdefault(product.brand_id, []).append(product)
+        prices = sorted(p.price for p in self.products)
+        self.median_price = prices[len(prices) // 2] if prices else 1.0
+        self._search_text = [
+            (
+                f"{p.title} {self.categories[p.category_id].name} "
+                f"{self.brands[p.brand_id].name if p.brand_id in self.brands else ''}"
+            ).lower()
+            for p in self.products
+        ]
+
+    @cached_property
+    def category_ids(self) -> list[int]:
+        return sorted(self.by_category)
+
+    @cached_property
+    def department_ids(self) -> list[int]:
+        return sorted(self.by_department)
+
+    def search(self, term: str) -> list[ProductFact]:
+        """A stand-in for the shop's full-text search: title matches first, then the rest."""
+        hits = [p for p, text in zip(self.products, self._search_text, strict=True) if term in text]
+        return sorted(hits, key=lambda p: term not in p.title.lower())
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    """One raw event as the tracker (source web) or the shop's server (source server) sends it."""
+
+    source: str
+    raw: dict
+
+    @property
+    def name(self) -> str:
+        return self.raw["name"]
+
+
+@dataclass(frozen=True)
+class SimSession:
+    number: int
+    session_id: uuid.UUID
+    events: tuple[SimEvent, ...]
+
+    @property
+    def started_ms(self) -> int:
+        return self.events[0].raw["ts"]
+
+    @property
+    def ended_ms(self) -> int:
+        return self.events[-1].raw["ts"]
+
+
+@dataclass(frozen=True)
+class SimVisitor:
+    index: int
+    visitor_id: uuid.UUID
+    persona: Persona
+    login_as: str | None
+    sessions: tuple[SimSession, ...]
+
+    @property
+    def events(self) -> list[SimEvent]:
+        return [event for session in self.sessions for event in session.events]
+
+    @property
+    def orders(self) -> int:
+        return sum(1 for event in self.events if event.name == EventName.PURCHASE)
+
+
+@dataclass
+class _VisitorState:
+    """What a visitor carries from one session to the next."""
+
+    favourite_categories: list[int]
+    favourite_brands: list[int]
+    cart: dict[int, int] = field(default_factory=dict)  # product id -> quantity
+    bought: list[int] = field(default_factory=list)
+    orders: int = 0
+
+
+def visitor_id_for(*, seed: int, index: int) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, f"{seed}/visitor/{index}")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _money(value: float) -> float:
+    return float(Decimal(str(value)).quantize(Decimal("0.01")))
+
+
+class _Session:
+    """Builds one session's events on a simulated clock."""
+
+    def __init__(self, *, rng: random.Random, persona: Persona, catalog: CatalogSnapshot, prefix: str, start: datetime):
+        self.rng = rng
+        self.persona = persona
+        self.catalog = catalog
+        self.prefix = prefix
+        self.clock = start
+        self.events: list[SimEvent] = []
+        self.viewed: set[int] = set()
+        self.added = False
+
+    def emit(
+        self,
+        name: str,
+        *,
+        source: str = Source.WEB,
+        product: ProductFact | None = None,
+        category_id: int | None = None,
+        props: dict | None = None,
+    ) -> None:
+        raw: dict = {
+            "event_id": str(uuid.uuid5(NAMESPACE, f"{self.prefix}/{len(self.events)}")),
+            "name": name,
+            "ts": _ms(self.clock),
+        }
+        if product is not None:
+            raw["product_id"] = product.id
+            category_id = category_id or product.category_id
+        if category_id is not None:
+            raw["category_id"] = category_id
+        raw["props"] = props or {}
+        self.events.append(SimEvent(source=source, raw=raw))
+        self.pause()
+
+    def pause(self, low: float | None = None, high: float | None = None) -> None:
+        low, high = (low, high) if low is not None else ON_PAGE_PAUSE
+        self.clock += timedelta(seconds=self.rng.uniform(low, high))
+
+    def dwell(self) -> None:
+        self.pause(*self.persona.dwell)
+
+    def page(self, path: str, page_type: str, title: str) -> None:
+        self.emit(EventName.PAGE_VIEW, props={"page_location": path, "page_title": title, "page_type": page_type})
+
+    def item(self, product: ProductFact, *, index: int | None = None, quantity: int | None = None) -> dict:
+        """A GA4 item as the storefront's dataLayer pushes it."""
+        item: dict = {
+            "item_id": str(product.id),
+            "item_name": product.title[:200],
+            "item_category": self.catalog.categories[product.category_id].name,
+            "price": product.price,
+        }
+        if product.brand_id in self.catalog.brands:
+            item["item_brand"] = self.catalog.brands[product.brand_id].name
+        if index is not None:
+            item["index"] = index
+        if quantity is not None:
+            item["quantity"] = quantity
+        return item
+
+
+def _weight(product: ProductFact, *, persona: Persona, state: _VisitorState, median: float, position: int) -> float:
+    """How much a product on a listing draws this shopper's click."""
+    weight = 1.0 / (1.0 + 0.08 * position)  # people click near the top
+    if persona.price_sensitivity:
+        weight *= min(20.0, (median / max(product.price, 0.01)) ** persona.price_sensitivity)
+    if product.on_sale:
+        weight *= persona.sale_attraction
+    if state.favourite_brands:
+        weight *= 8.0 if product.brand_id in state.favourite_brands else 0.25
+    return weight
+
+
+def _pick(rng: random.Random, candidates: list[ProductFact], weights: list[float], count: int) -> list[ProductFact]:
+    """count distinct products, drawn by weight without replacement."""
+    pool = list(zip(candidates, weights, strict=True))
+    picked = []
+    while pool and len(picked) < count:
+        total = sum(weight for _, weight in pool)
+        roll = rng.uniform(0, total)
+        for position, (product, weight) in enumerate(pool):
+            roll -= weight
+            if roll <= 0 or position == len(pool) - 1:
+                picked.append(product)
+                del pool[position]
+                break
+    return picked
+
+
+def _listing_for(
+    session: _Session, state: _VisitorState, *, last_department: int | None
+) -> tuple[list[ProductFact], str, str, str]:
+    """Which listing the shopper opens: (products in page order, path, list name, page title)."""
+    rng, persona, catalog = session.rng, session.persona, session.catalog
+    if state.favourite_categories and rng.random() >= persona.wander:
+        category = catalog.categories[rng.choice(state.favourite_categories)]
+    elif persona.wander >= 1.0 or rng.random() < 0.25:
+        # A department page, preferably another department than the last one (explorers jump).
+        departments = [d for d in catalog.department_ids if d != last_department] or catalog.department_ids
+        department = catalog.departments[rng.choice(departments)]
+        products = list(catalog.by_department[department.id])
+        if persona.sort == "price_asc":
+            products.sort(key=lambda p: (p.price, p.id))
+        path = f"/d/{department.slug}/" + ("?sort=price_asc" if persona.sort == "price_asc" else "")
+        return products[:PAGE_SIZE], path, f"department:{department.slug}", department.name
+    else:
+        category = catalog.categories[rng.choice(catalog.category_ids)]
+    products = list(catalog.by_category[category.id])
+    query = []
+    if state.favourite_brands and rng.random() < persona.brand_focus:
+        in_category = [b for b in state.favourite_brands if any(p.brand_id == b for p in products)]
+        if in_category:
+            brand_filter = catalog.brands[rng.choice(in_category)]
+            products = [p for p in products if p.brand_id == brand_filter.id]
+            query.append(f"brand={brand_filter.slug}")
+    if persona.sort == "price_asc":
+        products.sort(key=lambda p: (p.price, p.id))
+        query.append("sort=price_asc")
+    path = f"/c/{category.slug}/" + ("?" + "&".join(query) if query else "")
+    return products[:PAGE_SIZE], path, f"category:{category.slug}", category.name
+
+
+def _search_for(session: _Session, state: _VisitorState) -> tuple[list[ProductFact], str, str] | None:
+    """A search for something the shopper wants: (results in page order, path, term), or None."""
+    rng, catalog = session.rng, session.catalog
+    pool = [p for c in state.favourite_categories for p in catalog.by_category.get(c, [])]
+    if state.favourite_brands:
+        pool = [p for p in pool if p.brand_id in state.favourite_brands] or pool
+    target = rng.choice(pool or list(catalog.products))
+    words = [w for w in WORD.findall(target.title.lower()) if w not in STOPWORDS]
+    term = rng.choice(words) if words else catalog.categories[target.category_id].name.lower()
+    results = catalog.search(term)
+    if not results:
+        return None
+    if session.persona.sort == "price_asc":
+        results.sort(key=lambda p: (p.price, p.id))
+    session.emit(EventName.SEARCH, props={"search_term": term, "results": len(results)})
+    query = f"q={quote_plus(term)}" + ("&sort=price_asc" if session.persona.sort == "price_asc" else "")
+    return results[:PAGE_SIZE], f"/search/?{query}", term
+
+
+def _browse_listing(
+    session: _Session, state: _VisitorState, *, products: list[ProductFact], path: str, list_name: str, title: str
+) -> None:
+    """Open a listing, scroll it, see impressions, open a few products and maybe act on them."""
+    rng, persona, catalog = session.rng, session.persona, session.catalog
+    session.page(path, "listing", title)
+    session.emit(
+        EventName.VIEW_ITEM_LIST,
+        props={
+            "item_list_name": list_name,
+            "items": [session.item(p, index=i) for i, p in enumerate(products, start=1)],
+        },
+    )
+    depth = rng.uniform(*persona.scroll_depth)
+    # The first row (four cards) is visible without scrolling; deeper ones as the page scrolls.
+    visible = products[: max(4, math.ceil(depth * len(products)))]
+    marks = [mark for mark in SCROLL_MARKS if mark <= depth * 100]
+    for index, product in enumerate(visible, start=1):
+        # The tracker counts a card once it has been half visible for a second; cards
+        # scrolled past faster than that make no impression.
+        if index <= 4 or session.rng.random() < IMPRESSION_SEEN:
+            session.emit(EventName.IMPRESSION, product=product, props={"item_list_name": list_name, "index": index})
+        while marks and index * 100 >= marks[0] * len(products):
+            session.emit(EventName.SCROLL, props={"percent": marks.pop(0)})
+    for mark in marks:
+        session.emit(EventName.SCROLL, props={"percent": mark})
+    weights = [
+        _weight(p, persona=persona, state=state, median=catalog.median_price, position=i) for i, p in enumerate(visible)
+    ]
+    opened = _pick(rng, visible, weights, rng.randint(*persona.views_per_listing))
+    for product in opened:
+        _view_product(session, state, product, list_name=list_name, index=products.index(product) + 1)
+        session.dwell()
+
+
+def _view_product(
+    session: _Session, state: _VisitorState, product: ProductFact, *, list_name: str | None, index: int | None
+) -> None:
+    rng, persona = session.rng, session.persona
+    if list_name:
+        session.emit(EventName.SELECT_ITEM, product=product, props={"item_list_name": list_name, "index": index or 1})
+    session.page(f"/p/{product.slug}/", "product", product.title[:200])
+    session.emit(
+        EventName.VIEW_ITEM,
+        product=product,
+        props={"currency": session.catalog.currency, "value": product.price, "items": [session.item(product)]},
+    )
+    session.viewed.add(product.id)
+    session.dwell()
+    if rng.random() < persona.p_wishlist:
+        session.emit(
+            EventName.ADD_TO_WISHLIST,
+            product=product,
+            props={"currency": session.catalog.currency, "value": product.price, "items": [session.item(product)]},
+        )
+    chance = persona.p_add_to_cart
+    if persona.price_sensitivity:
+        # Price-sensitive shoppers put cheap things in the cart more readily than dear ones.
+        chance *= min(2.0, (session.catalog.median_price / product.price) ** (persona.price_sensitivity / 2))
+    if product.stock > 0 and rng.random() < chance:
+        _add_to_cart(session, state, product)
+
+
+def _add_to_cart(session: _Session, state: _VisitorState, product: ProductFact) -> None:
+    # Every caller views the product first; a cart add out of the blue would teach the
+    # recommenders a path no shopper takes.
+    assert product.id in session.viewed
+    in_cart = state.cart.get(product.id, 0)
+    quantity = min(2 if session.rng.random() < 0.15 else 1, product.stock - in_cart)
+    if quantity <= 0:
+        return
+    state.cart[product.id] = in_cart + quantity
+    session.added = True
+    session.emit(
+        EventName.ADD_TO_CART,
+        source=Source.SERVER,
+        product=product,
+        props={
+            "quantity": quantity,
+            "currency": session.catalog.currency,
+            "value": _money(product.price * quantity),
+            "items": [session.item(product, quantity=quantity)],
+        },
+    )
+
+
+def _cart_items(session: _Session, state: _VisitorState) -> tuple[list[dict], float]:
+    lines = [(session.catalog.by_id[pid], qty) for pid, qty in sorted(state.cart.items())]
+    items = [{"item_id": str(p.id), "item_name": p.title[:200], "price": p.price, "quantity": q} for p, q in lines]
+    return items, _money(sum(p.price * q for p, q in lines))
+
+
+def _cart_and_checkout(session: _Session, state: _VisitorState, *, order_prefix: str) -> None:
+    """End of a session: look at the cart, take things out, check out and maybe pay."""
+    rng, persona, catalog = session.rng, session.persona, session.catalog
+    if not state.cart:
+        return
+    wants_checkout = session.added and rng.random() < persona.p_begin_checkout
+    removing = [pid for pid in sorted(state.cart) if rng.random() < persona.p_remove]
+    if not (wants_checkout or removing):
+        return  # the cart is left as it is: an abandoned cart
+    session.page("/cart/", "cart", "Your cart")
+    items, value = _cart_items(session, state)
+    session.emit(EventName.VIEW_CART, props={"currency": catalog.currency, "value": value, "items": items})
+    for pid in removing:
+        product, quantity = catalog.by_id[pid], state.cart.pop(pid)
+        session.emit(
+            EventName.REMOVE_FROM_CART,
+            source=Source.SERVER,
+            product=product,
+            props={
+                "quantity": quantity,
+                "currency": catalog.currency,
+                "value": _money(product.price * quantity),
+                "items": [session.item(product, quantity=quantity)],
+            },
+        )
+    if not (wants_checkout and state.cart and session.added):
+        return
+    items, value = _cart_items(session, state)
+    session.emit(
+        EventName.BEGIN_CHECKOUT,
+        source=Source.SERVER,
+        props={"currency": catalog.currency, "value": value, "items": items},
+    )
+    session.page("/checkout/", "checkout", "Checkout")
+    session.pause(20, 120)  # filling in the address and card
+    if rng.random() >= persona.p_purchase:
+        return
+    state.orders += 1
+    number = f"{SIM_ORDER_PREFIX}{uuid.uuid5(NAMESPACE, f'{order_prefix}/{state.orders}').hex[:12].upper()}"
+    session.emit(
+        EventName.PURCHASE,
+        source=Source.SERVER,
+        props={"transaction_id": number, "currency": catalog.currency, "value": value, "items": items},
+    )
+    session.page(f"/orders/{number}/", "order", f"Order {number}")
+    for pid in state.cart:
+        if pid not in state.bought:
+            state.bought.append(pid)
+    state.cart.clear()
+
+
+def _session_events(
+    session: _Session, state: _VisitorState, *, login_as: str | None, order_prefix: str
+) -> list[SimEvent]:
+    rng, persona, catalog = session.rng, session.persona, session.catalog
+    session.page("/", "home", "Home")
+    session.dwell()
+    if login_as:
+        session.page("/account/login/", "account", "Sign in")
+        session.emit(EventName.LOGIN, source=Source.SERVER, props={"method": "password"})
+    if state.bought and rng.random() < persona.p_repeat:
+        # A regular goes straight back to something they bought before, and buys it again.
+        product = catalog.by_id[rng.choice(state.bought)]
+        _view_product(session, state, product, list_name=None, index=None)
+        if product.stock > 0 and product.id not in state.cart:
+            _add_to_cart(session, state, product)
+        session.dwell()
+    last_department = None
+    listings = rng.randint(*persona.listings)
+    for number in range(listings):
+        found = _search_for(session, state) if number == 0 and rng.random() < persona.p_search else None
+        if found:
+            products, path, term = found
+            _browse_listing(session, state, products=products, path=path, list_name="search", title=f"Search: {term}")
+            continue
+        products, path, list_name, title = _listing_for(session, state, last_department=last_department)
+        if products:
+            last_department = products[0].department_id
+            _browse_listing(session, state, products=products, path=path, list_name=list_name, title=title)
+    _cart_and_checkout(session, state, order_prefix=order_prefix)
+    return session.events
+
+
+def _favourites(rng: random.Random, persona: Persona, catalog: CatalogSnapshot) -> tuple[list[int], list[int]]:
+    """The visitor's own favourite categories and brands, drawn from the real catalog."""
+    brands: list[int] = []
+    if persona.favourite_brands and catalog.by_brand:
+        # Popular brands (more products) are more likely to be somebody's favourite.
+        brand_ids = sorted(catalog.by_brand)
+        sizes = [len(catalog.by_brand[b]) for b in brand_ids]
+        while len(brands) < min(persona.favourite_brands, len(brand_ids)):
+            brand = rng.choices(brand_ids, weights=sizes)[0]
+            if brand not in brands:
+                brands.append(brand)
+    categories: list[int] = []
+    if persona.favourite_categories:
+        # A loyalist's categories are where their brands are sold.
+        pool = sorted({p.category_id for b in brands for p in catalog.by_brand[b]}) if brands else catalog.category_ids
+        categories = rng.sample(pool, min(persona.favourite_categories, len(pool)))
+    return categories, brands
+
+
+def visitor_simulate(
+    *,
+    seed: int,
+    index: int,
+    catalog: CatalogSnapshot,
+    end: datetime,
+    days: float,
+    login_as: str | None = None,
+    persona: Persona | None = None,
+) -> SimVisitor:
+    """The index-th visitor of a run: their sessions over (end - days, end], every event in order.
+
+    Sessions fall into equal slots of the window, each starting in the first half of
+    its slot and at least SESSION_GAP after the previous one ended; a session that
+    would end after `end` is dropped with those after it. With login_as, the visitor
+    signs in at the start of their middle session.
+    """
+    if not catalog.products:
+        raise ValueError("the catalog has no active products")
+    persona = persona or persona_for(index=index)
+    rng = random.Random(f"{seed}/{index}")
+    visitor_id = visitor_id_for(seed=seed, index=index)
+    categories, brands = _favourites(rng, persona, catalog)
+    state = _VisitorState(favourite_categories=categories, favourite_brands=brands)
+    planned = rng.randint(*persona.sessions)
+    login_session = planned // 2 if login_as else -1
+    window = timedelta(days=days)
+    slot = window / planned
+    sessions: list[SimSession] = []
+    previous_end: datetime | None = None
+    for number in range(planned):
+        start = end - window + slot * number + slot * rng.uniform(0, 0.5)
+        if previous_end is not None:
+            start = max(start, previous_end + SESSION_GAP)
+        prefix = f"{seed}/{index}/{number}"
+        builder = _Session(rng=rng, persona=persona, catalog=catalog, prefix=prefix, start=start)
+        events = _session_events(
+            builder,
+            state,
+            login_as=login_as if number == login_session else None,
+            order_prefix=f"{seed}/{index}/order",
+        )
+        if builder.clock > end:
+            break
+        sessions.append(
+            SimSession(number=number, session_id=uuid.uuid5(NAMESPACE, f"{prefix}/session"), events=tuple(events))
+        )
+        previous_end = builder.clock
+    return SimVisitor(
+        index=index,
+        visitor_id=visitor_id,
+        persona=persona,
+        login_as=login_as if 0 <= login_session < len(sessions) else None,
+        sessions=tuple(sessions),
+    )
+
+
+def session_batches(session: SimSession, *, size: int, sources: tuple[str, ...] | None = None) -> list[list[SimEvent]]:
+    """The session's events as the sinks send them: in order, each batch of one source and
+    at most size events, a login always opening a batch (the user id applies from it on).
+
+    With sources, only events of those sources are kept, and batches are cut by size alone.
+    """
+    batches: list[list[SimEvent]] = []
+    for event in session.events:
+        if sources is not None and event.source not in sources:
+            continue
+        current = batches[-1] if batches else None
+        if (
+            current is None
+            or len(current) >= size
+            or (sources is None and current[-1].source != event.source)
+            or event.name == EventName.LOGIN
+        ):
+            batches.append([event])
+        else:
+            current.append(event)
+    return batches
