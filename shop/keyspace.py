@@ -4,6 +4,7 @@ Keys of one profile share a hash tag ({...}) so Redis Cluster keeps them on one 
 and one Lua call may touch them all.
 """
 
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -52,3 +53,8 @@ def _script_source(name: str) -> str:
 def script(name: str):
     """A registered Lua script (EVALSHA with a fallback to EVAL, handled by redis-py)."""
     return redis_client().register_script(_script_source(name))
+
+
+def ingest_stats_key(hour: datetime) -> str:
+    """One hour (UTC) of ingest counters: a hash of '<source>:<accepted|duplicates|rejected>' fields."""
+    return f"ingest:stats:{hour.astimezone(UTC):%Y%m%d%H}"

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .analytics import quality
 from .models import Event, RejectedEvent, VisitorLink
 from .registry import Source
 from .validation import CleanEvent, Rejected, event_validate, payload_excerpt
@@ -175,6 +176,7 @@ def event_ingest(
             RejectedEvent.objects.bulk_create(rejects)
     result.accepted = len(written)
     result.duplicates += len(rows) - len(written)
+    quality.ingest_counted(result=result, source=source)
     result.stored = [
         TrackedEvent(
             event_id=event.event_id,

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import partitions, services
+from .analytics import quality, volume
 
 
 @shared_task(time_limit=300, soft_time_limit=240)
@@ -15,3 +16,11 @@ def partitions_prepare() -> list[str]:
 @shared_task(time_limit=3600, soft_time_limit=3500)
 def events_purge_expired() -> dict:
     return services.events_purge(older_than_days=settings.TRACKING_RETENTION_DAYS)
+
+
+@shared_task(time_limit=600, soft_time_limit=540)
+def volume_check() -> dict:
+    """Hourly: copy the ingest counters from Redis, then flag event volumes that dropped or spiked."""
+    flushed = quality.ingest_stats_flush()
+    alerts = volume.volume_alerts_check()
+    return {"ingest_stats": flushed, "alerts": [str(alert) for alert in alerts]}

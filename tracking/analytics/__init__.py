@@ -1,0 +1,1 @@
+"""Analyses of the event record for merchandisers: funnels, data quality, volume anomalies."""
