@@ -49,9 +49,12 @@ def _script_source(name: str) -> str:
     return (SCRIPTS_DIR / f"{name}.lua").read_text()
 
 
-@cache
 def script(name: str):
-    """A registered Lua script (EVALSHA with a fallback to EVAL, handled by redis-py)."""
+    """A Lua script bound to the current Redis client (EVALSHA, with EVAL when Redis lacks it).
+
+    Only the source is cached: a Script object keeps the client it was made with, and the
+    client changes when settings do (a test pointing at another Redis, a reconnect).
+    """
     return redis_client().register_script(_script_source(name))
 
 

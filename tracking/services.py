@@ -15,7 +15,7 @@ from django.utils.module_loading import import_string
 from .analytics import quality
 from .models import Event, RejectedEvent, VisitorLink
 from .registry import Source
-from .validation import CleanEvent, Rejected, event_validate, payload_excerpt
+from .validation import MAX_AGE, CleanEvent, Rejected, event_validate, parse_timestamp, payload_excerpt, storable
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,12 @@ def clock_skew(*, sent_at: Any, received_at: datetime) -> timedelta:
     """What to add to the client's times to get server time; zero when unknown or small."""
     if sent_at is None:
         return timedelta(0)
-    from .validation import parse_timestamp
-
     try:
         skew = received_at - parse_timestamp(sent_at)
-    except Rejected:
+    except (Rejected, OverflowError):
         return timedelta(0)
-    return skew if abs(skew) > SKEW_TOLERANCE else timedelta(0)
+    # A clock days off is broken, not skewed: judge its events by their own times.
+    return skew if SKEW_TOLERANCE < abs(skew) <= MAX_AGE else timedelta(0)
 
 
 def _insert(rows: list[tuple]) -> set[uuid.UUID]:
@@ -115,9 +114,9 @@ def _reject(result: IngestResult, *, index: int, raw: Any, error: Rejected, sour
     name = raw.get("name") if isinstance(raw, dict) else None
     return RejectedEvent(
         reason=error.reason,
-        detail=error.detail,
+        detail=storable(error.detail),
         source=source,
-        name=str(name)[:64] if name is not None else "",
+        name=storable(str(name)[:64]) if name is not None else "",
         payload=payload_excerpt(raw),
     )
 

@@ -65,12 +65,28 @@ def scrub(value: str) -> str:
     return PHONE.sub(REDACTED, EMAIL.sub(REDACTED, value))
 
 
+def _encodable(text: str) -> bool:
+    """Postgres stores neither NUL nor lone surrogates (which JSON's \\ud800 escapes can carry)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_string(key: str, value: str) -> str:
     if len(value) > MAX_STRING:
         raise Rejected("value_too_long", f"{key} is longer than {MAX_STRING} characters")
-    if "\x00" in value:
-        raise Rejected("bad_character", f"{key} contains a NUL character")
+    if not _encodable(value):
+        raise Rejected("bad_character", f"{key} contains a NUL or an unpaired surrogate")
     return scrub(value)
+
+
+def storable(text: str) -> str:
+    """Text safe to keep in the rejected-event log: NULs and lone surrogates written out."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _check_int_id(key: str, value: Any) -> int | None:
@@ -117,8 +133,8 @@ def _check_properties(spec: EventSpec, raw: Any) -> dict:
         raise Rejected("missing_field", f"props needs {', '.join(sorted(missing))}")
     clean = {}
     for key, value in raw.items():
-        if not isinstance(key, str):
-            raise Rejected("bad_type", "property names must be strings")
+        if not isinstance(key, str) or not _encodable(key):
+            raise Rejected("bad_type", "property names must be plain strings")
         if key.lower() in PII_KEYS:
             continue  # personal data is never stored, whatever a tag sends
         kind = allowed.get(key)
@@ -174,10 +190,14 @@ def event_validate(raw: Any, *, received_at: datetime, skew: timedelta, source: 
     except ValueError:
         raise Rejected("bad_event_id", "event_id must be a UUID") from None
     client_ts = parse_timestamp(raw.get("ts"))
-    occurred_at = min(client_ts + skew, received_at)
+    try:
+        corrected = client_ts + skew
+    except OverflowError:
+        raise Rejected("bad_timestamp", "ts is out of range") from None
+    occurred_at = min(corrected, received_at)
     if occurred_at < received_at - MAX_AGE:
         raise Rejected("too_old", f"events older than {MAX_AGE.days} days are not accepted")
-    if client_ts + skew > received_at + MAX_FUTURE:
+    if corrected > received_at + MAX_FUTURE:
         raise Rejected("in_future", "ts is in the future even after clock correction")
     product_id = _check_int_id("product_id", raw.get("product_id"))
     if spec.needs_product and product_id is None:
@@ -201,4 +221,4 @@ def payload_excerpt(raw: Any, limit: int = 2000) -> str:
         text = json.dumps(raw, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         text = repr(raw)
-    return text[:limit].replace("\x00", "\\u0000")
+    return storable(text[:limit])

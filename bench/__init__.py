@@ -1,0 +1,1 @@
+"""Benchmarks of the shop, each printing its figures beside a baseline measured in the same run."""
