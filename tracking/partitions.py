@@ -86,16 +86,24 @@ def partitions_ensure(*, start: datetime, end: datetime) -> list[str]:
     return created
 
 
-def partitions_drop_before(*, cutoff: datetime) -> list[str]:
-    """Drop whole monthly partitions that end before the cutoff; returns their names."""
+def partitions_drop_before(*, cutoff: datetime, keep_source: str) -> list[str]:
+    """Drop whole monthly partitions that end before the cutoff; returns their names.
+
+    A partition holding rows of keep_source (imported datasets) stays; the caller deletes
+    its other rows one by one.
+    """
     if not partitioned():
         return []
     dropped = []
     for name, (_, upper) in sorted(existing_partitions().items()):
-        if upper <= cutoff:
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP TABLE "{name}"')
-            dropped.append(name)
+        if upper > cutoff:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{name}" WHERE source = %s)', [keep_source])  # noqa: S608
+            if cursor.fetchone()[0]:
+                continue
+            cursor.execute(f'DROP TABLE "{name}"')
+        dropped.append(name)
     return dropped
 
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import Event
+from .registry import Source
 from .services import TrackedEvent
 
 
@@ -27,7 +28,9 @@ def events_for_rebuild(*, owners: set[str] | None, chunk: int) -> Iterator[list[
     """Events in time order, in chunks, for rebuilding profiles; anonymous ones only while
     their profile would still be alive."""
     cutoff = timezone.now() - timedelta(days=settings.PROFILE_ANONYMOUS_TTL_DAYS)
-    queryset = Event.objects.filter(Q(user_id__isnull=False) | Q(occurred_at__gte=cutoff))
+    # Imported datasets are other shops' shoppers: they train and evaluate models, but no one
+    # here browses as them, so they get no live profile.
+    queryset = Event.objects.filter(Q(user_id__isnull=False) | Q(occurred_at__gte=cutoff)).exclude(source=Source.IMPORT)
     if owners is not None:
         queryset = queryset.filter(_owner_filter(owners))
     rows = queryset.order_by("occurred_at", "id").values_list(

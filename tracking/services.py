@@ -269,12 +269,15 @@ def visitor_ids_of(*, user_id: int) -> list[uuid.UUID]:
 
 
 def events_purge(*, older_than_days: int) -> dict:
-    """Retention: drop whole month partitions past the cutoff, then delete stragglers row by
-    row (the default partition, SQLite) and old rejected events."""
+    """Retention of shoppers' events: drop whole month partitions past the cutoff, then delete
+    stragglers row by row (the default partition, SQLite) and old rejected events.
+
+    Imported datasets are not shoppers' data and stay until deleted on purpose.
+    """
     from .partitions import partitions_drop_before
 
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    dropped = partitions_drop_before(cutoff=cutoff)
-    deleted, _ = Event.objects.filter(client_ts__lt=cutoff).delete()
+    dropped = partitions_drop_before(cutoff=cutoff, keep_source=Source.IMPORT)
+    deleted, _ = Event.objects.filter(client_ts__lt=cutoff).exclude(source=Source.IMPORT).delete()
     rejected, _ = RejectedEvent.objects.filter(received_at__lt=cutoff).delete()
     return {"partitions_dropped": dropped, "events_deleted": deleted, "rejected_deleted": rejected}
