@@ -25,3 +25,22 @@ def profile_export(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> list
 def profile_forget(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> None:
     for owner in _owners(user_id=user_id, visitor_ids=visitor_ids):
         profile_delete(owner=owner)
+
+
+def page_context(request, page: str, *, products: list[int] = ()) -> dict:
+    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}}.
+
+    page is "home", "product" or "cart"; products are what the page is about (the product
+    shown, the cart's lines), which both steer and are left out of the recommendations.
+    """
+    from .serving import page_slots
+
+    context = getattr(request, "tracking", None)
+    user = getattr(request, "user", None)
+    slots = page_slots(
+        page=page,
+        user_id=user.pk if user is not None and user.is_authenticated else None,
+        visitor_id=context.visitor_id if context is not None and context.granted else None,
+        page_products=list(products),
+    )
+    return {"slots": slots}

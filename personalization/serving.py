@@ -19,6 +19,7 @@ from shop.keyspace import models_active_key, redis_client, slots_key
 from .models import SlotConfig
 from .profiles import Profile, profile_from_replies, profile_owner, profile_queue
 from .recommenders.base import Context, Recommender, rank
+from .recommenders.hybrid import PARTS, blend
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ RECENT_WEIGHT, CART_WEIGHT, BOUGHT_WEIGHT = 1.0, 3.0, 5.0
 # Candidates considered per slot before filters and diversity: enough that stock and
 # history filters rarely leave a slot short, few enough to rank in well under a millisecond.
 CANDIDATE_FACTOR = 4
-HYBRID_PARTS = {"collaborative": "itemknn", "content": "content", "recency": "session", "popularity": "trending"}
 FALLBACKS = ("trending", "popularity")
 
 # name -> (version id, model): read-only snapshots, replaced whole when the version changes.
@@ -69,8 +69,46 @@ def _configs_from(raw: dict) -> dict[str, dict]:
     return {key.decode(): json.loads(value) for key, value in raw.items()}
 
 
+# Starting settings of each slot, created when missing; merchandisers tune them in admin
+# (and switch a slot off with is_active rather than deleting it, which brings it back).
+SLOT_DEFAULTS = {
+    "home_recommended": {
+        "title": "Recommended for you",
+        "algorithm": "hybrid",
+        "size": 8,
+        "diversity": 0.3,
+        "epsilon": 0.1,
+    },
+    "home_trending": {"title": "Trending now", "algorithm": "trending", "size": 8, "diversity": 0.3, "epsilon": 0.0},
+    "product_also_bought": {
+        "title": "Customers also bought",
+        "algorithm": "itemknn",
+        "size": 8,
+        "diversity": 0.2,
+        "epsilon": 0.1,
+    },
+    "product_similar": {"title": "Similar items", "algorithm": "content", "size": 8, "diversity": 0.0, "epsilon": 0.0},
+    "cart_complete": {
+        "title": "Complete your order",
+        "algorithm": "itemknn",
+        "size": 4,
+        "diversity": 0.3,
+        "epsilon": 0.0,
+    },
+}
+
+
+def slot_configs_ensure() -> None:
+    existing = set(SlotConfig.objects.values_list("slot", flat=True))
+    SlotConfig.objects.bulk_create(
+        [SlotConfig(slot=slot, **values) for slot, values in SLOT_DEFAULTS.items() if slot not in existing],
+        ignore_conflicts=True,
+    )
+
+
 def slots_publish() -> dict[str, dict]:
     """Copy slot settings to Redis, where pages read them with the profile."""
+    slot_configs_ensure()
     configs = {
         config.slot: {
             "title": config.title,
@@ -139,25 +177,34 @@ def _context(model: Recommender, *, page_items: list[int], profile: Profile | No
 
 
 def _scores(name: str, config: dict, versions: dict[str, int], context_for) -> tuple[Recommender, np.ndarray] | None:
-    """Scores of one algorithm, or of the blend of the hybrid's parts by the slot's weights."""
+    """Scores of one algorithm, or of the hybrid's served parts blended by the slot's weights."""
     if name != "hybrid":
         model = _snapshot(name, versions)
         return (model, model.score(context_for(model))) if model is not None else None
-    blended, base = None, None
-    for part, algorithm in HYBRID_PARTS.items():
-        weight = config["weights"].get(part, 0.0)
-        model = _snapshot(algorithm, versions) if weight > 0 else None
-        if model is None:
-            continue
-        scores = np.asarray(model.score(context_for(model)), dtype=np.float64)
-        top = scores.max(initial=0.0)
-        if top > 0:
-            # Each part on a 0..1 scale, so the weights mean what a merchandiser thinks.
-            blended = (blended if blended is not None else 0.0) + weight * scores / top
-            base = base or model
-    if base is None:
+    models = {
+        part: model
+        for part, algorithm in PARTS.items()
+        if config["weights"].get(part, 0) > 0 and (model := _snapshot(algorithm, versions)) is not None
+    }
+    if not models:
         return None
-    return base, blended if blended is not None else np.zeros(base.data.n_items)
+    base = next(iter(models.values()))
+    scores = {part: _aligned(model.score(context_for(model)), model, base) for part, model in models.items()}
+    return base, blend(scores, config["weights"], base.data.n_items)
+
+
+def _aligned(scores: np.ndarray, model: Recommender, base: Recommender) -> np.ndarray:
+    """One model's scores over the base model's items: parts trained at different times may
+    know different products (one added in between), so they meet by product id, not index."""
+    ours, theirs = model.data.item_ids, base.data.item_ids
+    if len(ours) == len(theirs) and np.array_equal(ours, theirs):
+        return scores
+    aligned = np.zeros(len(theirs), dtype=np.float64)
+    positions = np.searchsorted(theirs, ours)
+    found = positions < len(theirs)
+    found[found] = theirs[positions[found]] == ours[found]
+    aligned[positions[found]] = np.asarray(scores)[found]
+    return aligned
 
 
 def _mmr(ranked: list[tuple[int, float]], categories: np.ndarray | None, *, size: int, diversity: float) -> list[int]:

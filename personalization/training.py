@@ -18,6 +18,7 @@ from django.utils import timezone
 from shop.catalog.models import Product
 from shop.keyspace import models_active_key, redis_client
 from tracking.models import Event
+from tracking.registry import Source
 
 from .models import ModelVersion
 from .recommenders.base import EVENT_WEIGHTS, Interactions, Recommender
@@ -35,15 +36,17 @@ def _event_rows(*, since) -> tuple[list, list, list, list]:
     owners, items, weights, times = [], [], [], []
     rows = (
         Event.objects.filter(name__in=list(EVENT_WEIGHTS), occurred_at__gte=since)
-        .values_list("user_id", "visitor_id", "name", "product_id", "properties", "occurred_at")
+        .values_list("user_id", "visitor_id", "name", "product_id", "properties", "occurred_at", "source")
         .iterator(chunk_size=EVENT_CHUNK)
     )
-    for user_id, visitor_id, name, product_id, properties, occurred_at in rows:
+    for user_id, visitor_id, name, product_id, properties, occurred_at, source in rows:
         owner = f"u:{user_id}" if user_id else f"v:{visitor_id}"
         weight, moment = EVENT_WEIGHTS[name], occurred_at.timestamp()
         if product_id:
             owners.append(owner), items.append(product_id), weights.append(weight), times.append(moment)
             continue
+        if source == Source.IMPORT:
+            continue  # an imported event's items name the source shop's codes, not our products
         for item in properties.get("items") or []:
             try:
                 product = int(item.get("item_id"))
@@ -116,7 +119,7 @@ def model_train(*, name: str, data: Interactions | None = None, progress: Progre
         raise
     version.artifact = blob
     version.artifact_bytes = len(blob)
-    version.events_used = getattr(data, "events_used", int(data.matrix.nnz))
+    version.events_used = data.events_used or int(data.matrix.nnz)
     version.n_users, version.n_items = data.n_users, data.n_items
     version.seconds = time.monotonic() - started
     version.peak_memory_mb = _peak_memory_mb()

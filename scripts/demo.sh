@@ -68,9 +68,10 @@ if [ "$eager" = 1 ]; then log "tasks: run eagerly in the web process (no broker)
 
 "$PY" manage.py migrate --noinput
 "$PY" manage.py seed_demo
-if "$PY" manage.py help retrain >/dev/null 2>&1; then
-  "$PY" manage.py retrain
-fi
+# Shoppers with distinct habits browse and buy through the real ingest path, so the live
+# profiles and the recommenders have behaviour to learn from; the same seed stores nothing twice.
+"$PY" manage.py simulate_shoppers --visitors "${DEMO_VISITORS:-300}" --users 5
+"$PY" manage.py retrain
 
 if [ "$eager" = 0 ]; then
   log "starting a Celery worker with beat (log: $RUN_DIR/celery.log)"

@@ -6,12 +6,17 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from personalization.api import page_context
 from shop.catalog.selectors import departments_with_categories, products_newest
 
 
 @require_GET
 def home_view(request: HttpRequest) -> HttpResponse:
-    context = {"departments": departments_with_categories(), "newest": products_newest(limit=8)}
+    context = {
+        "departments": departments_with_categories(),
+        "newest": products_newest(limit=8),
+        **page_context(request, "home"),
+    }
     return render(request, "home.html", context)
 
 

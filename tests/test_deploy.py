@@ -182,7 +182,7 @@ def test_gunicorn_config_defaults(monkeypatch):
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert config["wsgi_app"] == "shop.wsgi:application"
     assert config["bind"] == "0.0.0.0:8000"
-    assert config["workers"] == 2 * os.cpu_count() + 1
+    assert config["workers"] == os.cpu_count()
     assert config["threads"] >= 1
     assert config["preload_app"] is True
     assert config["accesslog"] == "-"

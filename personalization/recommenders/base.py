@@ -34,6 +34,8 @@ class Interactions:
     item_ids: np.ndarray
     last_seen: sp.csr_matrix | None = None
     item_features: dict[str, np.ndarray] = field(default_factory=dict)
+    # Raw events behind the matrix (several may fold into one cell), for reporting.
+    events_used: int = 0
 
     def __post_init__(self) -> None:
         self.matrix = sp.csr_matrix(self.matrix, dtype=np.float32)

@@ -27,12 +27,7 @@ def register(cls: type[Recommender]) -> type[Recommender]:
 
 def _load() -> None:
     for module in MODULES:
-        try:
-            import_module(module)
-        except ModuleNotFoundError as error:
-            # A family not written yet must not break the others.
-            if error.name != module:
-                raise
+        import_module(module)
 
 
 def algorithms() -> dict[str, type[Recommender]]:

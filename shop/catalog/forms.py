@@ -35,4 +35,6 @@ class ReviewForm(forms.Form):
         choices=[(i, f"{i} star{'s' if i > 1 else ''}") for i in range(5, 0, -1)], coerce=int, widget=forms.RadioSelect
     )
     title = forms.CharField(max_length=120, required=False)
-    body = forms.CharField(label="Your review", max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    body = forms.CharField(
+        label="Your review", max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )

@@ -3,14 +3,15 @@
 import hashlib
 
 from django.conf import settings
-from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
+from personalization.api import page_context
 from tracking.api import track
 
 from .forms import MAX_QUERY_LENGTH, ListingForm, ReviewForm
@@ -110,6 +111,7 @@ def _product_page(request: HttpRequest, *, product, review_form: ReviewForm | No
         "rating": product_rating(product=product),
         "reviews": product_reviews(product=product),
         "review_form": review_form or ReviewForm(),
+        **page_context(request, "product", products=[product.pk]),
     }
     return render(request, "catalog/product.html", context, status=status)
 

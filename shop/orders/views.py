@@ -6,6 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from personalization.api import page_context
+
 from . import events, services
 from .forms import CartAddForm, CartLineForm, CheckoutForm
 from .selectors import cart_for_session, cart_summary, order_list_for_user, order_visible_to
@@ -13,7 +15,12 @@ from .selectors import cart_for_session, cart_summary, order_list_for_user, orde
 
 def _cart_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
     cart = cart_for_session(session=request.session, user=request.user)
-    context = {"summary": cart_summary(cart=cart), "errors": errors or []}
+    summary = cart_summary(cart=cart)
+    context = {
+        "summary": summary,
+        "errors": errors or [],
+        **page_context(request, "cart", products=[line.product_id for line in summary.lines]),
+    }
     return render(request, "orders/cart.html", context, status=status)
 
 

@@ -160,6 +160,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracking.tasks.volume_check",
         "schedule": crontab(minute=7),
     },
+    # Trending moves within the day; neighbour models change slowly and cost more.
+    "personalization-retrain-trending": {
+        "task": "personalization.tasks.model_retrain",
+        "schedule": crontab(minute=20),
+        "args": ("trending",),
+    },
+    **{
+        f"personalization-retrain-{name}": {
+            "task": "personalization.tasks.model_retrain",
+            "schedule": crontab(hour=4, minute=offset),
+            "args": (name,),
+        }
+        for offset, name in enumerate(("popularity", "itemknn", "session", "content"), start=1)
+    },
 }
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -297,14 +297,15 @@ def test_documented_example_imports_as_the_docs_say(tmp_path):
     assert purchase.client_ts == datetime(2024, 3, 1, 10, 5, tzinfo=UTC)
 
 
-def test_rebuild_profiles_flag_brings_recent_imported_events_into_the_live_profile(tmp_path):
-    mug = ProductFactory(sku="SKU-00042")
+def test_imported_shoppers_get_no_live_profile(tmp_path):
+    ProductFactory(sku="SKU-00042")
     an_hour_ago = (timezone.now() - timedelta(hours=1)).isoformat()
-    path = write_csv(tmp_path, [f"{SHOPPER},SKU-00042,view,{an_hour_ago},,,,,,,"])
+    run(format_name="csv", path=write_csv(tmp_path, [f"{SHOPPER},SKU-00042,view,{an_hour_ago},,,,,,,"]))
 
-    run(format_name="csv", path=path, rebuild_profiles=True)
+    call_command("rebuild_profiles", stdout=io.StringIO(), stderr=io.StringIO())
 
-    assert profile_read(owner=f"v:{uuid.UUID(SHOPPER)}").recent == [mug.pk]
+    assert Event.objects.filter(source="import").count() == 1
+    assert profile_read(owner=f"v:{uuid.UUID(SHOPPER)}").is_empty
 
 
 def test_generic_csv_without_the_required_columns_is_refused(tmp_path):

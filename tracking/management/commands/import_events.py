@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -27,13 +26,8 @@ class Command(BaseCommand):
             "different datasets must not, or their visitors would be taken for the same people.",
         )
         parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="Rows per transaction.")
-        parser.add_argument(
-            "--rebuild-profiles",
-            action="store_true",
-            help="Rebuild the Redis profiles afterwards (anonymous events older than the profile TTL are skipped).",
-        )
 
-    def handle(self, *args, format_name, path, limit, dataset, chunk_rows, rebuild_profiles, **options):
+    def handle(self, *args, format_name, path, limit, dataset, chunk_rows, **options):
         path = path or default_path(format_name)
         if path is None:
             raise CommandError(f"--format {format_name} needs --path.")
@@ -68,6 +62,3 @@ class Command(BaseCommand):
                 f"{result.seconds:.1f} s, {result.rows_per_second:,.0f} rows/s."
             )
         )
-        if rebuild_profiles:
-            # Through the command, so tracking never imports personalization.
-            call_command("rebuild_profiles", stdout=self.stdout._out, stderr=self.stderr._out)

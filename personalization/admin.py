@@ -1,0 +1,113 @@
+"""Personalization admin: slot settings with their click-through, and model versions."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from shop.charts import bar_chart
+
+from .models import ModelVersion, SlotConfig
+from .recommenders.registry import algorithms
+from .selectors import slot_performance
+from .serving import slots_publish
+from .training import model_activate
+
+REPORT_DAYS = (7, 30, 90)
+
+
+@admin.register(SlotConfig)
+class SlotConfigAdmin(admin.ModelAdmin):
+    list_display = ("slot", "title", "algorithm", "size", "diversity", "epsilon", "is_active")
+    list_editable = ("title", "algorithm", "size", "diversity", "epsilon", "is_active")
+    fieldsets = (
+        (None, {"fields": ("slot", "title", "algorithm", "size", "is_active")}),
+        (
+            "Hybrid blend weights",
+            {
+                "fields": ("weight_collaborative", "weight_content", "weight_recency", "weight_popularity"),
+                "description": "Used when the algorithm is 'hybrid': each part's scores are scaled to 0–1 and mixed.",
+            },
+        ),
+        ("Re-ranking", {"fields": ("diversity", "epsilon")}),
+    )
+    change_list_template = "admin/personalization/slotconfig/change_list.html"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "algorithm":
+            # A choice of what exists, so a typo cannot leave a slot empty.
+            names = ["hybrid", *algorithms()]
+            return forms.ChoiceField(choices=[(name, name) for name in names], label="Algorithm")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Pages read slot settings from Redis, so a change shows on the next page view.
+        transaction.on_commit(slots_publish)
+
+    def get_urls(self):
+        report = path("performance/", self.admin_site.admin_view(self.performance_view), name="slot_performance")
+        return [report, *super().get_urls()]
+
+    def performance_view(self, request):
+        try:
+            days = int(request.GET.get("days", 30))
+        except ValueError:
+            days = 30
+        if days not in REPORT_DAYS:
+            messages.warning(request, f"Showing 30 days: the report covers {', '.join(map(str, REPORT_DAYS))} days.")
+            days = 30
+        rows = slot_performance(days=days)
+        chart = bar_chart(
+            [(f"{row.slot} · {row.algorithm}", row.ctr * 100) for row in rows],
+            title=f"Click-through rate per slot and algorithm, last {days} days",
+            value_format="{:.1f}%",
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Slot performance",
+            "rows": rows,
+            "chart": chart,
+            "days": days,
+            "choices": REPORT_DAYS,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/personalization/slotconfig/performance.html", context)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "id",
+        "status",
+        "is_active",
+        "started_at",
+        "seconds",
+        "events_used",
+        "n_users",
+        "n_items",
+        "artifact_bytes",
+        "peak_memory_mb",
+    )
+    list_filter = ("name", "status", "is_active")
+    readonly_fields = [field.name for field in ModelVersion._meta.fields if field.name != "artifact"]
+    exclude = ("artifact",)
+    actions = ["activate"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # versions come from training
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Serve the selected version (roll back or forward)")
+    def activate(self, request, queryset):
+        for version in queryset:
+            try:
+                model_activate(version=version)
+            except ValueError as error:
+                self.message_user(request, str(error), level=messages.ERROR)
+            else:
+                self.message_user(request, f"{version.name} now serves version {version.pk}.")

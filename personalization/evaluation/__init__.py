@@ -1,0 +1,1 @@
+"""Offline evaluation of the recommenders: the protocol of EVALUATION.md, dataset loaders, reports and tuning."""

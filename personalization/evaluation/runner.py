@@ -1,0 +1,110 @@
+"""One evaluation run: a log through the protocol for each algorithm, popularity always among them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from personalization.recommenders.base import Recommender
+from personalization.recommenders.registry import algorithm, algorithms
+
+from .protocol import (
+    Result,
+    Split,
+    algorithm_evaluate,
+    ground_truth,
+    interactions_from,
+    split_by_time,
+    validation_split,
+)
+
+BASELINE = "popularity"
+SPLITS = ("test", "validation")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An algorithm to evaluate, with the parameters to build it with and the label it is reported under."""
+
+    label: str
+    cls: type[Recommender]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    dataset: str
+    split: str
+    cut: datetime
+    users: int
+    train_rows: int
+    test_rows: int
+    train_users: int
+    train_items: int
+    absent_share: float
+    results: list[Result] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
+    """The named registered algorithms with their defaults (all of them when names is empty), popularity first."""
+    wanted = list(names) if names else list(algorithms())
+    unknown = [name for name in wanted if name not in algorithms()]
+    if unknown:
+        raise KeyError(f"no recommender is named {', '.join(unknown)}; known: {', '.join(algorithms())}")
+    ordered = [BASELINE, *[name for name in wanted if name != BASELINE]]
+    return [Candidate(label=name, cls=algorithm(name)) for name in ordered]
+
+
+def split_for(log: pd.DataFrame, *, split: str) -> Split:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    whole = split_by_time(log)
+    return whole if split == "test" else validation_split(whole)
+
+
+def evaluation_run(
+    *,
+    log: pd.DataFrame,
+    dataset: str,
+    candidates: Sequence[Candidate],
+    split: str = "test",
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """Evaluate each candidate under the protocol; one that refuses the data (ValueError) is reported, not fatal.
+
+    progress is called with each candidate's label once it is done.
+    """
+    chosen = split_for(log, split=split)
+    truth = ground_truth(chosen)
+    if not truth:
+        raise ValueError(f"{dataset}: no user has a target item in the {split} period that is new to them")
+    data = interactions_from(chosen.train)
+    run = Run(
+        dataset=dataset,
+        split=split,
+        cut=datetime.fromtimestamp(chosen.cut, tz=UTC),
+        users=len(truth),
+        train_rows=len(chosen.train),
+        test_rows=len(chosen.test),
+        train_users=data.n_users,
+        train_items=data.n_items,
+        absent_share=0.0,
+    )
+    for candidate in candidates:
+        try:
+            result = algorithm_evaluate(
+                cls=candidate.cls, params=candidate.params, data=data, truth=truth, label=candidate.label
+            )
+        except ValueError as error:
+            run.failures[candidate.label] = str(error)
+        else:
+            run.results.append(result)
+            run.absent_share = result.metrics.absent_share
+        if progress:
+            progress(candidate.label)
+    return run

@@ -1,0 +1,90 @@
+"""Evaluate the recommenders offline under the protocol of EVALUATION.md: a table, a CSV, a JSON and an SVG chart."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from personalization.evaluation import datasets
+from personalization.evaluation.report import run_write, table_lines
+from personalization.evaluation.runner import SPLITS, candidates_from, evaluation_run
+from personalization.evaluation.tuning import tuning_candidates, tuning_lines, tuning_run, tuning_write
+from shop.progress import progress_bar
+
+SOURCES = ("file", "events")
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate recommenders on a dataset (temporal split, last 20% of time is test) and compare them with "
+        "popularity: P@10, R@20, NDCG@10, HR@10, coverage@10, hits, training time and memory."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", choices=datasets.FORMATS, help="The dataset's format (file source).")
+        parser.add_argument("--path", type=Path, help="The dataset file; defaults to the shared copy.")
+        parser.add_argument("--source", choices=SOURCES, default="file", help="A file, or the stored event table.")
+        parser.add_argument("--algorithms", default="", help="Comma-separated names; all registered when empty.")
+        parser.add_argument("--user-key", choices=datasets.USER_KEYS, default="visitor", help="Who a user is.")
+        parser.add_argument(
+            "--targets",
+            default=",".join(sorted(datasets.DEFAULT_TARGETS)),
+            help="Comma-separated event names whose test items are the truth (e.g. purchase,add_to_cart).",
+        )
+        parser.add_argument("--split", choices=SPLITS, default="test", help="validation: the train period's last 10%%.")
+        parser.add_argument("--tune", action="store_true", help="Run the tuning grid on validation and test instead.")
+        parser.add_argument("--limit", type=int, help="Read only this many rows of the file.")
+        parser.add_argument(
+            "--output", type=Path, default=Path(settings.BASE_DIR) / "var" / "evaluation", help="Where files go."
+        )
+
+    def handle(
+        self, *args, dataset, path, source, algorithms, user_key, targets, split, tune, limit, output, **options
+    ):
+        target_names = {name.strip() for name in targets.split(",") if name.strip()}
+        if not target_names:
+            raise CommandError("--targets names no event.")
+        try:
+            if source == "events":
+                log = datasets.events_log(user_key=user_key, targets=target_names)
+                label = "events"
+            else:
+                if not dataset:
+                    raise CommandError("--dataset is needed to read a file (or use --source events).")
+                log = datasets.dataset_log(
+                    name=dataset, path=path, user_key=user_key, targets=target_names, limit=limit
+                )
+                label = dataset
+        except (datasets.DatasetMissing, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        if log.empty:
+            raise CommandError("The log holds no usable interactions.")
+        if tune:
+            self._tune(log, label=label, output=output)
+            return
+        try:
+            candidates = candidates_from([name.strip() for name in algorithms.split(",") if name.strip()])
+        except KeyError as exc:
+            raise CommandError(exc.args[0]) from exc
+        with progress_bar(self, total=len(candidates), desc="Evaluating", unit="algorithm") as bar:
+            try:
+                run = evaluation_run(
+                    log=log, dataset=label, candidates=candidates, split=split, progress=lambda name: bar.update(1)
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        for line in table_lines(run):
+            self.stdout.write(line)
+        for written in run_write(run, directory=output):
+            self.stdout.write(f"wrote {written}")
+
+    def _tune(self, log, *, label: str, output: Path) -> None:
+        candidates = tuning_candidates()
+        with progress_bar(self, total=len(candidates), desc="Tuning", unit="configuration") as bar:
+            try:
+                rows = tuning_run(log=log, candidates=candidates, progress=lambda name: bar.update(1))
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+        for line in tuning_lines(rows):
+            self.stdout.write(line)
+        self.stdout.write(f"wrote {tuning_write(rows, path=output / f'{label}_tuning.csv')}")

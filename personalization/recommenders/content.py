@@ -1,0 +1,73 @@
+"""Content-based similarity: TF-IDF over title, description, attributes, category and brand."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from .base import Context, Interactions, Recommender
+from .itemknn import item_neighbours
+from .registry import register
+
+# Category and brand are strong signals a bag of words under-weights: they join as
+# tokens repeated this many times (on the demo catalog, 3 made "similar items" stay in
+# category for 9 in 10 picks without drowning the words).
+FACET_REPEAT = 3
+
+
+@register
+class Content(Recommender):
+    """Items like the ones a person looked at, by what the items say about themselves.
+
+    Needs item_features["text"]; category and brand (when present) become tokens too. With
+    no text at all (a dataset of bare ids) every score is zero and the tie-break decides.
+    """
+
+    name = "content"
+
+    def __init__(self, *, k: int = 50, max_features: int = 50_000, **params: Any) -> None:
+        super().__init__(k=k, max_features=max_features, **params)
+        self.neighbours: sp.csr_matrix | None = None
+
+    def _documents(self, data: Interactions) -> list[str]:
+        features = data.item_features
+        text = features.get("text")
+        docs = [str(t) for t in text] if text is not None else [""] * data.n_items
+        for facet in ("category", "brand"):
+            values = features.get(facet)
+            if values is not None:
+                docs = [
+                    f"{doc} {(' ' + facet + str(value)) * FACET_REPEAT}"
+                    for doc, value in zip(docs, values, strict=True)
+                ]
+        return docs
+
+    def fit(self, data: Interactions) -> Self:
+        self.data = data
+        self._tie_rank = None
+        documents = self._documents(data)
+        if not any(doc.strip() for doc in documents):
+            self.neighbours = sp.csr_matrix((data.n_items, data.n_items), dtype=np.float32)
+            return self
+        vectorizer = TfidfVectorizer(
+            max_features=self.params["max_features"], sublinear_tf=True, stop_words="english", min_df=1
+        )
+        vectors = normalize(vectorizer.fit_transform(documents))
+        # Words play the users' part: cosine between items over their TF-IDF terms.
+        self.neighbours = item_neighbours(vectors.T.tocsr(), k=self.params["k"], similarity="cosine")
+        return self
+
+    def score(self, context: Context) -> np.ndarray:
+        assert self.neighbours is not None, "fit() first"
+        scores = np.zeros(self.data.n_items, dtype=np.float64)
+        for index, weight in context.history.items():
+            row = self.neighbours.getrow(index)
+            scores[row.indices] += weight * row.data
+        return scores
+
+    def similar_items(self, item: int, *, n: int) -> list[tuple[int, float]]:
+        return self.recommend(Context(history={item: 1.0}), n=n, exclude={item})

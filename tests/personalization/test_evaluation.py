@@ -1,0 +1,379 @@
+"""The offline protocol on logs small enough to score by hand, the loaders, the command, the real figures."""
+
+import csv
+import json
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import CommandError, call_command
+
+from personalization.evaluation import datasets, protocol
+from personalization.evaluation.report import ndcg_chart_svg, run_write, table_lines
+from personalization.evaluation.runner import Run, candidates_from, evaluation_run
+from personalization.recommenders.base import Context, Interactions, Recommender
+from personalization.recommenders.popularity import Popularity
+from personalization.recommenders.registry import algorithm
+from tests.factories.tracking import EventFactory
+
+DAY = 86400.0
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+ONLINE_RETAIL = SHARED / "online_retail" / "online_retail.csv.gz"
+needs_online_retail = pytest.mark.skipif(not ONLINE_RETAIL.is_file(), reason=f"{ONLINE_RETAIL} is absent")
+
+
+def _log(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["user", "item", "day", "weight", "target"])
+    return frame.assign(ts=frame["day"] * DAY).drop(columns="day")
+
+
+# Days 0..10, so the cut is day 8. Train popularity by weight: i3 6, i1 3, i2 2, i4 1, i5 1
+# (i4 before i5 by the tie-break: same users, lower id).
+HAND_LOG = _log(
+    [
+        ("u1", "i1", 0, 1.0, True),
+        ("u1", "i2", 1, 1.0, True),
+        ("u2", "i1", 1, 1.0, True),
+        ("u2", "i3", 2, 1.0, True),
+        ("u2", "i5", 2, 1.0, True),
+        ("u3", "i2", 3, 1.0, True),
+        ("u3", "i1", 3, 1.0, True),
+        ("u4", "i4", 4, 1.0, True),
+        ("u5", "i3", 5, 5.0, True),
+        # Test period, from day 8 (the cut itself is test).
+        ("u1", "i3", 8, 5.0, True),
+        ("u1", "i5", 9, 5.0, True),
+        ("u1", "i6", 10, 5.0, True),  # never seen in train: in the truth, cannot be recommended
+        ("u2", "i2", 8, 1.0, False),  # a view, not a target: u2 is not evaluated
+        ("u3", "i4", 9, 5.0, True),
+        ("u3", "i1", 9, 5.0, True),  # already in u3's train history: not truth
+        ("u4", "i4", 10, 5.0, True),  # the same: u4 has no new target item
+        ("u6", "i1", 9, 5.0, True),  # no train history: not evaluated
+    ]
+)
+
+
+def test_the_split_puts_the_last_fifth_of_time_in_test():
+    split = protocol.split_by_time(HAND_LOG)
+    assert split.cut == 8 * DAY
+    assert len(split.train) == 9
+    assert len(split.test) == 8
+    assert split.train["ts"].max() < split.cut <= split.test["ts"].min()
+
+
+def test_evaluated_users_and_their_truth():
+    truth = protocol.ground_truth(protocol.split_by_time(HAND_LOG))
+    assert truth == {"u1": frozenset({"i3", "i5", "i6"}), "u3": frozenset({"i4"})}
+
+
+def test_popularity_on_the_hand_log_scores_what_the_hand_computes():
+    split = protocol.split_by_time(HAND_LOG)
+    truth = protocol.ground_truth(split)
+    data = protocol.interactions_from(split.train)
+    lists = protocol.rankings_compute(Popularity().fit(data), data, truth)
+    # u1 has i1, i2: [i3, i4, i5]. u3 has i1, i2: the same list.
+    assert lists == {"u1": ["i3", "i4", "i5"], "u3": ["i3", "i4", "i5"]}
+    metrics = protocol.metrics_compute(rankings=lists, truth=truth, train_items=data.item_ids.tolist())
+    # u1: hits at ranks 1 and 3 of 3 truth items; u3: a hit at rank 2 of 1.
+    ndcg_u1 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3) + 1 / math.log2(4))
+    ndcg_u3 = 1 / math.log2(3)
+    assert metrics.users == 2
+    assert metrics.precision == pytest.approx((2 / 10 + 1 / 10) / 2)
+    assert metrics.recall == pytest.approx((2 / 3 + 1) / 2)
+    assert metrics.ndcg == pytest.approx((ndcg_u1 + ndcg_u3) / 2)
+    assert metrics.hit_rate == 1.0
+    assert metrics.coverage == pytest.approx(3 / 5)
+    assert metrics.hits == 3
+    assert metrics.absent_share == pytest.approx(1 / 4)
+
+
+def test_popularity_by_weight_and_by_people_rank_differently():
+    split = protocol.split_by_time(HAND_LOG)
+    data = protocol.interactions_from(split.train)
+    # For u4 (who has i4): by weight i3 6, i1 3, i2 2, i5 1; by people i1 3, then i2 and i3 2 each.
+    by_weight = protocol.rankings_compute(Popularity().fit(data), data, ["u4"])
+    by_people = protocol.rankings_compute(Popularity(count="users").fit(data), data, ["u4"])
+    assert by_weight["u4"] == ["i3", "i1", "i2", "i5"]
+    assert by_people["u4"] == ["i1", "i2", "i3", "i5"]
+
+
+def test_precision_stops_at_ten_recall_at_twenty_and_a_user_without_a_list_scores_zero():
+    ranked = [f"x{i}" for i in range(20)]
+    truth = {"a": frozenset({"x0", "x14"}), "b": frozenset({"x3"})}
+    metrics = protocol.metrics_compute(rankings={"a": ranked}, truth=truth, train_items=ranked)
+    assert metrics.precision == pytest.approx((1 / 10 + 0) / 2)
+    assert metrics.recall == pytest.approx((2 / 2 + 0) / 2)
+    assert metrics.ndcg == pytest.approx((1 / (1 + 1 / math.log2(3)) + 0) / 2)
+    assert metrics.hit_rate == 0.5
+    assert metrics.hits == 1
+    assert metrics.coverage == pytest.approx(10 / 20)
+
+
+def test_validation_takes_the_last_tenth_of_the_train_period():
+    split = protocol.split_by_time(HAND_LOG)
+    validation = protocol.validation_split(split)
+    assert validation.cut == pytest.approx(0.9 * 5 * DAY)
+    assert set(validation.test["ts"]) == {5 * DAY}
+    assert validation.test["ts"].max() < split.cut
+
+
+def test_a_dataset_with_its_own_split_keeps_it():
+    log = HAND_LOG.assign(split=np.where(HAND_LOG["ts"] >= 5 * DAY, "test", "train"))
+    split = protocol.split_by_time(log)
+    assert split.cut == 5 * DAY
+    assert len(split.train) == 8
+
+
+def test_a_log_without_the_required_columns_is_refused():
+    with pytest.raises(ValueError, match="lacks weight"):
+        protocol.split_by_time(HAND_LOG.drop(columns="weight"))
+
+
+class _SeededQuality(Recommender):
+    """Seed 0 ranks best on the hand log, seed 1 worst, seed 2 in between."""
+
+    name = "seeded_quality"
+    stochastic = True
+
+    def __init__(self, *, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+
+    def fit(self, data: Interactions) -> Self:
+        self.data = data
+        return self
+
+    def score(self, context: Context) -> np.ndarray:
+        assert self.data is not None
+        position = {}
+        # NDCG@10 on the hand log: 0.7653, 0.6327 and 0.6674.
+        order = {0: ["i4", "i3", "i5"], 1: ["i3", "i5", "i4"], 2: ["i3", "i4", "i5"]}[self.params["seed"]]
+        for rank, item in enumerate(order):
+            position[item] = 3 - rank
+        return np.array([position.get(item, 0) for item in self.data.item_ids.tolist()], dtype=float)
+
+
+def test_a_stochastic_model_runs_three_seeds_and_reports_the_median():
+    split = protocol.split_by_time(HAND_LOG)
+    data = protocol.interactions_from(split.train)
+    result = protocol.algorithm_evaluate(cls=_SeededQuality, data=data, truth=protocol.ground_truth(split))
+    assert len(result.runs) == 3
+    assert result.runs[0] > result.runs[2] > result.runs[1]
+    assert result.seed == 2
+    assert result.metrics.ndcg == result.runs[2]
+
+
+# Datasets.
+
+
+def _events(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "name": name,
+                "visitor_id": uuid.UUID(int=visitor),
+                "session_id": uuid.UUID(int=100 + session) if session is not None else None,
+                "item": item,
+                "properties": {"item_category": category} if category else {},
+                "client_ts": pd.Timestamp(datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=hour)),
+            }
+            for name, visitor, session, item, category, hour in rows
+        ]
+    )
+
+
+def test_importer_events_become_a_weighted_log_with_targets():
+    events = _events(
+        [
+            ("view_item", 1, 1, "a", "shoes", 0),
+            ("add_to_cart", 1, 1, "a", "shoes", 1),
+            ("purchase", 1, 2, "b", None, 30),
+            ("remove_from_cart", 2, 3, "a", None, 2),  # no behaviour weight
+            ("view_item", 2, None, "c", None, 3),
+        ]
+    )
+    log = datasets.log_from_events(events, user_key="visitor", category="item_category")
+    assert log["weight"].tolist() == [1.0, 3.0, 5.0, 1.0]
+    assert log["target"].tolist() == [False, False, True, False]
+    assert log["ts"].tolist() == [1577836800.0, 1577840400.0, 1577944800.0, 1577847600.0]
+    assert log["category"].tolist() == ["shoes", "shoes", None, None]
+    by_session = datasets.log_from_events(events, user_key="session", targets={"add_to_cart", "purchase"})
+    # The session-less view is left out; each session is its own user.
+    assert len(by_session) == 3
+    assert by_session["user"].nunique() == 2
+    assert by_session["target"].tolist() == [False, True, True]
+
+
+def test_an_unknown_dataset_or_a_missing_file_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset"):
+        datasets.dataset_log(name="movielens")
+    with pytest.raises(datasets.DatasetMissing):
+        datasets.dataset_log(name="taobao", path=tmp_path / "absent.csv")
+    with pytest.raises(datasets.DatasetMissing, match="no default file"):
+        datasets.dataset_log(name="csv")
+
+
+def test_a_generic_csv_is_read_with_the_importers_reader(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "visitor,item,event,timestamp,category\n"
+        "v1,sku1,view,2024-01-01T10:00:00Z,lamps\n"
+        "v1,sku2,purchase,2024-01-02T10:00:00Z,lamps\n"
+        "v2,sku1,cart,1704103200,\n"
+    )
+    log = datasets.dataset_log(name="csv", path=path)
+    assert sorted(log["item"]) == ["sku1", "sku1", "sku2"]
+    assert log.sort_values("ts")["weight"].tolist() == [1.0, 3.0, 5.0]
+    assert log["target"].sum() == 1
+
+
+def _shop_history(*, start: datetime) -> None:
+    """Stored events of six shoppers: every one views and buys in train, four buy again in test."""
+    for shopper in range(6):
+        visitor = uuid.uuid4()
+        user_id = 1000 + shopper if shopper < 3 else None
+        for day, name, product in [(0, "view_item", 1), (1, "add_to_cart", 1), (2, "view_item", 2 + shopper % 2)]:
+            moment = start + timedelta(days=day, hours=shopper)
+            EventFactory(
+                name=name, visitor_id=visitor, user_id=user_id, product_id=product, client_ts=moment, occurred_at=moment
+            )
+        moment = start + timedelta(days=3, hours=shopper)
+        EventFactory(
+            name="purchase",
+            visitor_id=visitor,
+            user_id=user_id,
+            product_id=None,
+            properties={"transaction_id": f"T{shopper}", "value": 10.0, "items": [{"item_id": "4", "quantity": 1}]},
+            client_ts=moment,
+            occurred_at=moment,
+        )
+        if shopper < 4:
+            moment = start + timedelta(days=9, hours=shopper)
+            EventFactory(
+                name="purchase",
+                visitor_id=visitor,
+                user_id=user_id,
+                product_id=None,
+                properties={"transaction_id": f"U{shopper}", "value": 10.0, "items": [{"item_id": "5", "quantity": 1}]},
+                client_ts=moment,
+                occurred_at=moment,
+            )
+    EventFactory(name="page_view", product_id=None, client_ts=start, occurred_at=start)
+
+
+@pytest.mark.django_db
+def test_stored_events_become_a_log_keyed_by_user_or_visitor():
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    _shop_history(start=start)
+    log = datasets.events_log()
+    assert len(log) == 6 * 4 + 4
+    assert set(log["item"]) == {"1", "2", "3", "4", "5"}
+    assert {user for user in log["user"] if user.startswith("u:")} == {"u:1000", "u:1001", "u:1002"}
+    assert log["user"].nunique() == 6
+    assert log.loc[log["target"], "item"].isin({"4", "5"}).all()
+
+
+@pytest.mark.django_db
+def test_the_command_evaluates_stored_events_and_writes_table_csv_json_and_chart(tmp_path, capsys):
+    _shop_history(start=datetime(2024, 3, 1, tzinfo=UTC))
+    call_command("evaluate_recommenders", source="events", algorithms="itemknn", output=tmp_path)
+    out = capsys.readouterr().out
+    assert "4 users evaluated" in out
+    assert "popularity" in out and "itemknn" in out
+    with open(tmp_path / "events_test.csv", encoding="utf-8") as handle:
+        rows = {row["algorithm"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {"popularity", "itemknn"}
+    # Everyone bought item 5 in test; nobody had it in train: it cannot be recommended.
+    assert rows["popularity"]["hits"] == "0"
+    document = json.loads((tmp_path / "events_test.json").read_text())
+    assert document["users"] == 4
+    assert document["absent_share"] == 1.0
+    assert (tmp_path / "events_test_ndcg.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_the_command_says_what_is_wrong(tmp_path):
+    with pytest.raises(CommandError, match="no online_retail file"):
+        call_command("evaluate_recommenders", dataset="online_retail", path=tmp_path / "absent.csv.gz")
+    with pytest.raises(CommandError, match="--dataset is needed"):
+        call_command("evaluate_recommenders")
+    with pytest.raises(KeyError):
+        candidates_from(["itemknn", "magic"])
+
+
+def test_the_report_escapes_labels_and_lists_refusals(tmp_path):
+    split = protocol.split_by_time(HAND_LOG)
+    data = protocol.interactions_from(split.train)
+    truth = protocol.ground_truth(split)
+    result = protocol.algorithm_evaluate(cls=Popularity, data=data, truth=truth, label="<script>alert(1)</script>")
+    run = Run(
+        dataset="hand",
+        split="test",
+        cut=datetime.fromtimestamp(split.cut, tz=UTC),
+        users=2,
+        train_rows=9,
+        test_rows=8,
+        train_users=5,
+        train_items=5,
+        absent_share=0.25,
+        results=[result],
+        failures={"surprise_knnbaseline": "too many items"},
+    )
+    svg = ndcg_chart_svg(run)
+    assert "<script>" not in svg
+    assert "&lt;script&gt;" in svg
+    lines = table_lines(run)
+    assert any(line.startswith("surprise_knnbaseline") and "refused: too many items" in line for line in lines)
+    assert any("fewer than 100 hits" in line for line in lines)
+    paths = run_write(run, directory=tmp_path / "out")
+    assert [path.name for path in paths] == ["hand_test.csv", "hand_test.json", "hand_test_ndcg.svg"]
+
+
+def test_a_model_that_refuses_the_data_is_reported_not_fatal(monkeypatch):
+    from personalization.recommenders import surprise_models
+
+    monkeypatch.setattr(surprise_models, "KNN_MAX_ITEMS", 2)
+    run = evaluation_run(log=HAND_LOG, dataset="hand", candidates=candidates_from(["surprise_knnbaseline"]))
+    assert [result.algorithm for result in run.results] == ["popularity"]
+    assert "dense item x item matrix" in run.failures["surprise_knnbaseline"]
+
+
+# The real figures (EVALUATION.md).
+
+
+@pytest.fixture(scope="module")
+def online_retail():
+    log = datasets.dataset_log(name="online_retail", path=ONLINE_RETAIL)
+    split = protocol.split_by_time(log)
+    return split, protocol.ground_truth(split), protocol.interactions_from(split.train)
+
+
+@pytest.mark.dataset
+@needs_online_retail
+@pytest.mark.timeout(60)
+def test_online_retail_popularity_reproduces_the_protocols_sanity_figures(online_retail):
+    split, truth, data = online_retail
+    assert datetime.fromtimestamp(split.cut, tz=UTC).strftime("%Y-%m-%d %H:%M") == "2011-09-25 21:33"
+    result = protocol.algorithm_evaluate(cls=Popularity, data=data, truth=truth, measure_memory=False)
+    metrics = result.metrics
+    assert metrics.users == 1823
+    assert round(metrics.ndcg, 4) == 0.0455
+    assert round(metrics.precision, 4) == 0.0419
+    assert round(metrics.recall, 4) == 0.0279
+    assert round(metrics.hit_rate, 4) == 0.2836
+    assert round(metrics.coverage, 4) == 0.0166
+    assert metrics.hits == 764
+    assert round(metrics.absent_share, 3) == 0.087
+
+
+@pytest.mark.dataset
+@needs_online_retail
+@pytest.mark.timeout(120)
+def test_online_retail_itemknn_beats_the_strongest_public_baseline(online_retail):
+    _, truth, data = online_retail
+    result = protocol.algorithm_evaluate(cls=algorithm("itemknn"), data=data, truth=truth, measure_memory=False)
+    assert result.metrics.ndcg > 0.105
+    assert result.metrics.hits > 1000

@@ -1,0 +1,314 @@
+"""The recommender contract, one suite for every registered algorithm, then what each family promises of its own."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from personalization.recommenders import itemknn, surprise_models
+from personalization.recommenders.base import Context, Interactions
+from personalization.recommenders.popularity import Popularity, Trending
+from personalization.recommenders.registry import algorithms
+
+ALGORITHMS = sorted(algorithms())
+# Their lists are the same for everyone by design: no planted signal to find.
+NON_PERSONAL = {"popularity", "trending"}
+ITEMS_PER_CLUSTER = 12
+USERS_PER_CLUSTER = 30
+ITEMS_PER_USER = 5
+DAY = 86400.0
+
+
+def _planted() -> Interactions:
+    """Two disjoint worlds: cluster-A users only touch items a00..a11, cluster-B users only b00..b11.
+
+    Items carry a category and a text that tell the clusters apart too, for content models.
+    """
+    rng = np.random.default_rng(7)
+    users, items, weights, times = [], [], [], []
+    for cluster in "ab":
+        for u in range(USERS_PER_CLUSTER):
+            chosen = rng.choice(ITEMS_PER_CLUSTER, size=ITEMS_PER_USER, replace=False)
+            for i in chosen:
+                users.append(f"{cluster}-user{u:02d}")
+                items.append(f"{cluster}{i:02d}")
+                weights.append(float(rng.choice([1.0, 3.0, 5.0])))
+                times.append(1.7e9 + float(rng.uniform(0, 60)) * DAY)
+    data = Interactions.from_triples(
+        np.array(users), np.array(items), np.array(weights, dtype=np.float32), np.array(times)
+    )
+    clusters = np.array([item[0] for item in data.item_ids.tolist()])
+    data.item_features = {
+        "category": np.where(clusters == "a", 1, 2),
+        "brand": np.where(clusters == "a", 10, 20),
+        "text": np.where(clusters == "a", "garden lantern candle", "kitchen mug teapot").astype(object),
+    }
+    return data
+
+
+@pytest.fixture(scope="module")
+def data() -> Interactions:
+    return _planted()
+
+
+@pytest.fixture(scope="module", params=ALGORITHMS)
+def fitted(request, data):
+    return algorithms()[request.param]().fit(data)
+
+
+def _context(data: Interactions, user: str) -> Context:
+    index = data.user_index(user)
+    row = data.matrix[index]
+    return Context(
+        history={int(i): float(w) for i, w in zip(row.indices, row.data, strict=True)},
+        recent=tuple(int(i) for i in row.indices),
+        user_index=index,
+    )
+
+
+def test_every_family_is_registered():
+    assert {
+        "popularity",
+        "trending",
+        "itemknn",
+        "itemknn_cosine",
+        "userknn",
+        "surprise_knnbaseline",
+        "surprise_svd",
+    } <= set(ALGORITHMS)
+
+
+def test_score_has_one_finite_entry_per_item(fitted, data):
+    scores = fitted.score(_context(data, "a-user00"))
+    assert scores.shape == (data.n_items,)
+    assert np.isfinite(scores).all()
+
+
+def test_recommend_gives_n_distinct_items_outside_exclude_and_the_same_every_time(fitted, data):
+    context = _context(data, "a-user03")
+    exclude = set(context.history) | {0, 13}
+    first = fitted.recommend(context, n=8, exclude=exclude)
+    items = [item for item, _ in first]
+    assert len(items) == 8
+    assert len(set(items)) == 8
+    assert not set(items) & exclude
+    assert fitted.recommend(context, n=8, exclude=exclude) == first
+
+
+def test_a_second_fit_gives_the_same_lists(fitted, data):
+    again = type(fitted)(**fitted.params).fit(data)
+    context = _context(data, "b-user05")
+    assert again.recommend(context, n=6, exclude=set(context.history)) == fitted.recommend(
+        context, n=6, exclude=set(context.history)
+    )
+
+
+def test_similar_items_leaves_the_item_out(fitted, data):
+    similar = fitted.similar_items(3, n=5)
+    assert len(similar) == 5
+    assert 3 not in [item for item, _ in similar]
+
+
+def test_save_and_load_give_identical_recommendations(fitted, data, tmp_path):
+    path = tmp_path / f"{fitted.name}.pkl"
+    fitted.save(path)
+    loaded = type(fitted).load(path)
+    for user in ("a-user01", "b-user07"):
+        context = _context(data, user)
+        assert loaded.recommend(context, n=10, exclude=set(context.history)) == fitted.recommend(
+            context, n=10, exclude=set(context.history)
+        )
+
+
+def test_a_cold_start_still_gets_n_items_by_the_tie_break(fitted, data):
+    recommended = fitted.recommend(Context(), n=7)
+    assert len({item for item, _ in recommended}) == 7
+
+
+def _planted_stars(data: Interactions) -> list[tuple[int, int, float]]:
+    """The planted signal as ratings: five stars for what a person bought, one for three of the other world's items."""
+    triples = []
+    for u, user in enumerate(data.user_ids.tolist()):
+        own = data.matrix[u].indices
+        triples += [(u, int(i), 5.0) for i in own]
+        other = "b" if user.startswith("a") else "a"
+        triples += [(u, data.item_index(f"{other}{(u + step) % ITEMS_PER_CLUSTER:02d}"), 1.0) for step in range(3)]
+    return triples
+
+
+def test_a_user_of_one_cluster_gets_that_clusters_items_first(fitted, data):
+    if fitted.name in NON_PERSONAL:
+        pytest.skip(f"{fitted.name} ranks the same for everyone")
+    model = fitted
+    if isinstance(fitted, surprise_models.SurpriseModel):
+        # A rating model predicts how much a person would like an item; purchases alone are all
+        # "liked", so its planted signal has to be in the ratings (on purchases only it fails,
+        # which is why it ranks so badly on online retail).
+        model = type(fitted)(**{**fitted.params, "ratings": _planted_stars}).fit(data)
+    for user in ("a-user00", "a-user11", "b-user04", "b-user20"):
+        context = _context(data, user)
+        top = model.recommend(context, n=4, exclude=set(context.history))
+        clusters = {data.item_ids[item][0] for item, _ in top}
+        assert clusters == {user[0]}, f"{model.name} gave {user} {[data.item_ids[i] for i, _ in top]}"
+
+
+# Popularity and trending.
+
+
+def test_popularity_counts_weight_by_default_and_people_on_request():
+    data = Interactions.from_triples(
+        np.array(["u1", "u1", "u1", "u2", "u3"]),
+        np.array(["x", "x", "x", "y", "y"]),
+        np.array([5.0, 5.0, 5.0, 5.0, 5.0], dtype=np.float32),
+    )
+    by_weight = Popularity().fit(data).recommend(Context(), n=2)
+    by_users = Popularity(count="users").fit(data).recommend(Context(), n=2)
+    assert [data.item_ids[i] for i, _ in by_weight] == ["x", "y"]
+    assert [data.item_ids[i] for i, _ in by_users] == ["y", "x"]
+
+
+def test_trending_prefers_what_sold_lately_and_ranks_within_a_category():
+    now = 1.7e9
+    data = Interactions.from_triples(
+        np.array(["u1", "u2", "u3", "u4", "u5"]),
+        np.array(["old", "old", "old", "new", "shoe"]),
+        np.ones(5, dtype=np.float32),
+        np.array([now - 90 * DAY, now - 90 * DAY, now - 90 * DAY, now, now - DAY]),
+    )
+    data.item_features["category"] = np.array(["home", "home", "shoes"], dtype=object)
+    model = Trending(half_life_days=7.0).fit(data)
+    assert data.item_ids[model.recommend(Context(), n=1)[0][0]] == "new"
+    assert Popularity().fit(data).recommend(Context(), n=1)[0][0] == data.item_index("old")
+    assert [data.item_ids[i] for i, _ in model.trending_in("shoes", n=5)] == ["shoe"]
+    assert model.trending_in("garden", n=5) == []
+
+
+# Item-item.
+
+
+def test_neighbour_lists_are_the_same_whatever_the_block_size(data):
+    weighted = itemknn.weight_matrix(data.matrix, weighting="bm25")
+    for similarity in ("cosine", "rp3beta"):
+        whole = itemknn.item_neighbours(weighted, k=4, similarity=similarity, beta=0.5, block_entries=10**9)
+        blocked = itemknn.item_neighbours(weighted, k=4, similarity=similarity, beta=0.5, block_entries=7)
+        assert (whole != blocked).nnz == 0
+        assert whole.diagonal().sum() == 0
+        assert np.diff(whole.indptr).max() <= 4
+
+
+def test_top_k_keeps_the_largest_and_breaks_ties_by_the_lower_column():
+    block = sp.csr_matrix(np.array([[0.0, 0.5, 0.5, 0.9, 0.5], [0.2, 0.0, 0.0, 0.0, 0.7]], dtype=np.float32))
+    rows, cols, vals = itemknn.top_k_rows(block, k=2, offset=0)
+    assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 3), (0, 1), (1, 4), (1, 0)]
+    assert vals.tolist() == pytest.approx([0.9, 0.5, 0.7, 0.2])
+
+
+def test_cosine_similarity_matches_the_formula_with_shrinkage():
+    matrix = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1], [1, 0, 0]], dtype=np.float32))
+    neighbours = itemknn.item_neighbours(matrix, k=2, similarity="cosine", shrink=1.0).toarray()
+    # items 0 and 1 share 2 users; |x0| = sqrt(3), |x1| = sqrt(3): 2 / (3 + 1).
+    assert neighbours[0, 1] == pytest.approx(0.5)
+    # items 1 and 2 share 2 users; |x2| = sqrt(2): 2 / (sqrt(6) + 1).
+    assert neighbours[1, 2] == pytest.approx(2 / (np.sqrt(6) + 1))
+
+
+def test_time_decay_lets_recent_co_purchases_outweigh_old_ones():
+    now = 1.7e9
+    # Item "a" went with "old" a year ago (three people) and with "new" this week (two people).
+    users = ["p1", "p1", "p2", "p2", "p3", "p3", "q1", "q1", "q2", "q2"]
+    items = ["a", "old", "a", "old", "a", "old", "a", "new", "a", "new"]
+    times = [now - 365 * DAY] * 6 + [now] * 4
+    data = Interactions.from_triples(np.array(users), np.array(items), np.ones(10, dtype=np.float32), np.array(times))
+    a = data.item_index("a")
+    plain = itemknn.ItemKNN(train_half_life_days=None).fit(data).similar_items(a, n=1)
+    decayed = itemknn.ItemKNN(train_half_life_days=20.0).fit(data).similar_items(a, n=1)
+    assert data.item_ids[plain[0][0]] == "old"
+    assert data.item_ids[decayed[0][0]] == "new"
+
+
+def test_itemknn_refuses_a_parameter_it_does_not_know():
+    with pytest.raises(TypeError, match="unknown parameters"):
+        itemknn.ItemKNN(neighbours=5)
+
+
+# Surprise.
+
+
+def test_knnbaseline_scores_are_surprises_own_predictions(data):
+    from surprise import Dataset, KNNBaseline, Reader
+
+    model = surprise_models.KNNBaselineItems(k=3).fit(data)
+    frame = pd.DataFrame(surprise_models.behaviour_ratings(data), columns=["user", "item", "rating"])
+    trainset = Dataset.load_from_df(frame, Reader(rating_scale=(1, 5))).build_full_trainset()
+    reference = KNNBaseline(k=3, sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False).fit(
+        trainset
+    )
+    for user in (0, 17, 44):
+        scores = model.score(Context(user_index=user))
+        expected = [reference.predict(user, item, clip=False).est for item in range(data.n_items)]
+        assert scores == pytest.approx(expected, abs=1e-9)
+
+
+def test_svd_scores_are_surprises_own_predictions_for_the_same_seed(data):
+    from surprise import SVD, Dataset, Reader
+
+    model = surprise_models.SVDRatings(seed=1, n_factors=8).fit(data)
+    frame = pd.DataFrame(surprise_models.behaviour_ratings(data), columns=["user", "item", "rating"])
+    trainset = Dataset.load_from_df(frame, Reader(rating_scale=(1, 5))).build_full_trainset()
+    reference = SVD(n_factors=8, random_state=1).fit(trainset)
+    scores = model.score(Context(user_index=9))
+    assert scores == pytest.approx([reference.predict(9, i, clip=False).est for i in range(data.n_items)], abs=1e-9)
+    other_seed = surprise_models.SVDRatings(seed=2, n_factors=8).fit(data).score(Context(user_index=9))
+    assert other_seed != pytest.approx(scores)
+
+
+def test_knnbaseline_refuses_a_catalog_too_large_for_its_dense_matrix(data, monkeypatch):
+    monkeypatch.setattr(surprise_models, "KNN_MAX_ITEMS", data.n_items - 1)
+    with pytest.raises(ValueError, match="dense item x item matrix"):
+        surprise_models.KNNBaselineItems().fit(data)
+
+
+def test_behaviour_ratings_run_one_to_five_on_a_log_scale(data):
+    ratings = np.array([rating for _, _, rating in surprise_models.behaviour_ratings(data)])
+    assert ratings.min() >= 1.0
+    assert ratings.max() == pytest.approx(5.0)
+    weights = data.matrix.tocoo().data
+    # More behaviour, a higher rating.
+    assert ratings[np.argmax(weights)] >= ratings[np.argmin(weights)]
+    assert len(set(np.round(ratings, 6))) == len(set(weights.tolist()))
+
+
+def test_a_ratings_source_plugs_in(data):
+    # Stars that say the opposite of behaviour: every a-user loves b00 and nothing else.
+    def stars(interactions):
+        b00 = interactions.item_index("b00")
+        triples = [(u, b00, 5.0) for u in range(interactions.n_users)]
+        triples += [(u, int(i), 1.0) for u in range(interactions.n_users) for i in interactions.matrix[u].indices]
+        return triples
+
+    model = surprise_models.SVDRatings(ratings=stars, n_factors=4).fit(data)
+    context = _context(data, "a-user02")
+    assert model.recommend(context, n=1, exclude=set(context.history))[0][0] == data.item_index("b00")
+    with pytest.raises(ValueError, match="ratings must be one of"):
+        surprise_models.SVDRatings(ratings="stars")
+
+
+@pytest.mark.django_db
+def test_review_stars_become_ratings_for_the_users_and_products_trained_on():
+    from tests.factories.catalog import ReviewFactory
+
+    liked = ReviewFactory(rating=5)
+    disliked = ReviewFactory(rating=2, user=liked.user)
+    ReviewFactory(rating=4)  # a shopper the data never saw
+    ReviewFactory(rating=1, user=liked.user, is_published=False)
+    owner = f"u:{liked.user_id}"
+    data = Interactions.from_triples(
+        np.array([owner, owner, "v:someone"], dtype=object),
+        np.array([liked.product_id, disliked.product_id, liked.product_id]),
+        np.ones(3, dtype=np.float32),
+    )
+    triples = surprise_models.review_ratings(data)
+    user = data.user_index(owner)
+    assert sorted(triples) == sorted(
+        [(user, data.item_index(liked.product_id), 5.0), (user, data.item_index(disliked.product_id), 2.0)]
+    )

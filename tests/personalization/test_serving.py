@@ -1,0 +1,134 @@
+"""Slots on real pages: trained models, live profiles, filters, fallbacks, attribution, Redis budget."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from redis.connection import Connection
+
+from personalization.models import ModelVersion, SlotConfig
+from personalization.serving import slot_configs_ensure, slots_publish
+from personalization.training import model_train
+from tests.factories.catalog import CategoryFactory, ProductFactory
+from tests.factories.tracking import EventFactory, RawEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop_with_history():
+    """Two kitchen cliques bought together by past shoppers, and a garden aisle nobody buys with them."""
+    kitchen, garden = CategoryFactory(name="Kitchen"), CategoryFactory(name="Garden")
+    teapot, cups, saucers = (ProductFactory(category=kitchen, title=t) for t in ("Teapot", "Cups", "Saucers"))
+    spade, rake = (ProductFactory(category=garden, title=t) for t in ("Spade", "Rake"))
+    filler = ProductFactory.create_batch(12, category=garden)
+    now = timezone.now()
+    for shopper in range(6):
+        visitor = uuid.uuid4()
+        basket = (teapot, cups, saucers) if shopper % 2 == 0 else (spade, rake)
+        for hours, product in enumerate(basket):
+            EventFactory(
+                visitor_id=visitor,
+                name="add_to_cart",
+                product_id=product.pk,
+                client_ts=now - timedelta(hours=hours + 1),
+            )
+    for name in ("popularity", "trending", "itemknn", "session", "content"):
+        model_train(name=name)
+    return {"teapot": teapot, "cups": cups, "saucers": saucers, "spade": spade, "rake": rake, "filler": filler}
+
+
+def _slot_products(response, slot):
+    block = response.context["slots"].get(slot)
+    return [product.title for product in block.products] if block else []
+
+
+def test_product_page_shows_what_others_bought_with_it(client, shop_with_history):
+    response = client.get(shop_with_history["teapot"].get_absolute_url())
+    also = _slot_products(response, "product_also_bought")
+    assert also[:2] and set(also[:2]) == {"Cups", "Saucers"}
+    assert "Teapot" not in also
+    body = response.content.decode()
+    assert 'data-slot="product_also_bought"' in body
+    assert 'data-algorithm="itemknn"' in body
+    assert 'data-position="1"' in body
+
+
+def test_a_view_changes_the_next_home_page(client, shop_with_history):
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
+    before = _slot_products(client.get(reverse("home")), "home_recommended")
+    client.post(
+        reverse("tracking:collect"),
+        data={"events": [RawEventFactory(name="view_item", product_id=shop_with_history["spade"].pk)]},
+        content_type="application/json",
+        HTTP_ORIGIN="http://testserver",
+    )
+    after = _slot_products(client.get(reverse("home")), "home_recommended")
+    assert after != before
+    assert after[0] == "Rake"
+
+
+def test_slots_leave_out_sold_out_bought_and_carted_products_and_stay_full(client, shop_with_history):
+    shop_with_history["cups"].stock = 0
+    shop_with_history["cups"].save(update_fields=["stock"])
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
+    client.post(reverse("orders:cart_add"), {"product_id": shop_with_history["saucers"].pk, "quantity": 1})
+    response = client.get(shop_with_history["teapot"].get_absolute_url())
+    also = _slot_products(response, "product_also_bought")
+    assert "Cups" not in also and "Saucers" not in also and "Teapot" not in also
+    assert len(also) == SlotConfig.objects.get(slot="product_also_bought").size
+
+
+def test_slots_fill_without_any_trained_model(client):
+    ProductFactory.create_batch(10)
+    response = client.get(reverse("home"))
+    assert len(_slot_products(response, "home_recommended")) == 8
+    assert {p.rec_algorithm for p in response.context["slots"]["home_recommended"].products} == {"newest"}
+
+
+def test_a_merchandiser_setting_applies_on_the_next_page(client, shop_with_history):
+    slot_configs_ensure()
+    SlotConfig.objects.filter(slot="product_also_bought").update(size=3, title="Goes well with")
+    slots_publish()
+    response = client.get(shop_with_history["teapot"].get_absolute_url())
+    assert response.context["slots"]["product_also_bought"].title == "Goes well with"
+    assert len(_slot_products(response, "product_also_bought")) == 3
+
+
+def test_personalization_switched_off_shows_no_slots(client, settings, shop_with_history):
+    settings.PERSONALIZATION_ENABLED = False
+    response = client.get(shop_with_history["teapot"].get_absolute_url())
+    assert response.context["slots"] == {}
+    assert response.status_code == 200
+
+
+def test_a_product_page_makes_at_most_two_redis_round_trips(client, shop_with_history, monkeypatch):
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
+    client.get(reverse("home"))  # warm the model snapshots
+    writes = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        writes.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    response = client.get(shop_with_history["teapot"].get_absolute_url())
+    assert response.status_code == 200
+    assert response.context["slots"]
+    assert len(writes) <= 2, f"{len(writes)} round trips"
+
+
+def test_a_new_version_serves_on_the_next_page_and_a_failed_one_changes_nothing(client, settings, shop_with_history):
+    serving = ModelVersion.objects.get(name="itemknn", is_active=True)
+    settings.RECOMMENDER_PARAMS = {"itemknn": {"k": 0}}
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        model_train(name="itemknn")
+    settings.RECOMMENDER_PARAMS = {}
+    assert ModelVersion.objects.get(name="itemknn", is_active=True) == serving
+    assert ModelVersion.objects.filter(name="itemknn", status="failed").exists()
+    newer = model_train(name="itemknn")
+    assert ModelVersion.objects.get(name="itemknn", is_active=True) == newer
+    assert client.get(shop_with_history["teapot"].get_absolute_url()).context["slots"]["product_also_bought"].products
