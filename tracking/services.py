@@ -76,20 +76,55 @@ def clock_skew(*, sent_at: Any, received_at: datetime) -> timedelta:
     return skew if SKEW_TOLERANCE < abs(skew) <= MAX_AGE else timedelta(0)
 
 
-def _insert(rows: list[tuple]) -> set[uuid.UUID]:
-    """One multi-row INSERT that skips events already stored; returns the ids it wrote."""
-    if not rows:
-        return set()
+# Postgres types of COLUMNS, for the array form of the insert.
+COLUMN_TYPES = (
+    "uuid",
+    "varchar",
+    "varchar",
+    "uuid",
+    "bigint",
+    "uuid",
+    "bigint",
+    "bigint",
+    "jsonb",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+)
+INSERT_ARRAYS = (
+    f"INSERT INTO tracking_event ({', '.join(COLUMNS)}) "  # noqa: S608
+    f"SELECT * FROM unnest({', '.join(f'%b::{kind}[]' for kind in COLUMN_TYPES)}) "
+    "ON CONFLICT (event_id, client_ts) DO NOTHING RETURNING event_id"
+)
+
+
+def _insert_postgres(rows: list[tuple]) -> list[tuple]:
+    """The batch as twelve arrays, bound on the server: the statement text never changes, so
+    Postgres prepares it once per connection and nothing is quoted in Python. Django's
+    client-side binding of a 300-placeholder VALUES list cost ~1.2 ms of CPU per batch of 25,
+    a fifth of the collector's whole request."""
+    from psycopg import Cursor
+    from psycopg.types.json import Jsonb
+
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    columns[8] = [Jsonb(value) for value in columns[8]]
+    connection.ensure_connection()
+    with Cursor(connection.connection) as cursor:
+        cursor.execute(INSERT_ARRAYS, columns)
+        return cursor.fetchall()
+
+
+def _insert_portable(rows: list[tuple]) -> list[tuple]:
+    """One multi-row INSERT ... ON CONFLICT DO NOTHING, for SQLite (the embedded default)."""
     properties_field = Event._meta.get_field("properties")
-    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
     params: list[Any] = []
     for row in rows:
         values = list(row)
         values[8] = properties_field.get_db_prep_save(values[8], connection)
-        if connection.vendor != "postgresql":
-            values[0], values[3] = values[0].hex, values[3].hex
-            values[5] = values[5].hex if values[5] else None
+        values[0], values[3] = values[0].hex, values[3].hex
+        values[5] = values[5].hex if values[5] else None
         params.extend(values)
+    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
     sql = (
         f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
         + ", ".join([placeholders] * len(rows))
@@ -97,7 +132,14 @@ def _insert(rows: list[tuple]) -> set[uuid.UUID]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        written = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _insert(rows: list[tuple]) -> set[uuid.UUID]:
+    """Store the rows, skipping events already stored; returns the ids it wrote."""
+    if not rows:
+        return set()
+    written = _insert_postgres(rows) if connection.vendor == "postgresql" else _insert_portable(rows)
     return {value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for (value,) in written}
 
 
