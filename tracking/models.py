@@ -36,7 +36,12 @@ class Event(models.Model):
         constraints = [models.UniqueConstraint(fields=["event_id", "client_ts"], name="event_once")]
         indexes = [
             models.Index(fields=["visitor_id", "occurred_at"], name="event_visitor_timeline"),
-            models.Index(fields=["user_id", "occurred_at"], name="event_user_timeline"),
+            # Most events are anonymous: a partial index skips them, which the ingest feels.
+            models.Index(
+                fields=["user_id", "occurred_at"],
+                name="event_user_timeline",
+                condition=models.Q(user_id__isnull=False),
+            ),
             models.Index(fields=["product_id", "name", "occurred_at"], name="event_product_counts"),
             models.Index(fields=["name", "occurred_at"], name="event_name_volume"),
             # Admin's date drill-down and time-range reports over every event name.
