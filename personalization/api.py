@@ -4,6 +4,7 @@ import dataclasses
 import uuid
 
 from .profiles import profile_delete, profile_owner, profile_read
+from .serving import page_slots
 
 
 def _owners(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> list[str]:
@@ -33,8 +34,6 @@ def page_context(request, page: str, *, products: list[int] = ()) -> dict:
     page is "home", "product" or "cart"; products are what the page is about (the product
     shown, the cart's lines), which both steer and are left out of the recommendations.
     """
-    from .serving import page_slots
-
     context = getattr(request, "tracking", None)
     user = getattr(request, "user", None)
     slots = page_slots(

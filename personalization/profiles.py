@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from shop.catalog.models import Product
-from shop.keyspace import PROFILE_PARTS, profile_keys, redis_client, script
+from shop.keyspace import profile_keys, redis_client, script
 
-# Behaviour weights when mixing event types (views count least, purchases most).
-EVENT_WEIGHTS = {"view_item": 1.0, "select_item": 1.0, "add_to_wishlist": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+from .recommenders.base import EVENT_WEIGHTS
+
 PROFILE_TOP = 10
 
 
@@ -192,9 +192,8 @@ def profiles_rebuild(*, owners: set[str] | None = None, progress: Callable[[int]
 
     client = redis_client()
     if owners is None:
-        for part in PROFILE_PARTS:
-            for key in client.scan_iter(match=f"prof:{{*}}:{part}", count=1000):
-                client.delete(key)
+        for key in client.scan_iter(match="prof:{*}:*", count=1000):
+            client.delete(key)
     else:
         for owner in owners:
             profile_delete(owner=owner)

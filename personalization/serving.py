@@ -20,6 +20,7 @@ from .models import SlotConfig
 from .profiles import Profile, profile_from_replies, profile_owner, profile_queue
 from .recommenders.base import Context, Recommender, rank
 from .recommenders.hybrid import PARTS, blend
+from .training import model_load, models_publish
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ def _snapshot(name: str, versions: dict[str, int]) -> Recommender | None:
     held = _snapshots.get(name)
     if held is not None and held[0] == version:
         return held[1]
-    from .training import model_load
-
     try:
         model = model_load(version_id=version)
     except Exception:
@@ -157,8 +156,6 @@ def _read_state(owner: str | None) -> tuple[Profile | None, dict[str, int], dict
     configs = _configs_from(replies[-1])
     if not configs:
         # Redis was flushed or never told: the database knows; republish for the next page.
-        from .training import models_publish
-
         configs, versions = slots_publish(), models_publish()
     return profile, versions, configs
 

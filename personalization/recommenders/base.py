@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 # Behaviour weights when mixing event types (see the offline evaluation protocol).
 EVENT_WEIGHTS = {"view_item": 1.0, "select_item": 1.0, "add_to_wishlist": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+SECONDS_PER_DAY = 86400.0
 
 
 @dataclass
@@ -55,6 +56,18 @@ class Interactions:
 
     def user_index(self, user: Any) -> int | None:
         return self._user_index.get(user)
+
+    def decay(self, *, half_life_days: float, now: float | None = None) -> sp.csr_matrix | None:
+        """Per cell, one half for every half-life between its latest time and `now` (by default
+        the log's last moment, so a model of an old log still weighs its own last days most);
+        None when the interactions carry no times."""
+        if self.last_seen is None or self.last_seen.nnz == 0:
+            return None
+        seen = sp.csr_matrix(self.last_seen)
+        now = float(seen.data.max()) if now is None else now
+        factors = seen.copy()
+        factors.data = np.exp2(-(now - seen.data) / (half_life_days * SECONDS_PER_DAY))
+        return factors
 
     def popularity(self) -> np.ndarray:
         """Distinct users per item: the tie-breaker of every ranking."""

@@ -14,14 +14,13 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Context, Interactions, Recommender
+from .base import SECONDS_PER_DAY, Context, Interactions, Recommender
 from .registry import register
 
 SIMILARITIES = ("cosine", "asymmetric", "rp3beta")
 WEIGHTINGS = ("none", "binary", "log", "tfidf", "bm25")
 HISTORY_WEIGHTS = ("binary", "log", "raw")
 NORMALISATIONS = ("none", "l1", "max")
-SECONDS_PER_DAY = 86400.0
 # Entries of one block's similarity product before it is cut to top K. Measured for RP3beta
 # top-50 on the 100,000-item synthetic log (bench/training_scale.py) and top-15 on online
 # retail: 2M entries took 3.1 s / 337 MB peak and 0.88 s / 257 MB; 5M 3.6 s / 463 MB and
@@ -109,11 +108,10 @@ def time_decayed(matrix: sp.csr_matrix, data: Interactions, *, half_life_days: f
     Co-consumption a year old says less about what sells together now than last month's:
     catalogs turn over and seasons change.
     """
-    if not half_life_days or data.last_seen is None or data.last_seen.nnz == 0:
+    decay = data.decay(half_life_days=half_life_days) if half_life_days else None
+    if decay is None:
         return matrix
-    seen = sp.csr_matrix(data.last_seen)
-    decay = seen.copy()
-    decay.data = np.exp2(-(seen.data.max() - seen.data) / (half_life_days * SECONDS_PER_DAY)).astype(np.float32)
+    decay.data = decay.data.astype(np.float32)
     return sp.csr_matrix(matrix.multiply(decay), dtype=np.float32)
 
 
