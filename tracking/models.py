@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .registry import BOOL, COMMON, INT, LIST, NUM, REGISTRY, EventName, Source
+from .registry import BOOL, INT, LIST, NUM, REGISTRY, EventName, Source
 
 
 class Event(models.Model):
@@ -149,7 +149,7 @@ class FunnelStep(models.Model):
             raise ValidationError("Give both a property name and a value, or neither.")
         if self.property_key and self.event_name in REGISTRY:
             spec = REGISTRY[self.event_name]
-            fields = {**COMMON, **spec.required, **spec.optional}
+            fields = spec.fields
             kind = fields.get(self.property_key)
             if kind is None or kind == LIST:
                 known = ", ".join(sorted(key for key, value in fields.items() if value != LIST))

@@ -1,6 +1,7 @@
 """The one registry of event names and their fields; every event is checked against it."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db import models
 
@@ -46,6 +47,16 @@ class EventSpec:
     needs_product: bool = False
     # Only the server may send these: money and identity events are authoritative there.
     server_only: bool = False
+
+    @cached_property
+    def fields(self) -> dict[str, str]:
+        """Every property the event may carry, with its kind: the common ones and its own."""
+        return {**COMMON, **self.required, **self.optional}
+
+    @cached_property
+    def python_types(self) -> dict[str, tuple[type, ...]]:
+        """fields with the Python types JSON gives for each kind, for the hot path of validation."""
+        return {key: PYTHON_TYPES[kind] for key, kind in self.fields.items()}
 
 
 # Properties any event may carry (GA4-like page context).

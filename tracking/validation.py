@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .registry import COMMON, PYTHON_TYPES, REGISTRY, EventSpec, Source
+from .registry import REGISTRY, EventSpec, Source
 
 MAX_PROPERTIES = 40
 MAX_STRING = 500
@@ -18,9 +18,12 @@ MAX_ITEM_KEYS = 20
 MAX_AGE = timedelta(days=7)
 MAX_FUTURE = timedelta(minutes=5)
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 # Seven or more digits, allowing spaces, dots, dashes and brackets between them.
-PHONE = re.compile(r"\+?\(?\d(?:[\s().-]*\d){6,}")
+PHONE = r"\+?\(?\d(?:[\s().-]*\d){6,}"
+# One pass for both: at any position the email alternative is tried first, as an address
+# can hold a run of digits.
+PII_TEXT = re.compile(f"{EMAIL}|{PHONE}")
 PII_KEYS = {"email", "e-mail", "phone", "telephone", "mobile", "name", "first_name", "last_name", "address", "password"}
 REDACTED = "[redacted]"
 ITEM_KEYS = {
@@ -62,13 +65,15 @@ class CleanEvent:
 
 def scrub(value: str) -> str:
     """Masks emails and phone numbers inside a free-text value (a search term, a label)."""
-    return PHONE.sub(REDACTED, EMAIL.sub(REDACTED, value))
+    return PII_TEXT.sub(REDACTED, value)
 
 
 def _encodable(text: str) -> bool:
     """Postgres stores neither NUL nor lone surrogates (which JSON's \\ud800 escapes can carry)."""
     if "\x00" in text:
         return False
+    if text.isascii():
+        return True
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -127,26 +132,27 @@ def _check_properties(spec: EventSpec, raw: Any) -> dict:
         raise Rejected("bad_type", "props must be an object")
     if len(raw) > MAX_PROPERTIES:
         raise Rejected("too_many_properties", f"props has more than {MAX_PROPERTIES} keys")
-    allowed = {**COMMON, **spec.required, **spec.optional}
-    missing = [key for key in spec.required if key not in raw]
-    if missing:
-        raise Rejected("missing_field", f"props needs {', '.join(sorted(missing))}")
+    for key in spec.required:
+        if key not in raw:
+            missing = sorted(key for key in spec.required if key not in raw)
+            raise Rejected("missing_field", f"props needs {', '.join(missing)}")
+    fields = spec.python_types
     clean = {}
     for key, value in raw.items():
-        if not isinstance(key, str) or not _encodable(key):
-            raise Rejected("bad_type", "property names must be plain strings")
-        if key.lower() in PII_KEYS:
-            continue  # personal data is never stored, whatever a tag sends
-        kind = allowed.get(key)
-        if kind is None:
+        types = fields.get(key)
+        if types is None:
+            # Registry fields are plain names, none of them personal: only unknown keys need a look.
+            if not isinstance(key, str) or not _encodable(key):
+                raise Rejected("bad_type", "property names must be plain strings")
+            if key.lower() in PII_KEYS:
+                continue  # personal data is never stored, whatever a tag sends
             raise Rejected("unknown_field", f"{key[:40]} is not a field of this event")
-        types = PYTHON_TYPES[kind]
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise Rejected("bad_type", f"{key} must be {kind}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise Rejected("bad_type", f"{key} is not a finite number")
+            raise Rejected("bad_type", f"{key} must be {spec.fields[key]}")
         if isinstance(value, str):
             value = _check_string(key, value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise Rejected("bad_type", f"{key} is not a finite number")
         elif isinstance(value, list):
             value = _check_items(value)
         clean[key] = value

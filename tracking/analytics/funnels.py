@@ -31,7 +31,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ..models import Event, Funnel, FunnelStep, property_typed
-from ..registry import COMMON, REGISTRY, EventName
+from ..registry import REGISTRY, EventName
 
 # Micro-conversions shown beside a funnel; a scroll counts from this depth on.
 MICRO_CONVERSIONS = (EventName.MICRO_CONVERSION, EventName.VIDEO_PLAY, EventName.SCROLL, EventName.ADD_TO_WISHLIST)
@@ -69,7 +69,7 @@ def step_filter(step: FunnelStep) -> Q:
         query &= Q(category_id=step.category_id)
     if step.property_key:
         spec = REGISTRY[step.event_name]
-        kind = {**COMMON, **spec.required, **spec.optional}[step.property_key]
+        kind = spec.fields[step.property_key]
         # The key was checked against the registry when the step was saved: no lookup injection.
         query &= Q(**{f"properties__{step.property_key}": property_typed(kind, step.property_value)})
     return query
