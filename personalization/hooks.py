@@ -3,8 +3,9 @@
 from .profiles import profile_delete, profile_owner, profiles_apply, profiles_rebuild
 
 
-def events_ingested(events: list) -> None:
-    profiles_apply(events)
+def events_ingested(events: list, *, batch) -> None:
+    """Queue the profile updates on the ingest's RedisBatch, sent with its counters."""
+    profiles_apply(events, batch=batch)
 
 
 def visitor_identified(*, visitor_id, user_id: int) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from shop.catalog.models import Product
-from shop.keyspace import profile_keys, redis_client, script
+from shop.keyspace import RedisBatch, profile_keys, redis_client
 
 from .recommenders.base import EVENT_WEIGHTS
 
@@ -107,13 +107,18 @@ def _compact(events, facts: dict[int, tuple[int, int | None]]) -> list[dict]:
     return compact
 
 
-def profiles_apply(events: list) -> int:
-    """Apply stored events to their owners' profiles: one Lua call per owner in the batch."""
+def profiles_apply(events: list, *, batch: RedisBatch | None = None) -> int:
+    """Apply stored events to their owners' profiles: one Lua call per owner in the batch.
+
+    Given a RedisBatch, the calls are queued on it for the caller to send with its own
+    commands; otherwise they are sent here.
+    """
     by_owner: dict[str, list] = defaultdict(list)
     for event in events:
         by_owner[profile_owner(visitor_id=event.visitor_id, user_id=event.user_id)].append(event)
     facts = _product_facts(pid for event in events for pid, _ in _item_ids(event))
-    apply = script("profile_apply")
+    own = batch is None
+    batch = batch if batch is not None else RedisBatch()
     anonymous_ttl = settings.PROFILE_ANONYMOUS_TTL_DAYS * 86400
     now_ms = int(time.time() * 1000)
     for owner, owned in by_owner.items():
@@ -125,7 +130,9 @@ def profiles_apply(events: list) -> int:
             "now_ms": now_ms,
             "events": _compact(owned, facts),
         }
-        apply(keys=profile_keys(owner), args=[json.dumps(payload)])
+        batch.script("profile_apply", keys=profile_keys(owner), args=[json.dumps(payload)])
+    if own:
+        batch.execute()
     return len(by_owner)
 
 

@@ -4,11 +4,13 @@ Keys of one profile share a hash tag ({...}) so Redis Cluster keeps them on one 
 and one Lua call may touch them all.
 """
 
+import hashlib
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
 from django_redis import get_redis_connection
+from redis.exceptions import NoScriptError
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -49,13 +51,46 @@ def _script_source(name: str) -> str:
     return (SCRIPTS_DIR / f"{name}.lua").read_text()
 
 
-def script(name: str):
-    """A Lua script bound to the current Redis client (EVALSHA, with EVAL when Redis lacks it).
+@cache
+def _script_sha(name: str) -> str:
+    return hashlib.sha1(_script_source(name).encode(), usedforsecurity=False).hexdigest()
 
-    Only the source is cached: a Script object keeps the client it was made with, and the
-    client changes when settings do (a test pointing at another Redis, a reconnect).
+
+class RedisBatch:
+    """Commands bound for Redis in one round trip: a pipeline (no MULTI) whose Lua scripts go
+    as EVALSHA. A script Redis has not cached yet (after a restart or a SCRIPT FLUSH) is sent
+    once more with its source; redis-py's own pipelined scripts would instead ask SCRIPT
+    EXISTS on every execute, a second round trip.
+
+    The client is looked up when the batch is made, never cached: it changes when settings
+    do (a test pointing at another Redis, a reconnect).
     """
-    return redis_client().register_script(_script_source(name))
+
+    def __init__(self, client=None):
+        self.client = client or redis_client()
+        self.pipe = self.client.pipeline(transaction=False)
+        self._scripts: dict[int, tuple[str, list, list]] = {}
+
+    def __len__(self) -> int:
+        return len(self.pipe)
+
+    def script(self, name: str, *, keys: list, args: list) -> None:
+        """Queue a call of the script shop/lua/<name>.lua."""
+        self._scripts[len(self.pipe)] = (name, keys, args)
+        self.pipe.evalsha(_script_sha(name), len(keys), *keys, *args)
+
+    def execute(self) -> list:
+        """Send everything queued; the replies in order. Raises the first error any command met."""
+        if not len(self.pipe):
+            return []
+        replies = self.pipe.execute(raise_on_error=False)
+        for position, (name, keys, args) in self._scripts.items():
+            if isinstance(replies[position], NoScriptError):
+                replies[position] = self.client.register_script(_script_source(name))(keys=keys, args=args)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
 
 def ingest_stats_key(hour: datetime) -> str:

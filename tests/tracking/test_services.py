@@ -4,10 +4,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from personalization.profiles import profile_owner, profile_read
+from shop.keyspace import ingest_stats_key, redis_client
 from tests.factories.catalog import ProductFactory
 from tests.factories.tracking import RawEventFactory, now_ms
+from tracking.analytics.quality import hour_floor
 from tracking.models import Event, RejectedEvent
 from tracking.registry import Source
 from tracking.services import event_ingest
@@ -119,6 +122,17 @@ def test_stored_events_update_the_live_profile():
     assert profile.categories[0][0] == mug.category_id
     assert profile.brands[0][0] == mug.brand_id
     assert profile.counters == {"view_item": 1, "add_to_cart": 1}
+
+
+def test_profiles_and_counters_still_update_after_redis_forgets_its_scripts():
+    """A restarted or flushed Redis has no cached Lua: the ingest resends the script's source."""
+    visitor, mug = uuid.uuid4(), ProductFactory()
+    redis_client().script_flush()
+    result = event_ingest(events=[RawEventFactory(name="view_item", product_id=mug.pk)], visitor_id=visitor)
+    assert result.accepted == 1
+    assert profile_read(owner=profile_owner(visitor_id=visitor, user_id=None)).recent == [mug.pk]
+    counters = redis_client().hgetall(ingest_stats_key(hour_floor(timezone.now())))
+    assert counters == {b"web:accepted": b"1"}
 
 
 def test_server_only_events_are_accepted_from_the_server():

@@ -42,24 +42,28 @@ def hour_floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def ingest_counted(*, result: "IngestResult", source: str, at: datetime | None = None) -> None:
+def ingest_counted(
+    *, result: "IngestResult", source: str, at: datetime | None = None, batch: keyspace.RedisBatch | None = None
+) -> None:
     """Add one ingest call's counts to this hour's counters in Redis; never fails the ingest.
 
     Meant to run in event_ingest right after the insert: stored rows say what was accepted,
-    but only the ingest knows what it received, so duplicates survive nowhere else. One
-    MULTI of HINCRBYs, atomic across web processes; volume_check copies them to IngestStat.
+    but only the ingest knows what it received, so duplicates survive nowhere else. HINCRBYs
+    are atomic across web processes; volume_check copies them to IngestStat. Given a
+    RedisBatch, they are queued on it for the ingest to send with the profile updates.
     """
     counts = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": len(result.rejected)}
     if not any(counts.values()):
         return
     key = keyspace.ingest_stats_key(hour_floor(at or timezone.now()))
     try:
-        pipe = keyspace.redis_client().pipeline(transaction=True)
+        queue = batch if batch is not None else keyspace.RedisBatch()
         for counter, amount in counts.items():
             if amount:
-                pipe.hincrby(key, f"{source}:{counter}", amount)
-        pipe.expire(key, int(INGEST_STATS_TTL.total_seconds()))
-        pipe.execute()
+                queue.pipe.hincrby(key, f"{source}:{counter}", amount)
+        queue.pipe.expire(key, int(INGEST_STATS_TTL.total_seconds()))
+        if batch is None:
+            queue.execute()
     except (RedisError, OSError):
         # The events are stored either way; a lost count only blurs the duplicate rate.
         logger.warning("ingest counters not updated", exc_info=True)
