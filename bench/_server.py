@@ -399,6 +399,76 @@ class PhaseResult:
         return self.statuses[202] + self.statuses[204]
 
 
+class LoadConnection:
+    """One keep-alive HTTP/1.1 connection that sends prebuilt request bytes and reads the answer
+    with a minimal parser. http.client parses every response's headers with the email package,
+    ~0.3 ms of this process's CPU per request, taken from the same 2 cores as the server."""
+
+    def __init__(self, port: int, *, timeout: float = 30):
+        self.port, self.timeout = port, timeout
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buffer = None, b""
+
+    def _fill(self) -> None:
+        assert self.sock is not None
+        chunk = self.sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request, return (status, body); raises OSError when the connection fails."""
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(None, 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip().lower()
+        if headers.get(b"transfer-encoding") == b"chunked":
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers, then the empty line
+                pass
+            body = b"".join(parts)
+        else:
+            body = self._take(int(headers.get(b"content-length", b"0")))
+        if headers.get(b"connection") == b"close":
+            self.close()
+        return status, body
+
+
+def request_bytes(call: Call, port: int) -> bytes:
+    head = [f"POST {call.path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(call.body)}"]
+    head += [f"{name}: {value}" for name, value in call.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + call.body
+
+
 # A call that fails at the connection level (a recycled worker closed the keep-alive
 # socket) is sent again, with the same body, at most this many times.
 MAX_RESENDS = 3
@@ -411,31 +481,29 @@ def phase_run(
     counter = itertools.count()
     results = [PhaseResult(kind) for _ in range(concurrency)]
     start_gate = threading.Barrier(concurrency + 1)
+    requests = [request_bytes(call, port) for call in calls]
 
     def worker(result: PhaseResult) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = LoadConnection(port)
         start_gate.wait()
         while time.perf_counter() < deadline:
             index = next(counter)
             if index >= len(calls):
                 break
-            call = calls[index]
             for attempt in range(MAX_RESENDS + 1):
                 began = time.perf_counter()
                 try:
-                    conn.request("POST", call.path, body=call.body, headers=call.headers)
-                    response = conn.getresponse()
-                    data = response.read()
-                except (OSError, http.client.HTTPException):
+                    status, data = conn.exchange(requests[index])
+                except (OSError, ValueError):
                     conn.close()
                     result.reconnects += 1
                     if attempt == MAX_RESENDS:
                         result.failures += 1
                     continue
                 result.latencies.append(time.perf_counter() - began)
-                result.statuses[response.status] += 1
-                result.events_sent += call.events
-                if response.status == 202:
+                result.statuses[status] += 1
+                result.events_sent += calls[index].events
+                if status == 202:
                     answer = json.loads(data)
                     result.accepted += answer["accepted"]
                     result.duplicates += answer["duplicates"]
