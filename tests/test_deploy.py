@@ -182,9 +182,12 @@ def test_gunicorn_config_defaults(monkeypatch):
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert config["wsgi_app"] == "shop.wsgi:application"
     assert config["bind"] == "0.0.0.0:8000"
-    assert config["workers"] == os.cpu_count()
-    assert config["threads"] >= 1
+    assert config["workers"] == 2 * os.cpu_count()
+    assert config["threads"] == 2
+    # Recycling would pile the keep-alive connections onto the workers that stay.
+    assert config["max_requests"] == 0
     assert config["preload_app"] is True
+    assert callable(config["pre_fork"])
     assert config["accesslog"] == "-"
 
 
