@@ -6,7 +6,7 @@ Postgres holds the events; a profile is derived from them and can always be rebu
 import json
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,50 +85,60 @@ def _item_ids(event) -> list[tuple[int, int]]:
     return pairs
 
 
-def _entry(name: str, t: float, product_id: int, category, brand, quantity: int, weight: float) -> dict:
-    return {"n": name, "t": t, "p": product_id, "c": category, "b": brand, "q": quantity, "w": weight}
+# What the profile tracks per product besides affinities: recent views, the cart, purchases.
+PRODUCT_ACTIONS = frozenset({"view_item", "select_item", "add_to_cart", "remove_from_cart", "purchase"})
 
 
-def _compact(events, facts: dict[int, tuple[int, int | None]]) -> list[dict]:
-    compact = []
+def _moves_profile(event) -> bool:
+    """Whether an event does more than add one to its name's counter."""
+    return event.name in PRODUCT_ACTIONS or (EVENT_WEIGHTS.get(event.name, 0.0) > 0 and bool(event.category_id))
+
+
+def _payload_events(events, facts: dict[int, tuple[int, int | None]]) -> list[dict]:
+    """An entry per product of each event that moves the profile (multi-item events have several)."""
+    entries = []
     for event in events:
         t = event.occurred_at.timestamp()
         weight = EVENT_WEIGHTS.get(event.name, 0.0)
         pairs = _item_ids(event)
         if not pairs:
-            compact.append({"n": event.name, "t": t, "c": event.category_id, "w": weight if event.category_id else 0})
-            continue
-        for position, (product_id, quantity) in enumerate(pairs):
+            entries.append({"n": event.name, "t": t, "c": event.category_id, "w": weight})
+        for product_id, quantity in pairs:
             category, brand = facts.get(product_id, (event.category_id, None))
-            entry = _entry(event.name, t, product_id, category, brand, quantity, weight)
-            if position:
-                entry["x"] = 1  # the event's other items: the event is counted once, with its first
-            compact.append(entry)
-    return compact
+            entry = {"n": event.name, "t": t, "p": product_id, "c": category, "b": brand, "q": quantity, "w": weight}
+            entries.append(entry)
+    return entries
 
 
 def profiles_apply(events: list, *, batch: RedisBatch | None = None) -> int:
     """Apply stored events to their owners' profiles: one Lua call per owner in the batch.
 
-    Given a RedisBatch, the calls are queued on it for the caller to send with its own
-    commands; otherwise they are sent here.
+    Every event counts once under its name; only events that move affinities, recent views,
+    the cart or purchases travel one by one (a product page's batch is mostly impressions,
+    which only count). Given a RedisBatch, the calls are queued on it for the caller to send
+    with its own commands; otherwise they are sent here.
     """
     by_owner: dict[str, list] = defaultdict(list)
     for event in events:
         by_owner[profile_owner(visitor_id=event.visitor_id, user_id=event.user_id)].append(event)
-    facts = _product_facts(pid for event in events for pid, _ in _item_ids(event))
+    for owned in by_owner.values():
+        owned.sort(key=lambda event: event.occurred_at)
+    moving = {owner: [event for event in owned if _moves_profile(event)] for owner, owned in by_owner.items()}
+    facts = _product_facts(pid for owned in moving.values() for event in owned for pid, _ in _item_ids(event))
     own = batch is None
     batch = batch if batch is not None else RedisBatch()
     anonymous_ttl = settings.PROFILE_ANONYMOUS_TTL_DAYS * 86400
     now_ms = int(time.time() * 1000)
     for owner, owned in by_owner.items():
-        owned.sort(key=lambda event: event.occurred_at)
         payload = {
             "half_life": _half_life_seconds(),
             "recent_cap": settings.PROFILE_RECENT_CAP,
             "ttl": anonymous_ttl if owner.startswith("v:") else 0,
             "now_ms": now_ms,
-            "events": _compact(owned, facts),
+            "first": owned[0].occurred_at.timestamp(),
+            "last": owned[-1].occurred_at.timestamp(),
+            "counts": Counter(event.name for event in owned),
+            "events": _payload_events(moving[owner], facts),
         }
         batch.script("profile_apply", keys=profile_keys(owner), args=[json.dumps(payload)])
     if own:

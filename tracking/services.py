@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -41,9 +41,8 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class TrackedEvent:
-    """A stored event as the ingest hooks see it."""
+class TrackedEvent(NamedTuple):
+    """A stored event as the ingest hooks see it (a named tuple, like CleanEvent: 25 per batch)."""
 
     event_id: uuid.UUID
     name: str

@@ -1,7 +1,9 @@
 -- Applies a batch of events to one live profile, atomically.
 -- KEYS: recent, cat, brand, cart, bought, meta (see shop/keyspace.py)
--- ARGV[1]: JSON {half_life, recent_cap, ttl, now_ms, events: [{n, t, p?, c?, b?, q?, w?, x?}]}
--- (x marks the further items of a multi-item event, which is counted once)
+-- ARGV[1]: JSON {half_life, recent_cap, ttl, now_ms, first, last, counts: {name: n},
+--                events: [{n, t, p?, c?, b?, q?, w?}]}
+-- counts and the time span cover every event of the batch; events lists only those that move
+-- affinities, recent views, the cart or purchases, one entry per product of each.
 -- Affinities are kept in log space: score = log(sum of weight * exp(lambda * t)), so
 -- decay needs no rewrite of old entries and the order of members is the decayed order.
 local batch = cjson.decode(ARGV[1])
@@ -24,11 +26,8 @@ local function bump(key, member, weight, t)
   redis.call('ZADD', key, add, member)
 end
 
-local first, last = nil, nil
 for _, event in ipairs(batch.events) do
   local t, product, name = event.t, event.p, event.n
-  if first == nil or t < first then first = t end
-  if last == nil or t > last then last = t end
   bump(KEYS[2], event.c, event.w or 0, t)
   bump(KEYS[3], event.b, event.w or 0, t)
   if present(product) then
@@ -48,18 +47,16 @@ for _, event in ipairs(batch.events) do
       redis.call('HDEL', KEYS[4], product)
     end
   end
-  if not event.x then
-    redis.call('HINCRBY', KEYS[6], 'n:' .. name, 1)
-  end
+end
+for name, count in pairs(batch.counts) do
+  redis.call('HINCRBY', KEYS[6], 'n:' .. name, count)
 end
 
 redis.call('LTRIM', KEYS[1], 0, batch.recent_cap - 1)
-if first ~= nil then
-  local seen = tonumber(redis.call('HGET', KEYS[6], 'first_seen'))
-  if seen == nil or first < seen then redis.call('HSET', KEYS[6], 'first_seen', first) end
-  seen = tonumber(redis.call('HGET', KEYS[6], 'last_seen'))
-  if seen == nil or last > seen then redis.call('HSET', KEYS[6], 'last_seen', last) end
-end
+local seen = tonumber(redis.call('HGET', KEYS[6], 'first_seen'))
+if seen == nil or batch.first < seen then redis.call('HSET', KEYS[6], 'first_seen', batch.first) end
+seen = tonumber(redis.call('HGET', KEYS[6], 'last_seen'))
+if seen == nil or batch.last > seen then redis.call('HSET', KEYS[6], 'last_seen', batch.last) end
 redis.call('HSET', KEYS[6], 'updated_ms', batch.now_ms)
 
 for _, key in ipairs(KEYS) do

@@ -124,6 +124,24 @@ def test_stored_events_update_the_live_profile():
     assert profile.counters == {"view_item": 1, "add_to_cart": 1}
 
 
+def test_a_product_page_batch_counts_every_event_but_only_views_move_the_profile():
+    """What a product page sends: a page view, the product viewed, impressions of its shelves."""
+    visitor, shown, seen = uuid.uuid4(), ProductFactory(), ProductFactory()
+    start = now_ms() - 5000
+    events = [
+        RawEventFactory(name="page_view", ts=start),
+        RawEventFactory(name="view_item", product_id=seen.pk, ts=start + 100),
+        *[RawEventFactory(name="impression", product_id=shown.pk, ts=start + 200 + i) for i in range(20)],
+    ]
+    event_ingest(events=events, visitor_id=visitor)
+    profile = profile_read(owner=profile_owner(visitor_id=visitor, user_id=None))
+    assert profile.counters == {"page_view": 1, "view_item": 1, "impression": 20}
+    assert profile.recent == [seen.pk]
+    assert [category for category, _ in profile.categories] == [seen.category_id]
+    assert profile.first_seen.timestamp() == pytest.approx(start / 1000, abs=0.002)
+    assert profile.last_seen.timestamp() == pytest.approx((start + 219) / 1000, abs=0.002)
+
+
 def test_profiles_and_counters_still_update_after_redis_forgets_its_scripts():
     """A restarted or flushed Redis has no cached Lua: the ingest resends the script's source."""
     visitor, mug = uuid.uuid4(), ProductFactory()
