@@ -9,7 +9,7 @@ os.environ.setdefault("SECRET_KEY", "bench-placeholder")
 os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
 
 from shop.settings.production import *  # noqa: F403
-from shop.settings.production import CACHES, env
+from shop.settings.production import CACHES, database_config, env
 
 SECRET_KEY = "bench-only-throwaway-key-never-used-outside-loopback-benchmarks"  # noqa: S105
 DEBUG = False
@@ -26,12 +26,10 @@ STORAGES = {
 }
 
 BENCH_DATABASE_URL = env("BENCH_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/shop_bench")
-DATABASES = {"default": env.db_url_config(BENCH_DATABASE_URL)}
+DATABASES = {"default": database_config(BENCH_DATABASE_URL)}
 if not DATABASES["default"]["NAME"].startswith("shop_bench"):
     # bench/_server.py drops and recreates this database on every run.
     raise ImproperlyConfigured("BENCH_DATABASE_URL must name a throwaway database called shop_bench*")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 
 # db 13: not the demo's (0), Celery's (1) nor the tests' (14, 15); flushed by every bench run.
 BENCH_REDIS_URL = env("BENCH_REDIS_URL", default="redis://127.0.0.1:6379/13")

