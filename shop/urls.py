@@ -13,10 +13,11 @@ admin.site.site_title = settings.SHOP_NAME
 urlpatterns = [
     path("", views.home_view, name="home"),
     path("healthz", views.health_view, name="health"),
+    # The collector takes most of the requests: resolve it before the storefront's patterns.
+    path("t/", include("tracking.urls")),
     path("", include("shop.catalog.urls")),
     path("", include("shop.orders.urls")),
     path("account/", include("shop.accounts.urls")),
-    path("t/", include("tracking.urls")),
     path("admin/", admin.site.urls),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
