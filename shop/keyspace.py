@@ -71,9 +71,6 @@ class RedisBatch:
         self.pipe = self.client.pipeline(transaction=False)
         self._scripts: dict[int, tuple[str, list, list]] = {}
 
-    def __len__(self) -> int:
-        return len(self.pipe)
-
     def script(self, name: str, *, keys: list, args: list) -> None:
         """Queue a call of the script shop/lua/<name>.lua."""
         self._scripts[len(self.pipe)] = (name, keys, args)

@@ -38,3 +38,13 @@ def progress_bar(command: BaseCommand, *, total: int | None, desc: str, unit: st
         ncols=None if interactive else 80,
         mininterval=0.1 if interactive else 5.0,
     )
+
+
+def advancing(bar: tqdm):
+    """A progress callback for work that learns its total as it goes: (done since last call, total)."""
+
+    def advance(done: int, total: int | None) -> None:
+        bar.total = total
+        bar.update(done)
+
+    return advance

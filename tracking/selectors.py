@@ -33,20 +33,10 @@ def events_for_rebuild(*, owners: set[str] | None, chunk: int) -> Iterator[list[
     queryset = Event.objects.filter(Q(user_id__isnull=False) | Q(occurred_at__gte=cutoff)).exclude(source=Source.IMPORT)
     if owners is not None:
         queryset = queryset.filter(_owner_filter(owners))
-    rows = queryset.order_by("occurred_at", "id").values_list(
-        "event_id",
-        "name",
-        "visitor_id",
-        "user_id",
-        "session_id",
-        "product_id",
-        "category_id",
-        "properties",
-        "occurred_at",
-    )
+    rows = queryset.order_by("occurred_at", "id").values_list(*TrackedEvent._fields)
     batch: list[TrackedEvent] = []
     for row in rows.iterator(chunk_size=chunk):
-        batch.append(TrackedEvent(*row))
+        batch.append(TrackedEvent._make(row))
         if len(batch) >= chunk:
             yield batch
             batch = []

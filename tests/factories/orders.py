@@ -26,6 +26,18 @@ class CartLineFactory(DjangoModelFactory):
     quantity = 1
 
 
+class CheckoutFormFactory(factory.DictFactory):
+    """What a shopper types into the checkout form; the test card number is accepted."""
+
+    full_name = "Ada Lovelace"
+    email = "ada@example.com"
+    address_line1 = "1 Analytical Row"
+    city = "London"
+    postcode = "N1 1AA"
+    country = "GB"
+    card_number = "4242 4242 4242 4242"
+
+
 class OrderFactory(DjangoModelFactory):
     class Meta:
         model = Order

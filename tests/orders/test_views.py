@@ -9,19 +9,9 @@ from shop.orders.models import Cart, Order
 from shop.orders.selectors import SESSION_CART_KEY
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
-from tests.factories.orders import CartFactory, CartLineFactory, OrderFactory
+from tests.factories.orders import CartFactory, CartLineFactory, CheckoutFormFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
-
-CHECKOUT = {
-    "full_name": "Ada Lovelace",
-    "email": "ada@example.com",
-    "address_line1": "1 Analytical Row",
-    "city": "London",
-    "postcode": "N1 1AA",
-    "country": "GB",
-    "card_number": "4242 4242 4242 4242",
-}
 
 
 def _add(client, product_id, quantity="1"):
@@ -119,7 +109,7 @@ def test_cart_merges_into_user_cart_on_login(client):
 def test_guest_checkout_places_order_and_shows_confirmation(client):
     product = ProductFactory(title="Linen Apron", price=Decimal("18.00"), stock=2)
     _add(client, product.pk, "2")
-    response = client.post(reverse("orders:checkout"), CHECKOUT)
+    response = client.post(reverse("orders:checkout"), CheckoutFormFactory())
     order = Order.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("orders:detail", kwargs={"number": order.number})
@@ -134,7 +124,7 @@ def test_guest_checkout_places_order_and_shows_confirmation(client):
 def test_checkout_form_errors_are_shown_and_nothing_is_bought(client):
     product = ProductFactory(stock=2)
     _add(client, product.pk, "1")
-    response = client.post(reverse("orders:checkout"), {**CHECKOUT, "email": "not-an-email", "card_number": "abc"})
+    response = client.post(reverse("orders:checkout"), CheckoutFormFactory(email="not-an-email", card_number="abc"))
     assert response.status_code == 400
     assert "Enter a valid email address" in response.content.decode()
     assert not Order.objects.exists()
@@ -143,7 +133,7 @@ def test_checkout_form_errors_are_shown_and_nothing_is_bought(client):
 def test_declined_card_says_so_and_keeps_cart(client):
     product = ProductFactory(stock=2)
     _add(client, product.pk, "1")
-    response = client.post(reverse("orders:checkout"), {**CHECKOUT, "card_number": "4000 0000 0000 0002"})
+    response = client.post(reverse("orders:checkout"), CheckoutFormFactory(card_number="4000 0000 0000 0002"))
     assert response.status_code == 402
     assert "declined" in response.content.decode()
     assert client.get(reverse("orders:cart")).context["summary"].item_count == 1

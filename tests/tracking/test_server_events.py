@@ -8,21 +8,12 @@ from django.urls import reverse
 from personalization.profiles import profile_owner, profile_read
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
+from tests.factories.orders import CheckoutFormFactory
 from tests.factories.tracking import RawEventFactory
 from tracking.identity import VISITOR_COOKIE
 from tracking.models import Event, VisitorLink
 
 pytestmark = pytest.mark.django_db
-
-CHECKOUT = {
-    "full_name": "Ada Lovelace",
-    "email": "ada@example.com",
-    "address_line1": "1 Analytical Row",
-    "city": "London",
-    "postcode": "N1 1AA",
-    "country": "GB",
-    "card_number": "4242 4242 4242 4242",
-}
 
 
 @pytest.fixture
@@ -41,7 +32,7 @@ def test_cart_and_checkout_events_are_recorded_from_the_server(shopper, django_c
     shopper.post(reverse("orders:cart_add"), {"product_id": product.pk, "quantity": 3})
     shopper.post(reverse("orders:cart_update"), {"product_id": product.pk, "quantity": 1})
     shopper.get(reverse("orders:checkout"))
-    shopper.post(reverse("orders:checkout"), CHECKOUT)
+    shopper.post(reverse("orders:checkout"), CheckoutFormFactory())
     assert _names(visitor_id=shopper.visitor) == ["add_to_cart", "remove_from_cart", "begin_checkout", "purchase"]
     purchase = Event.objects.get(name="purchase")
     assert purchase.source == "server"

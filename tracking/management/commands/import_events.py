@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from shop.progress import progress_bar
+from shop.progress import advancing, progress_bar
 from tracking.importers import CHUNK_ROWS, FORMATS, ImportFailed, default_path, events_import
 
 
@@ -36,11 +36,6 @@ class Command(BaseCommand):
         if chunk_rows < 1:
             raise CommandError("--chunk-rows must be at least 1.")
         with progress_bar(self, total=None, desc=f"Importing {format_name}", unit="row") as bar:
-
-            def advance(rows: int, total: int | None) -> None:
-                bar.total = total
-                bar.update(rows)
-
             try:
                 result = events_import(
                     format_name=format_name,
@@ -48,7 +43,7 @@ class Command(BaseCommand):
                     limit=limit,
                     dataset=dataset,
                     chunk_rows=chunk_rows,
-                    progress=advance,
+                    progress=advancing(bar),
                 )
             except (ImportFailed, DatabaseError) as exc:
                 raise CommandError(f"Importing {path} failed: {exc}") from exc

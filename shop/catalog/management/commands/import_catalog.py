@@ -8,7 +8,7 @@ from django.db import DatabaseError
 
 from shop.catalog.importers import CatalogImportError, online_retail_default_path
 from shop.catalog.services import retail
-from shop.progress import progress_bar
+from shop.progress import advancing, progress_bar
 
 
 class Command(BaseCommand):
@@ -26,13 +26,8 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1.")
         started = time.monotonic()
         with progress_bar(self, total=None, desc="Importing products") as bar:
-
-            def advance(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done)
-
             try:
-                result = retail.catalog_import_online_retail(path=path, limit=limit, progress=advance)
+                result = retail.catalog_import_online_retail(path=path, limit=limit, progress=advancing(bar))
             except (CatalogImportError, DatabaseError) as exc:
                 raise CommandError(f"Importing {path} failed: {exc}") from exc
         self.stdout.write(
