@@ -6,7 +6,7 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from shop.charts import bar_chart
+from shop.charts import CHART_MEDIA, bar_chart
 
 from .models import ModelVersion, SlotConfig
 from .recommenders.registry import algorithms
@@ -66,6 +66,7 @@ class SlotConfigAdmin(admin.ModelAdmin):
         )
         context = {
             **self.admin_site.each_context(request),
+            "media": CHART_MEDIA,
             "title": "Slot performance",
             "rows": rows,
             "chart": chart,

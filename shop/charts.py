@@ -1,9 +1,11 @@
-"""Charts as inline SVG drawn on the server: no JavaScript, no CDN, every label escaped.
+"""Charts for merchandisers: Apache ECharts in the browser, fed JSON by the server, over an SVG fallback.
 
-Each function returns one <figure>: a visible caption, an SVG with role="img" named by its
-<title> and <desc>, and (unless table=False) the same numbers as a <table> in a <details>
-for screen readers, copy-paste and anyone who prefers digits. Colours are presentation
-attributes, so a chart reads without any stylesheet; the classes let a page restyle it.
+Each function returns one <figure>: a visible caption, an SVG drawn here with role="img"
+named by its <title> and <desc> (what shows without JavaScript, in the evaluation report's
+file, and what the tests read), the same data as JSON in a json_script element that
+static/js/charts.js hands to ECharts (hover values, legend, zoom on time series), and
+(unless table=False) the numbers as a <table> in a <details> for screen readers, copy-paste
+and anyone who prefers digits. A page that shows charts loads CHART_SCRIPTS.
 """
 
 import hashlib
@@ -11,11 +13,17 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 
+from django.forms import Media
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html, format_html_join, json_script
 from django.utils.safestring import SafeString, mark_safe
 
 ValueFormat = str | Callable[[float], str]
+
+# What a page with charts loads, in order: the vendored library, then the glue. Admin pages
+# render it as {{ media }}; a ModelAdmin showing a chart names it as its Media.
+CHART_SCRIPTS = ("vendor/echarts/echarts.common.min.js", "js/charts.js")
+CHART_MEDIA = Media(js=CHART_SCRIPTS)
 
 # Width in pixels of one character of the 12px system sans-serif, measured on Chromium and
 # rounded up, so a label column fits its labels without a font engine on the server.
@@ -34,6 +42,7 @@ EXPECTED_STROKE = "#888888"
 FLAG_FILL = "#ba2121"
 TEXT_FILL = "#333333"
 GRID_STROKE = "#dddddd"
+PALETTE = {"bar": BAR_FILL, "line": LINE_STROKE, "area": AREA_FILL, "expected": EXPECTED_STROKE, "flag": FLAG_FILL}
 
 
 def _format(value: float | None, value_format: ValueFormat) -> str:
@@ -86,17 +95,35 @@ def _data_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> SafeSt
 
 
 def _figure(
-    chart_id: str, *, title: str, description: str, width: int, height: int, body: str, table: str
+    chart_id: str,
+    *,
+    title: str,
+    description: str,
+    width: int,
+    height: int,
+    body: str,
+    table: str,
+    spec: dict | None = None,
 ) -> SafeString:
+    """The figure; with a spec, the browser draws it with ECharts and the SVG stays as the fallback."""
+    script = (
+        json_script(
+            {**spec, "title": title, "description": description, "width": width, "palette": PALETTE}, f"{chart_id}-spec"
+        )
+        if spec
+        else ""
+    )
     return format_html(
-        '<figure class="chart" id="{id}">'
+        '<figure class="chart" id="{id}"{data}>'
         '<figcaption class="chart-title">{title}</figcaption>'
         '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title {id}-desc" '
         'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         'font-family="system-ui, sans-serif" font-size="12" style="max-width: 100%; height: auto">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{description}</desc>{body}</svg>'
-        "{table}</figure>",
+        "{script}{table}</figure>",
         id=chart_id,
+        data=format_html(' data-chart="{}-spec"', chart_id) if spec else "",
+        script=script,
         title=title,
         description=description,
         width=width,
@@ -166,6 +193,14 @@ def bar_chart(
         )
     summary = description or "; ".join(f"{label}: {text}" for (label, _), (_, _, text) in zip(rows, shown, strict=True))
     data = _data_table(["", "Value"], ((label, text) for (label, _), (_, _, text) in zip(rows, shown, strict=True)))
+    spec = {
+        "kind": "bar",
+        "labels": [label for label, _ in rows],
+        "values": [value for _, value in rows],
+        "texts": [text for _, _, text in shown],
+        "max": max_value if max_value and max_value > 0 else None,
+        "height": height,
+    }
     return _figure(
         chart_id,
         title=title,
@@ -174,6 +209,7 @@ def bar_chart(
         height=height,
         body=mark_safe("".join(bars)),  # noqa: S308 - every piece came from format_html
         table=data if table else "",
+        spec=spec,
     )
 
 
@@ -327,6 +363,16 @@ def time_series_chart(
             for moment, value in points
         ),
     )
+    spec = {
+        "kind": "series",
+        "times": [_local(moment).strftime(time_format) for moment, _ in points],
+        "values": [value for _, value in points],
+        "texts": [_format(value, value_format) for _, value in points],
+        "expected": [baseline.get(moment) for moment, _ in points] if baseline else None,
+        "expectedTexts": [_format(baseline.get(moment), value_format) for moment, _ in points] if baseline else None,
+        "flags": [notes.get(moment) for moment, _ in points],
+        "height": height,
+    }
     return _figure(
         chart_id,
         title=title,
@@ -335,4 +381,5 @@ def time_series_chart(
         height=height,
         body=mark_safe("".join(pieces)),  # noqa: S308 - every piece came from format_html
         table=data if table else "",
+        spec=spec,
     )

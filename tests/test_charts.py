@@ -1,5 +1,7 @@
-"""The server-side SVG charts: escaped labels, bars to scale, flagged points, something to read without the picture."""
+"""The charts: escaped labels, bars to scale, flagged points, something to read without the picture,
+and the JSON the browser's charting library draws from."""
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,15 @@ def parse(html: str) -> ET.Element:
     return ET.fromstring(html)  # noqa: S314 - our own output, in a test
 
 
+def spec(html: str) -> dict:
+    """The data the browser draws from, read back from the figure's json_script element."""
+    figure = parse(html)
+    script = figure.find("script")
+    assert figure.get("data-chart") == script.get("id")
+    assert script.get("type") == "application/json"
+    return json.loads(script.text)
+
+
 def bar_widths(html: str) -> list[float]:
     return [float(rect.get("width")) for rect in parse(html).iter(f"{SVG}rect")]
 
@@ -25,10 +36,27 @@ def test_bar_chart_escapes_every_label():
     html = bar_chart([(HOSTILE, 3), ("plain", 5)], title=f"Title {HOSTILE}", description=HOSTILE)
     assert isinstance(html, SafeString)
     assert HOSTILE not in html
-    assert "<script" not in html
+    # The only script element is inert data, with its angle brackets escaped for JSON.
+    assert re.findall(r"<script[^>]*>", html) == [f'<script id="{parse(html).get("id")}-spec" type="application/json">']
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     figure = parse(html)
     assert figure.find("figcaption").text == f"Title {HOSTILE}"
+    assert spec(html)["labels"][0] == HOSTILE
+
+
+def test_bar_chart_hands_the_browser_its_labels_values_and_formatted_texts():
+    data = spec(bar_chart([("view → cart", 0.5), ("cart → buy", 0.125)], title="Rates", value_format="{:.1%}"))
+    assert data["kind"] == "bar"
+    assert data["title"] == "Rates"
+    assert (data["labels"], data["values"], data["texts"]) == (
+        ["view → cart", "cart → buy"],
+        [0.5, 0.125],
+        ["50.0%", "12.5%"],
+    )
+
+
+def test_an_empty_chart_gives_the_browser_nothing_to_draw():
+    assert parse(bar_chart([], title="Nothing")).get("data-chart") is None
 
 
 def test_bars_are_drawn_to_scale():
@@ -94,6 +122,12 @@ def test_time_series_flags_the_points_it_is_told_about_and_escapes_their_notes()
     rows = [[cell.text for cell in row] for row in figure.iter("tr")][1:]
     assert len(rows) == 48
     assert rows[30][1:] == ["4", "110", f"drop {HOSTILE}"]
+    data = spec(html)
+    assert data["kind"] == "series"
+    assert len(data["times"]) == len(data["values"]) == len(data["expected"]) == 48
+    assert data["values"][30] == 4 and data["texts"][30] == "4" and data["expectedTexts"][30] == "110"
+    assert [index for index, note in enumerate(data["flags"]) if note] == [30]
+    assert data["flags"][30] == f"drop {HOSTILE}"
 
 
 def test_time_series_with_one_point_still_draws():

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from shop.charts import bar_chart, time_series_chart
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart, time_series_chart
 
 from .analytics import funnels, quality, volume
 from .analytics.dates import date_range_parse, duration_text, percent_text
@@ -176,6 +176,7 @@ class RejectedEventAdmin(ReadOnlyAdmin):
         alerts = VolumeAlert.objects.filter(hour__gte=start, hour__lt=end)
         context = {
             **self.admin_site.each_context(request),
+            "media": CHART_MEDIA,
             "opts": self.model._meta,
             "title": "Data quality",
             "period": period,
@@ -313,6 +314,7 @@ class FunnelAdmin(admin.ModelAdmin):
         micro_labels = [_micro_label(name) for name in micro.columns]
         context = {
             **self.admin_site.each_context(request),
+            "media": CHART_MEDIA,
             "opts": self.opts,
             "original": funnel,
             "title": f"{funnel.name}: conversion",
@@ -360,6 +362,10 @@ class VolumeAlertAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     actions = ["acknowledge"]
     fields = ("hour", "name", "kind", "observed", "expected", "score", "created_at", "chart", "acknowledged")
+
+    class Media:
+        js = CHART_SCRIPTS
+
     readonly_fields = ("hour", "name", "kind", "observed", "expected", "score", "created_at", "chart")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
