@@ -53,11 +53,10 @@ def review_ratings(data: Interactions) -> list[tuple[int, int, float]]:
 
     Users are matched as training keys signed-in people ("u:<user id>"), items by product id.
     """
-    from shop.catalog.models import Review
+    from shop.catalog.selectors import review_ratings as published_review_ratings
 
     triples = []
-    reviews = Review.objects.filter(is_published=True).values_list("user_id", "product_id", "rating")
-    for user_id, product_id, rating in reviews.iterator():
+    for user_id, product_id, rating in published_review_ratings().iterator():
         user, item = data.user_index(f"u:{user_id}"), data.item_index(product_id)
         if user is not None and item is not None:
             triples.append((user, item, float(rating)))

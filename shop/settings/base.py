@@ -224,5 +224,6 @@ PROFILE_ANONYMOUS_TTL_DAYS = env.int("PROFILE_ANONYMOUS_TTL_DAYS", default=30)
 RECOMMENDER_TRAINING_DAYS = env.int("RECOMMENDER_TRAINING_DAYS", default=180)
 RECOMMENDER_PARAMS: dict[str, dict] = {}
 RECOMMENDER_SERVED = ("trending", "itemknn", "content", "session", "popularity")
-# Off shows every page without slots: for comparison, or when something misbehaves.
+# Off fills every slot with the newest products instead of personalized ones: for comparison, or
+# when something misbehaves.
 PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)

@@ -296,7 +296,3 @@ def _demo_products_beyond(*, count: int) -> int:
     for batch in chunks(stale, LOOKUP_BATCH_SIZE):
         Product.objects.filter(pk__in=batch).update(is_active=False, updated_at=timezone.now())
     return len(stale)
-
-
-# ---------------------------------------------------------------------------------------------
-# Online Retail import
