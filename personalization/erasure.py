@@ -28,6 +28,8 @@ def erasures_record(*, keys_by_owner: dict[str, list[str]]) -> None:
     """Record, in the caller's (the erase's) transaction, which Redis keys of each owner are still to
     delete and that stored model versions are still to be cleaned of them. Once committed, Redis is
     tried at once and a worker cleans the models; beat retries both until they are done."""
+    if not keys_by_owner:
+        return
     now = timezone.now()
     with transaction.atomic():
         for owner, keys in keys_by_owner.items():
