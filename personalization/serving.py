@@ -20,7 +20,7 @@ from .models import SlotConfig
 from .profiles import Profile, profile_from_replies, profile_owner, profile_queue
 from .recommenders.base import Context, Recommender, rank
 from .recommenders.hybrid import PARTS, blend
-from .training import model_load, models_publish
+from .training import model_load, models_publish, version_id
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,9 @@ RECENT_WEIGHT, CART_WEIGHT, BOUGHT_WEIGHT = 1.0, 3.0, 5.0
 CANDIDATE_FACTOR = 4
 FALLBACKS = ("trending", "popularity")
 
-# name -> (version id, model): read-only snapshots, replaced whole when the version changes.
-_snapshots: dict[str, tuple[int, Recommender]] = {}
+# name -> (version token, model): read-only snapshots, replaced whole when the token changes
+# (another version serves, or the same one was refitted without someone who erased their data).
+_snapshots: dict[str, tuple[str, Recommender]] = {}
 
 
 @dataclass
@@ -48,7 +49,7 @@ class SlotBlock:
     products: list[Product] = field(default_factory=list)
 
 
-def _snapshot(name: str, versions: dict[str, int]) -> Recommender | None:
+def _snapshot(name: str, versions: dict[str, str]) -> Recommender | None:
     version = versions.get(name)
     if version is None:
         return None
@@ -56,7 +57,7 @@ def _snapshot(name: str, versions: dict[str, int]) -> Recommender | None:
     if held is not None and held[0] == version:
         return held[1]
     try:
-        model = model_load(version_id=version)
+        model = model_load(version_id=version_id(version))
     except Exception:
         logger.exception("could not load %s v%s; keeping what serves", name, version)
         return held[1] if held else None
@@ -143,7 +144,7 @@ def slots_publish() -> dict[str, dict]:
     return configs
 
 
-def _read_state(owner: str | None) -> tuple[Profile | None, dict[str, int], dict[str, dict]]:
+def _read_state(owner: str | None) -> tuple[Profile | None, dict[str, str], dict[str, dict]]:
     """Profile, serving versions and slot settings: one pipelined round trip."""
     pipe = redis_client().pipeline(transaction=False)
     if owner:
@@ -152,7 +153,7 @@ def _read_state(owner: str | None) -> tuple[Profile | None, dict[str, int], dict
     pipe.hgetall(slots_key())
     replies = pipe.execute()
     profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
-    versions = {key.decode(): int(value) for key, value in replies[-2].items()}
+    versions = {key.decode(): value.decode() for key, value in replies[-2].items()}
     configs = _configs_from(replies[-1])
     if not configs:
         # Redis was flushed or never told: the database knows; republish for the next page.
@@ -183,7 +184,7 @@ def _context(model: Recommender, *, page_items: list[int], profile: Profile | No
     return Context(history=history, recent=recent_indices)
 
 
-def _scores(name: str, config: dict, versions: dict[str, int], context_for) -> tuple[Recommender, np.ndarray] | None:
+def _scores(name: str, config: dict, versions: dict[str, str], context_for) -> tuple[Recommender, np.ndarray] | None:
     """Scores of one algorithm, or of the hybrid's served parts blended by the slot's weights."""
     if name != "hybrid":
         model = _snapshot(name, versions)
@@ -240,7 +241,7 @@ def _mmr(ranked: list[tuple[int, float]], categories: np.ndarray | None, *, size
 
 def _slot_candidates(
     config: dict,
-    versions: dict[str, int],
+    versions: dict[str, str],
     *,
     page_items: list[int],
     profile: Profile | None,
