@@ -1,5 +1,6 @@
 """Every setting of the shop, read from the environment; other modules only override."""
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -214,6 +215,17 @@ TRACKING_RATE_PER_VISITOR = env.int("TRACKING_RATE_PER_VISITOR", default=600)
 TRACKING_RATE_PER_IP = env.int("TRACKING_RATE_PER_IP", default=6000)
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=400)
 TRACKING_SESSION_MINUTES = 30
+
+# Client addresses and the collector's budget of new visitors.
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed: behind them the client is the
+# right-most forwarded hop that is not one of them. Empty trusts no one, so REMOTE_ADDR is the
+# client; a header from anyone else is the client's own say-so and is ignored.
+TRUSTED_PROXIES = [str(ipaddress.ip_network(entry, strict=False)) for entry in env.list("TRUSTED_PROXIES", default=[])]
+# New visitor ids one address may bring to the collector per hour. A household sees a handful;
+# an office or a mobile carrier's shared address may bring a few hundred shoppers of this one
+# shop in an hour. A script minting an id per batch to dodge TRACKING_RATE_PER_VISITOR sends
+# thousands. Visitors already seen from the address are not counted again.
+TRACKING_NEW_VISITORS_PER_IP = env.int("TRACKING_NEW_VISITORS_PER_IP", default=300)
 
 # Live profiles in Redis.
 PROFILE_HALF_LIFE_DAYS = env.float("PROFILE_HALF_LIFE_DAYS", default=7.0)
