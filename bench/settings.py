@@ -37,6 +37,8 @@ CACHES = {"default": {**CACHES["default"], "LOCATION": BENCH_REDIS_URL, "KEY_PRE
 CELERY_BROKER_URL = env("BENCH_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/12")
 
 # The limiter still runs (its Redis round trip is part of the cost) but never throttles: one
-# loopback address sends every shopper's events, far past TRACKING_RATE_PER_IP.
+# loopback address sends every shopper's events, far past TRACKING_RATE_PER_IP and
+# TRACKING_NEW_VISITORS_PER_IP.
 TRACKING_RATE_PER_VISITOR = 10**9
 TRACKING_RATE_PER_IP = 10**9
+TRACKING_NEW_VISITORS_PER_IP = 10**9

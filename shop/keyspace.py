@@ -37,8 +37,24 @@ def slots_key() -> str:
     return "slots:config"
 
 
-def rate_limit_key(scope: str, ident: str, window: int) -> str:
-    return f"rl:{scope}:{ident}:{window}"
+def address_limit_key(address: str, scope: str, window: int) -> str:
+    """A counter or set of one address in one fixed window; address is the digest of
+    shop.client_address.address_bucket. All keys of an address share its hash tag, so one script
+    call may touch them on Redis Cluster."""
+    return f"rl:{{{address}}}:{scope}:{window}"
+
+
+def collector_limit_keys(*, address: str, visitor: str, minute: int, hour: int) -> list[str]:
+    """The keys of shop/lua/collector_limits.lua, in its order. A visitor's events are counted
+    under the address (to share its tag): a visitor who moves starts afresh at the new address,
+    where that address's own limits hold."""
+    return [
+        address_limit_key(address, "events", minute),
+        address_limit_key(address, f"visitor:{visitor}", minute),
+        address_limit_key(address, "seen", hour),
+        address_limit_key(address, "seen", hour - 1),
+        address_limit_key(address, "new", hour),
+    ]
 
 
 def session_cache_keys(session_keys: list[str]) -> list[str]:

@@ -1,9 +1,7 @@
 """First-party identity: consent, visitor and session cookies, and the request's tracking context."""
 
-import ipaddress
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -85,19 +83,3 @@ def cookies_apply(response: HttpResponse, context: TrackingContext, *, secure: b
 
 def consent_set(response: HttpResponse, choice: str, *, secure: bool) -> None:
     response.set_cookie(CONSENT_COOKIE, choice, max_age=CONSENT_MAX_AGE, samesite="Lax", secure=secure)
-
-
-def truncated_ip(request: HttpRequest) -> str:
-    """The client address with its host part cut (/24 for IPv4, /48 for IPv6)."""
-    return _truncated(request.META.get("REMOTE_ADDR", ""))
-
-
-@lru_cache(maxsize=4096)
-def _truncated(raw: str) -> str:
-    # Parsing an address and building its network costs ~15 us; a shopper sends many batches.
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return "unknown"
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

@@ -13,8 +13,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from shop.client_address import address_bucket
+
 from . import ratelimit
-from .identity import CONSENT_COOKIE, DENIED, GRANTED, consent_set, context_from_request, truncated_ip
+from .identity import CONSENT_COOKIE, DENIED, GRANTED, consent_set, context_from_request
 from .registry import Source
 from .services import MAX_BATCH, event_ingest
 
@@ -26,6 +28,15 @@ KNOWN_BOTS = re.compile(
     r"ahrefs|semrush|mj12|yandex|baiduspider|duckduckgo|applebot|petalbot|bytespider|gptbot",
     re.IGNORECASE,
 )
+
+REFUSALS = {
+    ratelimit.Refusal.NEW_VISITOR: (
+        "too_many_new_visitors",
+        "too many new visitors from this address; visitors already seen are still served",
+    ),
+    ratelimit.Refusal.VISITOR: ("rate_limited", "too many events from this visitor; slow down"),
+    ratelimit.Refusal.ADDRESS: ("rate_limited", "too many events from this address; slow down"),
+}
 
 
 def _error(status: int, reason: str, detail: str, **extra) -> JsonResponse:
@@ -70,9 +81,11 @@ def collect_view(request: HttpRequest) -> JsonResponse:
         return _error(400, "empty_batch", "a batch needs at least one event")
     if len(events) > MAX_BATCH:
         return _error(413, "batch_too_long", f"at most {MAX_BATCH} events per batch")
-    retry_after = ratelimit.check(visitor=str(context.visitor_id), ip=truncated_ip(request), cost=len(events))
-    if retry_after:
-        response = _error(429, "rate_limited", "too many events; slow down", retry_after=retry_after)
+    refusal, retry_after = ratelimit.check(
+        visitor=str(context.visitor_id), address=address_bucket(request), cost=len(events)
+    )
+    if refusal:
+        response = _error(429, *REFUSALS[refusal], retry_after=retry_after)
         response["Retry-After"] = str(retry_after)
         return response
     user = request.user if request.user.is_authenticated else None

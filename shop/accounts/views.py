@@ -8,10 +8,12 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from shop.ratelimit import address_budget_spend
 from tracking.api import track
 from tracking.identity import CONSENT_COOKIE, TrackingContext
 
 from .forms import EraseForm, SignUpForm
+from .lockout import try_again_message
 from .privacy import personal_data_erase, personal_data_export
 from .selectors import data_subject
 
@@ -20,6 +22,16 @@ from .selectors import data_subject
 def register_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
+    next_url = request.GET.get("next", "")
+    if request.method == "POST":
+        # Spent before the form is validated: its answers say which emails have accounts.
+        wait = address_budget_spend(
+            request=request, scope="signup", limit=settings.ACCOUNTS_SIGNUP_ATTEMPTS_PER_IP, window_seconds=3600
+        )
+        if wait:
+            refused = try_again_message(reason="Too many sign-ups from your network", seconds=wait)
+            context = {"form": SignUpForm(), "refused": refused, "next": next_url}
+            return render(request, "accounts/register.html", context, status=429)
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -33,7 +45,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
             return redirect(target)
         return redirect("home")
     status = 400 if request.method == "POST" else 200
-    return render(request, "accounts/register.html", {"form": form, "next": request.GET.get("next", "")}, status=status)
+    return render(request, "accounts/register.html", {"form": form, "next": next_url}, status=status)
 
 
 @require_GET

@@ -1,5 +1,7 @@
 """Every setting of the shop, read from the environment; other modules only override."""
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "shop.accounts",
     "tracking",
     "personalization",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -44,6 +47,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "tracking.middleware.TrackingMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: it turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "shop.urls"
@@ -109,6 +114,12 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # Sessions hold the anonymous cart id: cached in Redis, durable in the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
+
+# Axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -220,6 +231,38 @@ TRACKING_RATE_PER_VISITOR = env.int("TRACKING_RATE_PER_VISITOR", default=600)
 TRACKING_RATE_PER_IP = env.int("TRACKING_RATE_PER_IP", default=6000)
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=400)
 TRACKING_SESSION_MINUTES = 30
+
+# Client addresses, login throttling and sign-up limits.
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed: behind them the client is the
+# right-most forwarded hop that is not one of them. Empty trusts no one, so REMOTE_ADDR is the
+# client; a header from anyone else is the client's own say-so and is ignored.
+TRUSTED_PROXIES = [str(ipaddress.ip_network(entry, strict=False)) for entry in env.list("TRUSTED_PROXIES", default=[])]
+# New visitor ids one address may bring to the collector per hour. A household sees a handful;
+# an office or a mobile carrier's shared address may bring a few hundred shoppers of this one
+# shop in an hour. A script minting an id per batch to dodge TRACKING_RATE_PER_VISITOR sends
+# thousands. Visitors already seen from the address are not counted again.
+TRACKING_NEW_VISITORS_PER_IP = env.int("TRACKING_NEW_VISITORS_PER_IP", default=300)
+# Sign-up form posts one address may make per hour, taken or refused: a family signing up a few
+# accounts, each sent back once or twice by the password rules, stays well under; a script
+# probing which emails have accounts, or creating accounts in bulk, sends hundreds.
+ACCOUNTS_SIGNUP_ATTEMPTS_PER_IP = env.int("ACCOUNTS_SIGNUP_ATTEMPTS_PER_IP", default=20)
+# Failed logins (django-axes, records in Postgres): one account from one address locks after
+# AXES_FAILURE_LIMIT; one address, whatever the usernames, after LOGIN_FAILURE_LIMIT_PER_ADDRESS,
+# higher because a household or office shares it. The lock lifts AXES_COOLOFF_TIME after the last
+# failure. An account is never locked for every address: nobody can lock a shopper out from home.
+AXES_HANDLER = "shop.accounts.lockout.LoginAttemptHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# 15 minutes turns 2.5 guesses a second into 5 a quarter hour; a shopper who forgot waits a coffee.
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# A refused try during the lockout does not push its end back, so "try again in N minutes" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "shop.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "shop.accounts.lockout.lockout_response"
+# Failures are kept only while they count; successful logins are not logged with their address.
+AXES_DISABLE_ACCESS_LOG = True
 
 # Live profiles in Redis.
 PROFILE_HALF_LIFE_DAYS = env.float("PROFILE_HALF_LIFE_DAYS", default=7.0)

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -188,11 +189,12 @@ def test_admin_and_shoppers_can_log_in(client, settings):
     assert "admin / demo-pass-42" in output
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
-    assert client.login(username="admin", password="demo-pass-42")
+    # The login lockout (django-axes) needs the request that logs in, as every real login has.
+    assert client.login(request=HttpRequest(), username="admin", password="demo-pass-42")
     client.logout()
     shoppers = get_user_model().objects.filter(username__startswith="shopper").order_by("username")
     assert [(u.username, u.email) for u in shoppers] == [(f"shopper{n}", f"shopper{n}@example.com") for n in (1, 2, 3)]
-    assert client.login(username="shopper3", password="shopper")
+    assert client.login(request=HttpRequest(), username="shopper3", password="shopper")
 
 
 @pytest.mark.django_db

@@ -67,6 +67,7 @@ def no_rate_limit(settings):
     """Hundreds of batches from one visitor are the point here, not abuse."""
     settings.TRACKING_RATE_PER_VISITOR = 10**9
     settings.TRACKING_RATE_PER_IP = 10**9
+    settings.TRACKING_NEW_VISITORS_PER_IP = 10**9
 
 
 # ---- a. Postgres restarted in the middle of a load run ----

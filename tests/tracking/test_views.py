@@ -2,12 +2,15 @@
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories.tracking import RawEventFactory
-from tracking.identity import CONSENT_COOKIE, SESSION_COOKIE, VISITOR_COOKIE
+from tracking.identity import CONSENT_COOKIE, GRANTED, SESSION_COOKIE, VISITOR_COOKIE
 from tracking.models import Event, RejectedEvent
 
 pytestmark = pytest.mark.django_db
@@ -130,8 +133,11 @@ def test_rate_limit_per_visitor(consented, settings):
     assert post(consented, {"events": RawEventFactory.build_batch(25)}).status_code == 202
     response = post(consented, {"events": RawEventFactory.build_batch(25)})
     assert response.status_code == 429
+    assert response.json()["error"] == "rate_limited"
     assert int(response["Retry-After"]) > 0
-    assert Event.objects.count() == 25
+    # The refused batch was not counted: what is left of the minute's allowance still goes in.
+    assert post(consented, {"events": RawEventFactory.build_batch(5)}).status_code == 202
+    assert Event.objects.count() == 30
 
 
 def test_collector_refuses_get(consented):
@@ -152,3 +158,80 @@ def test_a_new_session_starts_after_thirty_idle_minutes(consented):
     sessions = list(Event.objects.order_by("id").values_list("session_id", flat=True))
     assert len(set(sessions)) == 2
     assert len(set(Event.objects.values_list("visitor_id", flat=True))) == 1
+
+
+# Documentation ranges (RFC 5737): a flooding client, a shopper in the same /24, one elsewhere.
+ATTACKER, NEIGHBOUR, ELSEWHERE = "203.0.113.7", "203.0.113.99", "198.51.100.20"
+PROXY = "10.0.0.2"
+
+
+def browser(**environ) -> Client:
+    """A browser that has given consent but has no visitor id yet: the collector's response mints one."""
+    client = Client(**environ)
+    client.cookies[CONSENT_COOKIE] = GRANTED
+    return client
+
+
+def batch(size: int = 25) -> dict:
+    return {"events": RawEventFactory.build_batch(size)}
+
+
+def test_a_flood_of_fresh_visitor_ids_is_cut_off_and_other_shoppers_are_served(settings):
+    settings.TRACKING_NEW_VISITORS_PER_IP = 5
+    settings.TRACKING_RATE_PER_IP = 200
+    household = browser(REMOTE_ADDR=ATTACKER)
+    assert post(household, batch()).status_code == 202
+
+    # A script that drops its visitor cookie before every batch, so each one looks new.
+    answers = [post(browser(REMOTE_ADDR=ATTACKER), batch()) for _ in range(30)]
+    assert [answer.status_code for answer in answers[:4]] == [202] * 4
+    assert {answer.status_code for answer in answers[4:]} == {429}
+    refused = answers[-1]
+    assert refused.json()["error"] == "too_many_new_visitors"
+    assert 0 < int(refused["Retry-After"]) <= 3600
+
+    # The refused flood used up nothing: a visitor already seen from that address still gets in,
+    # and new shoppers elsewhere, even in the same /24, are served.
+    assert post(household, batch()).status_code == 202
+    assert post(browser(REMOTE_ADDR=NEIGHBOUR), batch()).status_code == 202
+    assert post(browser(REMOTE_ADDR=ELSEWHERE), batch()).status_code == 202
+    assert Event.objects.count() == 25 * 8
+
+
+def test_the_new_visitor_budget_comes_back_next_hour_and_known_visitors_carry_over(settings):
+    settings.TRACKING_NEW_VISITORS_PER_IP = 2
+    top_of_the_hour = datetime.now(UTC).replace(minute=0, second=5, microsecond=0)
+    with time_machine.travel(top_of_the_hour, tick=False) as clock:
+        known = browser(REMOTE_ADDR=ATTACKER)
+        assert post(known, batch(1)).status_code == 202
+        assert post(browser(REMOTE_ADDR=ATTACKER), batch(1)).status_code == 202
+        assert post(browser(REMOTE_ADDR=ATTACKER), batch(1)).status_code == 429
+        clock.shift(3600)
+        # Seen last hour: carried over without spending this hour's budget of two.
+        assert post(known, batch(1)).status_code == 202
+        assert [post(browser(REMOTE_ADDR=ATTACKER), batch(1)).status_code for _ in range(3)] == [202, 202, 429]
+
+
+def test_shoppers_behind_the_trusted_proxy_get_buckets_of_their_own(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.TRACKING_RATE_PER_IP = 50
+    first = browser(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    second = browser(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.2")
+    assert [post(first, batch()).status_code for _ in range(3)] == [202, 202, 429]
+    assert post(second, batch()).status_code == 202
+
+
+def test_a_forwarded_address_from_an_untrusted_peer_is_ignored(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.TRACKING_NEW_VISITORS_PER_IP = 3
+    answers = [
+        post(browser(REMOTE_ADDR=ATTACKER, HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"), batch(1)).status_code for n in range(5)
+    ]
+    assert answers == [202, 202, 202, 429, 429]
+
+
+def test_an_ipv6_subscriber_is_one_bucket_whatever_address_it_picks_in_its_64(settings):
+    settings.TRACKING_NEW_VISITORS_PER_IP = 2
+    hosts = [f"2001:db8:1:2::{n:x}" for n in range(1, 4)]
+    assert [post(browser(REMOTE_ADDR=host), batch(1)).status_code for host in hosts] == [202, 202, 429]
+    assert post(browser(REMOTE_ADDR="2001:db8:1:3::1"), batch(1)).status_code == 202
