@@ -122,6 +122,17 @@ def test_a_burst_of_anonymous_browser_carts_does_not_reach_new_visitors_shelf(
     assert unwanted.pk not in shelf[:3]
 
 
+def test_fake_carts_spread_over_a_day_stay_off_the_top_of_the_shelf(organic_shop, django_capture_on_commit_callbacks):
+    unwanted, now = organic_shop["unwanted"], timezone.now()
+    for fake in range(BURST):
+        at = now - timedelta(minutes=fake * 10)  # about six an hour: each hour's crowd is small
+        visitor = uuid.uuid4()
+        _browser_view(unwanted, visitor=visitor, user=None, at=at)
+        EventFactory(name="add_to_cart", visitor_id=visitor, product_id=unwanted.pk, client_ts=at)
+    _hourly_retrain(django_capture_on_commit_callbacks)
+    assert unwanted.pk not in _new_visitors_shelf()[:3]
+
+
 def test_real_shoppers_buying_a_product_do_bring_it_up(organic_shop, django_capture_on_commit_callbacks):
     unwanted = organic_shop["unwanted"]
     now = timezone.now()
