@@ -19,8 +19,9 @@ from .recommenders.base import EVENT_WEIGHTS
 VOTE_WINDOW_SECONDS = 86_400
 # Unproven visitors on one item within this window count as sqrt(n), as a single address would.
 CROWD_WINDOW_SECONDS = 3_600
-# An item's unproven browsing counts at most this multiple of what proven shoppers gave it (a
-# shop's views outnumber its cart changes, so browsing still ranks items nobody carted yet)...
+# An item's unproven browsing counts at most this multiple of what proven shoppers gave it:
+# views far outnumber cart changes, and the multiple leaves browsing room to order items, not
+# to make a bestseller. A bound, not a figure fitted to live traffic (there was none to fit)...
 UNPROVEN_PER_PROVEN = 4.0
 # ...or what the typical item (this quantile of items with any) gets from unproven browsing:
 # browsing alone lifts an item no higher than an ordinary item stands.
