@@ -8,6 +8,8 @@ events), 90 days long, with views, carts and purchases weighted as in the protoc
 measurement runs in its own subprocess, so peak memory is that process's own maximum
 resident set (getrusage ru_maxrss): everything it holds, the log and the Python runtime
 included. Baselines in the same run: building the sparse user x item matrix, and popularity.
+The votes row is the weighing every training does before it builds the matrix
+(personalization/trust.py: browser claims, one vote per day, unproven crowds and caps).
 The target (item-item top-50 at this size): at most 60 s on 2 cores and under 2 GB.
 """
 
@@ -36,6 +38,7 @@ DAYS = 90
 # view_item, add_to_cart, purchase: shares of events and their protocol weights.
 EVENT_SHARES = (0.85, 0.10, 0.05)
 EVENT_WEIGHTS = (1.0, 3.0, 5.0)
+EVENT_NAMES = ("view_item", "add_to_cart", "purchase")
 # Scoring latency is sampled on this many users after a fit.
 LATENCY_USERS = 200
 DEFAULT_ALGORITHMS = (
@@ -52,6 +55,8 @@ DEFAULT_ALGORITHMS = (
     "surprise_knnbaseline",
 )
 BASELINE = "matrix"
+# How much each event counts (personalization/trust.py), done once before every fit.
+VOTES = "votes"
 
 
 def _power_law(rng: np.random.Generator, *, size: int, draws: int, exponent: float) -> np.ndarray:
@@ -82,6 +87,19 @@ def _parse(spec: str) -> tuple[str, dict]:
     return name, params
 
 
+def _votes_seconds(who, what, weights, times) -> float:
+    """Time of weighing the log's events as training does: views sent by browsers, carts and purchases by the server."""
+    from personalization.trust import event_votes
+
+    names = np.asarray(EVENT_NAMES, dtype=object)[np.searchsorted(EVENT_WEIGHTS, weights)]
+    sources = np.where(names == "view_item", "web", "server").astype(object)
+    started = time.perf_counter()
+    event_votes(
+        owners=who, accounts=np.zeros(len(who), dtype=bool), items=what, names=names, sources=sources, times=times
+    )
+    return time.perf_counter() - started
+
+
 def _rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -104,6 +122,9 @@ def child(spec: str, *, events: int, items: int, visitors: int, seed: int) -> di
     result = {"spec": spec, "build_seconds": build_seconds, "rss_after_data": rss_data, "nnz": int(data.matrix.nnz)}
     if spec == BASELINE:
         result.update(fit_seconds=0.0, peak_rss=rss_data)
+        return result
+    if spec == VOTES:
+        result.update(fit_seconds=_votes_seconds(who, what, weights, times), peak_rss=_rss_bytes())
         return result
     name, params = _parse(spec)
     try:
@@ -176,7 +197,7 @@ def main() -> int:
     header = f"{'model':28s} {'fit s':>8s} {'x matrix':>9s} {'peak MB':>8s} {'data MB':>8s} {'rec ms':>7s}  note"
     print(header)
     print("-" * len(header))
-    rows = [BASELINE, *[spec for spec in args.algorithms.split(",") if spec]]
+    rows = [BASELINE, VOTES, *[spec for spec in args.algorithms.split(",") if spec]]
     baseline_seconds = None
     failed = False
     for spec in rows:
@@ -189,6 +210,9 @@ def main() -> int:
             baseline_seconds = result["build_seconds"]
             note = f"building the {result['nnz']:,}-cell user x item matrix (the baseline)"
             fit = result["build_seconds"]
+        elif spec == VOTES:
+            note = "weighing the events as training does, before the matrix is built"
+            fit = result["fit_seconds"]
         else:
             fit = result["fit_seconds"]
             note = f"{result['neighbour_entries']:,} neighbour entries" if "neighbour_entries" in result else ""

@@ -23,6 +23,7 @@ from tracking.registry import Source
 from .models import ModelVersion, PendingErasure
 from .recommenders.base import EVENT_WEIGHTS, Interactions, Recommender
 from .recommenders.registry import algorithm
+from .trust import event_votes
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -35,28 +36,47 @@ TRAINING_TIME_LIMIT = 3600
 EVENT_CHUNK = 20_000
 
 
-def _event_rows(*, since) -> tuple[list, list, list, list]:
-    owners, items, weights, times = [], [], [], []
-    rows = (
+def _event_rows(*, since) -> dict[str, list]:
+    """One row per (event, product) with what trust weighs: who (and their number), signed in or not, what,
+    which event, whence and when."""
+    owners, codes, accounts, items, names, sources, times = [], [], [], [], [], [], []
+    numbers: dict[str, int] = {}
+    events = (
         Event.objects.filter(name__in=list(EVENT_WEIGHTS), occurred_at__gte=since)
         .values_list("user_id", "visitor_id", "name", "product_id", "properties", "occurred_at", "source")
         .iterator(chunk_size=EVENT_CHUNK)
     )
-    for user_id, visitor_id, name, product_id, properties, occurred_at, source in rows:
-        owner = f"u:{user_id}" if user_id else f"v:{visitor_id}"
-        weight, moment = EVENT_WEIGHTS[name], occurred_at.timestamp()
+    for user_id, visitor_id, name, product_id, properties, occurred_at, source in events:
         if product_id:
-            owners.append(owner), items.append(product_id), weights.append(weight), times.append(moment)
-            continue
-        if source == Source.IMPORT:
+            products = (product_id,)
+        elif source == Source.IMPORT:
             continue  # an imported event's items name the source shop's codes, not our products
-        for item in properties.get("items") or []:
-            try:
-                product = int(item.get("item_id"))
-            except (TypeError, ValueError):
-                continue
-            owners.append(owner), items.append(product), weights.append(weight), times.append(moment)
-    return owners, items, weights, times
+        else:
+            products = _item_products(properties)
+        owner, moment = (f"u:{user_id}" if user_id else f"v:{visitor_id}"), occurred_at.timestamp()
+        code = numbers.setdefault(owner, len(numbers))
+        for product in products:
+            owners.append(owner), codes.append(code), accounts.append(bool(user_id)), items.append(product)
+            names.append(name), sources.append(source), times.append(moment)
+    return {
+        "owners": owners,
+        "codes": codes,
+        "accounts": accounts,
+        "items": items,
+        "names": names,
+        "sources": sources,
+        "times": times,
+    }
+
+
+def _item_products(properties: dict) -> list[int]:
+    products = []
+    for item in properties.get("items") or []:
+        try:
+            products.append(int(item.get("item_id")))
+        except (TypeError, ValueError):
+            continue
+    return products
 
 
 def product_features(product_ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -81,19 +101,29 @@ def product_features(product_ids: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def interactions_from_events(*, days: int | None = None) -> Interactions:
-    """Every active product is an item (new ones too); every user or visitor with behaviour a row."""
+    """Every active product is an item (new ones too); every user or visitor with behaviour a row.
+
+    Each event counts as much as personalization/trust.py believes it, so every model trains
+    on the same trusted interactions."""
     since = timezone.now() - timedelta(days=days or settings.RECOMMENDER_TRAINING_DAYS)
     universe = np.array(sorted(Product.objects.active().values_list("pk", flat=True)), dtype=np.int64)
-    owners, items, weights, times = _event_rows(since=since)
-    data = Interactions.from_triples(
-        np.array(owners, dtype=object),
-        np.array(items, dtype=np.int64),
-        np.array(weights, dtype=np.float32),
-        np.array(times, dtype=np.float64),
-        item_universe=universe,
+    rows = _event_rows(since=since)
+    owners, items, times = (
+        np.array(rows["owners"], dtype=object),
+        np.array(rows["items"], dtype=np.int64),
+        np.array(rows["times"], dtype=np.float64),
     )
+    kept, weights = event_votes(
+        owners=np.array(rows["codes"], dtype=np.int64),
+        accounts=np.array(rows["accounts"], dtype=bool),
+        items=items,
+        names=np.array(rows["names"], dtype=object),
+        sources=np.array(rows["sources"], dtype=object),
+        times=times,
+    )
+    data = Interactions.from_triples(owners[kept], items[kept], weights, times[kept], item_universe=universe)
     data.item_features = product_features(universe)
-    data.events_used = len(owners)
+    data.events_used = len(kept)
     return data
 
 

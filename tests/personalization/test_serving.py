@@ -32,6 +32,7 @@ def shop_with_history():
             EventFactory(
                 visitor_id=visitor,
                 name="add_to_cart",
+                source="server",
                 product_id=product.pk,
                 client_ts=now - timedelta(hours=hours + 1),
             )

@@ -38,7 +38,7 @@ def _history():
     for _ in range(4):
         visitor = uuid.uuid4()
         for product in products[:3]:
-            EventFactory(visitor_id=visitor, name="add_to_cart", product_id=product.pk)
+            EventFactory(visitor_id=visitor, name="add_to_cart", source="server", product_id=product.pk)
     return products
 
 
