@@ -227,3 +227,12 @@ RECOMMENDER_SERVED = ("trending", "itemknn", "content", "session", "popularity")
 # Off fills every slot with the newest products instead of personalized ones: for comparison, or
 # when something misbehaves.
 PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)
+# The stages that fill a page's slots, in order (personalization/serving/stages.py); a new
+# step is a Stage subclass added here.
+PERSONALIZATION_SLOT_STAGES = [
+    "personalization.serving.stages.ModelCandidates",
+    "personalization.serving.stages.SellableFilter",
+    "personalization.serving.stages.Diversity",
+    "personalization.serving.stages.Fallback",
+    "personalization.serving.stages.Exploration",
+]
