@@ -125,6 +125,13 @@ def products_for_cards(*, ids: set[int]) -> dict[int, Product]:
     return _with_cards(Product.objects.all()).in_bulk(ids)
 
 
+def products_by_sku() -> dict[str, tuple[int, int]]:
+    """Every product by upper-cased SKU: (product id, category id), for importers of event logs."""
+    return {
+        sku.upper(): (pk, category) for sku, pk, category in Product.objects.values_list("sku", "pk", "category_id")
+    }
+
+
 def departments_with_categories() -> list[Department]:
     return list(Department.objects.prefetch_related("categories"))
 

@@ -205,6 +205,8 @@ LOGGING = {
 # Tracking: the collector's limits and what runs after each stored batch.
 TRACKING_INGEST_HOOKS = env.list("TRACKING_INGEST_HOOKS", default=["personalization.hooks.events_ingested"])
 TRACKING_IDENTITY_HOOKS = env.list("TRACKING_IDENTITY_HOOKS", default=["personalization.hooks.visitor_identified"])
+# The storefront's function that maps SKUs to (product id, category id) for import_events.
+TRACKING_CATALOG_BY_SKU = "shop.catalog.selectors.products_by_sku"
 # Origins allowed to post events besides this site's own hosts (a second storefront domain).
 TRACKING_ALLOWED_ORIGINS = env.list("TRACKING_ALLOWED_ORIGINS", default=[])
 # 100 events of ~400 bytes fit with room to spare; anything larger is not our tracker.
