@@ -1,7 +1,8 @@
-"""Trained model versions (switched atomically) and the merchandiser's slot settings."""
+"""Trained model versions (switched atomically), erasures still to finish, and the merchandiser's slot settings."""
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from .slots import SLOT_CHOICES, SlotSettings
 
@@ -27,6 +28,9 @@ class ModelVersion(models.Model):
     error = models.TextField(blank=True)
     artifact = models.BinaryField(editable=False, null=True)
     artifact_bytes = models.PositiveBigIntegerField(default=0)
+    # Bumped when the artifact is rewritten in place (someone erased from it), so every web
+    # process reloads the version it holds.
+    revision = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-started_at"]
@@ -38,6 +42,26 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.pk} ({self.status}{', active' if self.is_active else ''})"
+
+
+class PendingErasure(models.Model):
+    """What is left to forget of an erased owner ('u:<user id>' or 'v:<visitor id>') outside Postgres:
+    Redis keys (live profile, the account's cached sessions) and rows in stored model versions.
+
+    Written in the erase's own transaction, so it commits with the erase; emptied by
+    erasures_finish, and remembered a day after (personalization.erasure.ERASURE_MEMORY) so a
+    training that read the events before the erase leaves the owner out.
+    """
+
+    owner = models.CharField(max_length=64, unique=True)
+    redis_keys = models.JSONField(default=list, blank=True)
+    models_pending = models.BooleanField(default=True)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return self.owner
 
 
 class SlotConfig(models.Model):

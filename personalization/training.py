@@ -20,12 +20,15 @@ from shop.keyspace import models_active_key, redis_client
 from tracking.models import Event
 from tracking.registry import Source
 
-from .models import ModelVersion
+from .models import ModelVersion, PendingErasure
 from .recommenders.base import EVENT_WEIGHTS, Interactions, Recommender
 from .recommenders.registry import algorithm
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+
+# The training task's time limit: a version still "training" after this long died with its worker.
+TRAINING_TIME_LIMIT = 3600
 
 # Rows fetched per round trip when reading events for training: 20k rows of six columns
 # took ~60 ms each on local Postgres; bigger chunks did not read faster.
@@ -106,11 +109,11 @@ def model_train(*, name: str, data: Interactions | None = None, progress: Progre
     try:
         model_class = algorithm(name)
         say("reading events")
-        data = data or interactions_from_events()
+        data = _without_erased(data or interactions_from_events())
         say(f"fitting {name} on {data.n_users} users x {data.n_items} items")
         model: Recommender = model_class(**settings.RECOMMENDER_PARAMS.get(name, {})).fit(data)
         say("storing")
-        blob = zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), level=1)
+        blob = _artifact(model)
     except Exception:
         version.status = ModelVersion.Status.FAILED
         version.error = traceback.format_exc()[-4000:]
@@ -141,9 +144,12 @@ def model_activate(*, version: ModelVersion) -> None:
         transaction.on_commit(models_publish)
 
 
-def models_publish() -> dict[str, int]:
-    """Tell every web process which versions serve, through one Redis hash."""
-    active = dict(ModelVersion.objects.filter(is_active=True).values_list("name", "pk"))
+def models_publish() -> dict[str, str]:
+    """Tell every web process which versions serve, through one Redis hash of name -> token."""
+    active = {
+        name: version_token(pk=pk, revision=revision)
+        for name, pk, revision in ModelVersion.objects.filter(is_active=True).values_list("name", "pk", "revision")
+    }
     client = redis_client()
     pipe = client.pipeline()
     pipe.delete(models_active_key())
@@ -153,13 +159,73 @@ def models_publish() -> dict[str, int]:
     return active
 
 
+def version_token(*, pk: int, revision: int) -> str:
+    """What serving compares to know its snapshot is current: the version and its revision."""
+    return f"{pk}:{revision}"
+
+
+def version_id(token: str) -> int:
+    return int(token.partition(":")[0])
+
+
+def _artifact(model: Recommender) -> bytes:
+    return zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), level=1)
+
+
+def _unpickled(blob) -> Recommender:
+    return pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301 - our own artifact, written by model_train
+
+
 def model_load(*, version_id: int) -> Recommender:
     blob = (
         ModelVersion.objects.filter(pk=version_id, status=ModelVersion.Status.READY)
         .values_list("artifact", flat=True)
         .get()
     )
-    return pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301 - our own artifact, written by model_train
+    return _unpickled(blob)
+
+
+def _without_erased(data: Interactions) -> Interactions:
+    """Training data without anyone erased lately: events read before an erase committed still
+    hold them (the retrain command reads once, then trains model after model)."""
+    erased = set(PendingErasure.objects.values_list("owner", flat=True)).intersection(data.user_ids.tolist())
+    return data.without_users(erased) if erased else data
+
+
+def model_versions_forget(*, owners: set[str]) -> int:
+    """Take these owners out of every stored version, serving or kept for roll-back: a version that
+    learned from them is refitted, in place, on its own training data without their rows (the
+    contract's fit() rebuilds everything a model learned, so nothing of theirs stays in neighbour
+    lists or factors either). Its revision changes, so web processes reload it. Returns how many
+    versions changed."""
+    changed = 0
+    ready = ModelVersion.objects.filter(status=ModelVersion.Status.READY, artifact__isnull=False)
+    for pk in ready.values_list("pk", flat=True):
+        with transaction.atomic():
+            # Locked while refitting: two clean-ups of one version must not write over each other.
+            version = ModelVersion.objects.select_for_update().filter(pk=pk, artifact__isnull=False).first()
+            if version is None:
+                continue  # retired meanwhile
+            model = _unpickled(version.artifact)
+            if model.data is None or not owners.intersection(model.data.user_ids.tolist()):
+                continue
+            model.fit(model.data.without_users(owners))
+            version.artifact = _artifact(model)
+            version.artifact_bytes = len(version.artifact)
+            version.n_users = model.data.n_users
+            version.revision += 1
+            version.save(update_fields=["artifact", "artifact_bytes", "n_users", "revision"])
+            if version.is_active:
+                transaction.on_commit(models_publish)
+        changed += 1
+        logger.info("%s v%s refitted without %d erased owner(s)", version.name, version.pk, len(owners))
+    return changed
+
+
+def trainings_running() -> bool:
+    """Whether a training is under way (one that has outlived its time limit is dead, not running)."""
+    since = timezone.now() - timedelta(seconds=TRAINING_TIME_LIMIT)
+    return ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING, started_at__gte=since).exists()
 
 
 def models_retire(*, keep: int = 3) -> int:

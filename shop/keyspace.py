@@ -41,6 +41,16 @@ def rate_limit_key(scope: str, ident: str, window: int) -> str:
     return f"rl:{scope}:{ident}:{window}"
 
 
+def session_cache_keys(session_keys: list[str]) -> list[str]:
+    """The Redis keys Django's cached_db sessions are cached under (cache prefix and version included)."""
+    from django.conf import settings
+    from django.contrib.sessions.backends.cached_db import KEY_PREFIX
+    from django.core.cache import caches
+
+    cache = caches[settings.SESSION_CACHE_ALIAS]
+    return [str(cache.make_key(KEY_PREFIX + key)) for key in session_keys]
+
+
 def redis_client():
     """The shared connection pool behind Django's cache (real Redis, or fakeredis embedded)."""
     return get_redis_connection("default")

@@ -56,6 +56,20 @@ def context_from_request(request: HttpRequest) -> TrackingContext:
     )
 
 
+def context_renew(context: TrackingContext) -> TrackingContext:
+    """The same consent with a new visitor and a new session: what a browser gets on logout, so
+    the next person at it does not carry on as the visitor the account was tied to."""
+    if not context.granted:
+        return context
+    return TrackingContext(
+        consent=context.consent,
+        visitor_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        new_visitor=True,
+        new_session=True,
+    )
+
+
 def cookies_apply(response: HttpResponse, context: TrackingContext, *, secure: bool) -> None:
     """Keep the cookies in step with consent; the session cookie slides 30 minutes each time."""
     options = {"samesite": "Lax", "secure": secure, "httponly": True}

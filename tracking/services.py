@@ -314,18 +314,23 @@ def identity_link(*, visitor_id: uuid.UUID, user_id: int) -> int:
     return moved
 
 
-def _subject_events(*, user_id: int | None, visitor_ids: list[uuid.UUID]):
+def _subject_events(*, user_id: int | None, visitor_id: uuid.UUID | None):
+    """All of an account's events, and only the anonymous ones (user_id null) of a visitor id: a
+    visitor id once tied to an account still carries that account's events, and those are the
+    account's alone."""
     from django.db.models import Q
 
-    query = Q(visitor_id__in=visitor_ids)
+    query = Q()
     if user_id is not None:
         query |= Q(user_id=user_id)
-    return Event.objects.filter(query)
+    if visitor_id is not None:
+        query |= Q(visitor_id=visitor_id, user_id__isnull=True)
+    return Event.objects.filter(query) if query else Event.objects.none()
 
 
-def events_export(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> list[dict]:
-    """Every event held about a person (a user and the visitor ids tied to them)."""
-    rows = _subject_events(user_id=user_id, visitor_ids=visitor_ids).order_by("occurred_at", "id")
+def events_export(*, user_id: int | None, visitor_id: uuid.UUID | None) -> list[dict]:
+    """Every event of an account, and the anonymous events of a visitor id (see _subject_events)."""
+    rows = _subject_events(user_id=user_id, visitor_id=visitor_id).order_by("occurred_at", "id")
     return [
         {
             "event_id": str(row.event_id),
@@ -343,12 +348,11 @@ def events_export(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> list[
 
 
 @transaction.atomic
-def events_erase(*, user_id: int | None, visitor_ids: list[uuid.UUID]) -> int:
-    """Delete every event held about a person and their visitor links; returns how many."""
+def events_erase(*, user_id: int | None, visitor_id: uuid.UUID | None) -> int:
+    """Delete the events events_export gives, and the account's visitor links; returns how many events."""
     if user_id is not None:
-        visitor_ids = [*visitor_ids, *VisitorLink.objects.filter(user_id=user_id).values_list("visitor_id", flat=True)]
         VisitorLink.objects.filter(user_id=user_id).delete()
-    deleted, _ = _subject_events(user_id=user_id, visitor_ids=visitor_ids).delete()
+    deleted, _ = _subject_events(user_id=user_id, visitor_id=visitor_id).delete()
     return deleted
 
 

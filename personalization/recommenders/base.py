@@ -69,6 +69,19 @@ class Interactions:
         factors.data = np.exp2(-(now - seen.data) / (half_life_days * SECONDS_PER_DAY))
         return factors
 
+    def without_users(self, users: set) -> Interactions:
+        """The same interactions with these users' rows taken out (people who erased their data);
+        items, their features and their indices stay as they were."""
+        keep = np.array([user not in users for user in self.user_ids.tolist()], dtype=bool)
+        return Interactions(
+            matrix=self.matrix[keep],
+            user_ids=self.user_ids[keep],
+            item_ids=self.item_ids,
+            last_seen=self.last_seen[keep] if self.last_seen is not None else None,
+            item_features=self.item_features,
+            events_used=self.events_used,
+        )
+
     def popularity(self) -> np.ndarray:
         """Distinct users per item: the tie-breaker of every ranking."""
         return np.asarray((self.matrix > 0).sum(axis=0)).ravel()

@@ -12,12 +12,13 @@ from ..profiles import Profile, profile_from_replies, profile_queue
 from ..recommenders.base import Recommender
 from ..recommenders.hybrid import PARTS, Hybrid
 from ..slots import SLOTS, SlotSettings
-from ..training import model_load, models_publish
+from ..training import model_load, models_publish, version_id
 
 logger = logging.getLogger(__name__)
 
-# name -> (version id, model): read-only snapshots, replaced whole when the version changes.
-_snapshots: dict[str, tuple[int, Recommender]] = {}
+# name -> (version token, model): read-only snapshots, replaced whole when the token changes
+# (another version serves, or the same one was refitted without someone who erased their data).
+_snapshots: dict[str, tuple[str, Recommender]] = {}
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class ServingState:
     """Everything the stages read besides the page itself."""
 
     profile: Profile | None
-    versions: dict[str, int]
+    versions: dict[str, str]  # name -> version token
     settings: dict[str, SlotSettings]
 
     def model(self, name: str, *, settings: SlotSettings) -> Recommender | None:
@@ -41,7 +42,7 @@ class ServingState:
         return Hybrid.compose(parts, weights=dict(settings.weights)) if parts else None
 
 
-def _snapshot(name: str, versions: dict[str, int]) -> Recommender | None:
+def _snapshot(name: str, versions: dict[str, str]) -> Recommender | None:
     version = versions.get(name)
     if version is None:
         return None
@@ -49,7 +50,7 @@ def _snapshot(name: str, versions: dict[str, int]) -> Recommender | None:
     if held is not None and held[0] == version:
         return held[1]
     try:
-        model = model_load(version_id=version)
+        model = model_load(version_id=version_id(version))
     except Exception:
         logger.exception("could not load %s v%s; keeping what serves", name, version)
         return held[1] if held else None
@@ -99,7 +100,7 @@ def state_read(owner: str | None) -> ServingState:
     pipe.hgetall(slots_key())
     replies = pipe.execute()
     profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
-    versions = {key.decode(): int(value) for key, value in replies[-2].items()}
+    versions = {key.decode(): value.decode() for key, value in replies[-2].items()}
     settings = {key.decode(): SlotSettings.from_json(json.loads(value)) for key, value in replies[-1].items()}
     if not settings:
         # Redis was flushed or never told: the database knows; republish for the next page.

@@ -1,4 +1,4 @@
-"""App config of accounts."""
+"""App config of accounts; records which sessions belong to which account."""
 
 from django.apps import AppConfig
 
@@ -7,3 +7,6 @@ class AccountsConfig(AppConfig):
     name = "shop.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401

@@ -19,3 +19,28 @@ class SignUpForm(UserCreationForm):
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email already exists; log in instead.")
         return email
+
+
+class EraseForm(forms.Form):
+    """The erase confirmation; an account must also give its password, so a session left open
+    on a shared computer cannot close the account."""
+
+    confirm = forms.BooleanField(
+        label="I understand; erase my data",
+        error_messages={"required": "Tick the box to confirm that you want everything erased."},
+    )
+    password = forms.CharField(label="Your password", widget=forms.PasswordInput, strip=False)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user if user is not None and user.is_authenticated else None
+        if self.user is None:
+            del self.fields["password"]
+        else:
+            self.fields["password"].error_messages["required"] = "Enter your password to erase your account."
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That password is not right; nothing was erased.")
+        return password

@@ -1,34 +1,34 @@
 """A person's right to see and to erase what the shop holds about them."""
 
-import uuid
 from datetime import UTC, datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from personalization.api import profile_export, profile_forget
 from shop.orders.selectors import orders_export
 from shop.orders.services import orders_anonymise
-from tracking.services import events_erase, events_export, visitor_ids_of
+from tracking.services import events_erase, events_export
+
+from .selectors import DataSubject
+from .services import account_sessions_end
+
+PROFILE_UNAVAILABLE = "The live profile could not be read just now; download again later to include it."
 
 
-def _visitors(user: AbstractBaseUser | None, visitor_id: uuid.UUID | None) -> list[uuid.UUID]:
-    visitors = visitor_ids_of(user_id=user.pk) if user is not None else []
-    if visitor_id is not None and visitor_id not in visitors:
-        visitors.append(visitor_id)
-    return visitors
-
-
-def personal_data_export(*, user: AbstractBaseUser | None, visitor_id: uuid.UUID | None) -> dict:
-    visitors = _visitors(user, visitor_id)
-    user_id = user.pk if user is not None else None
+def personal_data_export(*, subject: DataSubject) -> dict:
+    """Everything held about the subject (see DataSubject for what that covers). The record comes
+    from Postgres; when the live profile in Redis cannot be read, the export says so instead."""
+    profiles = profile_export(user_id=subject.user_id, visitor_id=subject.visitor_id)
     data = {
         "exported_at": datetime.now(UTC).isoformat(),
-        "visitor_ids": [str(visitor) for visitor in visitors],
-        "events": events_export(user_id=user_id, visitor_ids=visitors),
-        "profiles": profile_export(user_id=user_id, visitor_ids=visitors),
+        "visitor_ids": [str(visitor) for visitor in _visitor_ids(subject)],
+        "events": events_export(user_id=subject.user_id, visitor_id=subject.visitor_id),
+        "profiles": profiles,
     }
-    if user is not None:
+    if profiles is None:
+        data["profiles_unavailable"] = PROFILE_UNAVAILABLE
+    if subject.user is not None:
+        user = subject.user
         data["account"] = {
             "username": user.get_username(),
             "email": user.email,
@@ -40,14 +40,30 @@ def personal_data_export(*, user: AbstractBaseUser | None, visitor_id: uuid.UUID
     return data
 
 
-def personal_data_erase(*, user: AbstractBaseUser | None, visitor_id: uuid.UUID | None) -> dict:
-    """Erase events and profiles, anonymise orders, and close the account."""
-    visitors = _visitors(user, visitor_id)
-    user_id = user.pk if user is not None else None
+def _visitor_ids(subject: DataSubject) -> list:
+    visitors = list(subject.linked_visitor_ids)
+    if subject.visitor_id is not None and subject.visitor_id not in visitors:
+        visitors.append(subject.visitor_id)
+    return visitors
+
+
+def personal_data_erase(*, subject: DataSubject) -> dict:
+    """Erase the subject's events, anonymise their orders, close the account and end its sessions
+    on every device; their live profile and their rows in stored model versions follow once this
+    commits (retried until Redis answers, see personalization.erasure)."""
+    user = subject.user
     with transaction.atomic():
-        events = events_erase(user_id=user_id, visitor_ids=visitors)
-        orders = orders_anonymise(user=user) if user is not None else 0
+        events = events_erase(user_id=subject.user_id, visitor_id=subject.visitor_id)
+        orders, session_keys = 0, []
+        if user is not None:
+            orders = orders_anonymise(user=user)
+            session_keys = account_sessions_end(user=user)
+        profile_forget(
+            user_id=subject.user_id,
+            visitor_id=subject.visitor_id,
+            past_visitor_ids=subject.linked_visitor_ids,
+            redis_keys=session_keys,
+        )
         if user is not None:
             user.delete()
-    profile_forget(user_id=user_id, visitor_ids=visitors)
     return {"events": events, "orders_anonymised": orders}

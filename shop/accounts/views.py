@@ -11,8 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tracking.api import track
 from tracking.identity import CONSENT_COOKIE, TrackingContext
 
-from .forms import SignUpForm
+from .forms import EraseForm, SignUpForm
 from .privacy import personal_data_erase, personal_data_export
+from .selectors import data_subject
 
 
 @require_http_methods(["GET", "POST"])
@@ -37,25 +38,24 @@ def register_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def privacy_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/privacy.html", _privacy_context(request))
+    return render(request, "accounts/privacy.html", _privacy_context(request, EraseForm(user=request.user)))
 
 
-def _privacy_context(request: HttpRequest) -> dict:
-    return {"consent": request.tracking.consent, "retention_days": settings.TRACKING_RETENTION_DAYS}
-
-
-def _subject(request: HttpRequest):
-    user = request.user if request.user.is_authenticated else None
-    return user, request.tracking.visitor_id if request.tracking.granted else None
+def _privacy_context(request: HttpRequest, erase_form: EraseForm) -> dict:
+    return {
+        "consent": request.tracking.consent,
+        "retention_days": settings.TRACKING_RETENTION_DAYS,
+        "erase_form": erase_form,
+    }
 
 
 @require_POST
 def privacy_download_view(request: HttpRequest) -> HttpResponse:
-    user, visitor = _subject(request)
-    if user is None and visitor is None:
+    subject = data_subject(request=request)
+    if subject.is_empty:
         messages.info(request, "We hold nothing about this browser: tracking is off and you are not logged in.")
         return redirect("accounts:privacy")
-    data = personal_data_export(user=user, visitor_id=visitor)
+    data = personal_data_export(subject=subject)
     response = JsonResponse(data, json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = 'attachment; filename="my-data.json"'
     return response
@@ -63,12 +63,12 @@ def privacy_download_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def privacy_erase_view(request: HttpRequest) -> HttpResponse:
-    if request.POST.get("confirm") != "yes":
-        messages.error(request, "Tick the box to confirm that you want everything erased.")
-        return render(request, "accounts/privacy.html", _privacy_context(request), status=400)
-    user, visitor = _subject(request)
-    result = personal_data_erase(user=user, visitor_id=visitor)
-    if user is not None:
+    form = EraseForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return render(request, "accounts/privacy.html", _privacy_context(request, form), status=400)
+    subject = data_subject(request=request)
+    result = personal_data_erase(subject=subject)
+    if subject.user is not None:
         logout(request)
     response = redirect("accounts:privacy")
     # Forget this browser too: with no consent cookie the banner asks again.
@@ -78,8 +78,9 @@ def privacy_erase_view(request: HttpRequest) -> HttpResponse:
         request,
         f"Erased {result['events']} recorded events and your profile"
         + (
-            f"; {result['orders_anonymised']} orders kept for our accounts, without your name or address."
-            if user
+            f"; {result['orders_anonymised']} orders kept for our accounts, without your name or address,"
+            " and you are logged out everywhere."
+            if subject.user is not None
             else "."
         ),
     )

@@ -176,6 +176,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracking.tasks.volume_check",
         "schedule": crontab(minute=7),
     },
+    # Erasures whose Redis keys or model versions could not be cleaned at once (Redis away, a
+    # worker down): often enough that a person is forgotten within minutes of Redis answering.
+    "personalization-erasures-complete": {
+        "task": "personalization.tasks.erasures_complete",
+        "schedule": crontab(minute="*/5"),
+    },
     # Trending moves within the day; neighbour models change slowly and cost more.
     "personalization-retrain-trending": {
         "task": "personalization.tasks.model_retrain",
