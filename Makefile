@@ -27,7 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make demo       set up and run the shop with demo data on http://127.0.0.1:8000"
 	@echo "make test       ruff, then the whole test suite against real PostgreSQL and Redis"
-	@echo "make lint       ruff check and ruff format --check"
+	@echo "make lint       ruff check, ruff format --check and the import contract (lint-imports)"
 	@echo "make fmt        ruff format and ruff check --fix"
 	@echo "make serve      gunicorn with the production settings on http://127.0.0.1:8000"
 	@echo "make services   start PostgreSQL and Redis if they are installed but stopped"
@@ -61,6 +61,7 @@ test: $(INSTALLED)
 	@$(PY) -c 'import playwright.sync_api' \
 		|| { echo "Playwright's Python package is missing from $(VENV) (it is in requirements-dev.txt)" >&2; exit 1; }
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 	@rc=0; env -u DJANGO_SETTINGS_MODULE $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure" >&2; fi; \
 	exit $$rc
@@ -68,6 +69,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 
 fmt: $(INSTALLED)
 	$(VENV)/bin/ruff format .

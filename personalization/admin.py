@@ -37,8 +37,8 @@ class SlotConfigAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "algorithm":
             # A choice of what exists, so a typo cannot leave a slot empty.
-            names = ["hybrid", *algorithms()]
-            return forms.ChoiceField(choices=[(name, name) for name in names], label="Algorithm")
+            # "hybrid" is in the registry: the blend of the served parts with this slot's weights.
+            return forms.ChoiceField(choices=[(name, name) for name in sorted(algorithms())], label="Algorithm")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

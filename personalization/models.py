@@ -4,6 +4,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from .slots import SLOT_CHOICES, SlotSettings
+
 
 class ModelVersion(models.Model):
     """One training run of one recommender; exactly one ready version per name is active."""
@@ -62,20 +64,15 @@ class PendingErasure(models.Model):
         return self.owner
 
 
-class Slot(models.TextChoices):
-    HOME_RECOMMENDED = "home_recommended", "Home: Recommended for you"
-    HOME_TRENDING = "home_trending", "Home: Trending"
-    PRODUCT_ALSO_BOUGHT = "product_also_bought", "Product: Customers also bought"
-    PRODUCT_SIMILAR = "product_similar", "Product: Similar items"
-    CART_COMPLETE = "cart_complete", "Cart: Complete your order"
-
-
 class SlotConfig(models.Model):
     """How one slot fills itself: which algorithm, how many items, blend weights, exploration."""
 
-    slot = models.CharField(max_length=32, choices=Slot.choices, unique=True)
+    slot = models.CharField(max_length=32, choices=SLOT_CHOICES, unique=True)
     title = models.CharField(max_length=80)
-    algorithm = models.CharField(max_length=40, help_text="A recommender from the registry, or 'hybrid'.")
+    algorithm = models.CharField(
+        max_length=40,
+        help_text="A recommender from the registry; 'hybrid' blends the served parts with the weights below.",
+    )
     size = models.PositiveSmallIntegerField(default=8, validators=[MinValueValidator(1), MaxValueValidator(24)])
     weight_collaborative = models.FloatField(default=1.0, validators=[MinValueValidator(0)])
     weight_content = models.FloatField(default=0.5, validators=[MinValueValidator(0)])
@@ -98,3 +95,19 @@ class SlotConfig(models.Model):
 
     def __str__(self) -> str:
         return self.get_slot_display()
+
+    def as_settings(self) -> SlotSettings:
+        return SlotSettings(
+            title=self.title,
+            algorithm=self.algorithm,
+            size=self.size,
+            weights={
+                "collaborative": self.weight_collaborative,
+                "content": self.weight_content,
+                "recency": self.weight_recency,
+                "popularity": self.weight_popularity,
+            },
+            diversity=self.diversity,
+            epsilon=self.epsilon,
+            is_active=self.is_active,
+        )

@@ -140,6 +140,16 @@ class Context:
     user_index: int | None = None
 
 
+@dataclass(frozen=True)
+class Taste:
+    """A person as serving knows them, by item id rather than index: what they did (history,
+    id to weight) and saw last (recent, most recent first). Each model maps it to its own
+    indices, so models trained at different times, knowing different items, read one Taste."""
+
+    history: dict[Any, float] = field(default_factory=dict)
+    recent: tuple[Any, ...] = ()
+
+
 class Recommender(ABC):
     """One algorithm. Subclasses set name and implement fit and score."""
 
@@ -158,6 +168,21 @@ class Recommender(ABC):
     @abstractmethod
     def score(self, context: Context) -> np.ndarray:
         """A score for every item index (higher is better; zero means no opinion)."""
+
+    def context_of(self, taste: Taste) -> Context:
+        """The Taste in this model's item indices; items it never saw are left out."""
+        assert self.data is not None, "fit() first"
+        history: dict[int, float] = {}
+        for item, weight in taste.history.items():
+            index = self.data.item_index(item)
+            if index is not None:
+                history[index] = history.get(index, 0.0) + weight
+        recent = tuple(index for item in taste.recent if (index := self.data.item_index(item)) is not None)
+        return Context(history=history, recent=recent)
+
+    def score_taste(self, taste: Taste) -> np.ndarray:
+        """A score for every item index of this model, for a person described by item ids."""
+        return self.score(self.context_of(taste))
 
     def recommend(self, context: Context, *, n: int, exclude: set[int] | None = None) -> list[tuple[int, float]]:
         """Top n item indices by score; ties (zeros included) by popularity, then item id."""

@@ -6,12 +6,12 @@ from typing import Any, Self
 
 import numpy as np
 
-from .base import Context, Interactions, Recommender
+from .base import Context, Interactions, Recommender, Taste
 from .registry import register
 
-# Which algorithm plays each part. Serving blends the separately trained, served versions
-# of these with the slot's weights (personalization/serving.py); this class is the same
-# blend trained in one piece, so it can be evaluated offline and pass the shared suite.
+# Which algorithm plays each part. A Hybrid is always this blend: fitted in one piece (for
+# offline evaluation and the shared suite), or composed by serving from the served versions
+# of these parts with a slot's weights.
 PARTS = {"collaborative": "itemknn", "content": "content", "recency": "session", "popularity": "trending"}
 DEFAULT_WEIGHTS = {"collaborative": 1.0, "content": 0.5, "recency": 0.5, "popularity": 0.1}
 
@@ -47,7 +47,36 @@ class Hybrid(Recommender):
         }
         return self
 
+    @classmethod
+    def compose(cls, parts: dict[str, Recommender], *, weights: dict[str, float]) -> Self:
+        """The blend of parts fitted apart (serving's current versions), over the first part's items."""
+        hybrid = cls(weights=weights)
+        hybrid.parts = {part: model for part, model in parts.items() if hybrid.params["weights"].get(part, 0) > 0}
+        if not hybrid.parts:
+            raise ValueError("a hybrid needs at least one part with a weight above zero")
+        hybrid.data = next(iter(hybrid.parts.values())).data
+        return hybrid
+
     def score(self, context: Context) -> np.ndarray:
         assert self.data is not None, "fit() first"
         scores = {part: model.score(context) for part, model in self.parts.items()}
         return blend(scores, self.params["weights"], self.data.n_items)
+
+    def score_taste(self, taste: Taste) -> np.ndarray:
+        assert self.data is not None, "fit() first"
+        scores = {part: aligned(model.score_taste(taste), model, self) for part, model in self.parts.items()}
+        return blend(scores, self.params["weights"], self.data.n_items)
+
+
+def aligned(scores: np.ndarray, model: Recommender, base: Recommender) -> np.ndarray:
+    """One model's scores over the base model's items: parts trained at different times may
+    know different products (one added in between), so they meet by item id, not index."""
+    ours, theirs = model.data.item_ids, base.data.item_ids
+    if len(ours) == len(theirs) and np.array_equal(ours, theirs):
+        return scores
+    result = np.zeros(len(theirs), dtype=np.float64)
+    positions = np.searchsorted(theirs, ours)
+    found = positions < len(theirs)
+    found[found] = theirs[positions[found]] == ours[found]
+    result[positions[found]] = np.asarray(scores)[found]
+    return result

@@ -110,6 +110,28 @@ def products_newest(*, limit: int = 8) -> list[Product]:
     return list(_with_cards(Product.objects.active().in_stock().order_by("-created_at", "-id"))[:limit])
 
 
+def products_sellable_ids(*, ids: set[int]) -> set[int]:
+    """Which of these products can be bought now (active, in stock), asked on ids alone."""
+    return set(Product.objects.active().in_stock().filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def products_newest_ids(*, exclude: set[int], limit: int) -> list[int]:
+    queryset = Product.objects.active().in_stock().exclude(pk__in=exclude).order_by("-created_at", "-id")
+    return list(queryset.values_list("pk", flat=True)[:limit])
+
+
+def products_for_cards(*, ids: set[int]) -> dict[int, Product]:
+    """Products by id with what their cards show, for shelves chosen elsewhere."""
+    return _with_cards(Product.objects.all()).in_bulk(ids)
+
+
+def products_by_sku() -> dict[str, tuple[int, int]]:
+    """Every product by upper-cased SKU: (product id, category id), for importers of event logs."""
+    return {
+        sku.upper(): (pk, category) for sku, pk, category in Product.objects.values_list("sku", "pk", "category_id")
+    }
+
+
 def departments_with_categories() -> list[Department]:
     return list(Department.objects.prefetch_related("categories"))
 

@@ -222,6 +222,8 @@ LOGGING = {
 # Tracking: the collector's limits and what runs after each stored batch.
 TRACKING_INGEST_HOOKS = env.list("TRACKING_INGEST_HOOKS", default=["personalization.hooks.events_ingested"])
 TRACKING_IDENTITY_HOOKS = env.list("TRACKING_IDENTITY_HOOKS", default=["personalization.hooks.visitor_identified"])
+# The storefront's function that maps SKUs to (product id, category id) for import_events.
+TRACKING_CATALOG_BY_SKU = "shop.catalog.selectors.products_by_sku"
 # Origins allowed to post events besides this site's own hosts (a second storefront domain).
 TRACKING_ALLOWED_ORIGINS = env.list("TRACKING_ALLOWED_ORIGINS", default=[])
 # 100 events of ~400 bytes fit with room to spare; anything larger is not our tracker.
@@ -276,3 +278,12 @@ RECOMMENDER_SERVED = ("trending", "itemknn", "content", "session", "popularity")
 # Off fills every slot with the newest products instead of personalized ones: for comparison, or
 # when something misbehaves.
 PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)
+# The stages that fill a page's slots, in order (personalization/serving/stages.py); a new
+# step is a Stage subclass added here.
+PERSONALIZATION_SLOT_STAGES = [
+    "personalization.serving.stages.ModelCandidates",
+    "personalization.serving.stages.SellableFilter",
+    "personalization.serving.stages.Diversity",
+    "personalization.serving.stages.Fallback",
+    "personalization.serving.stages.Exploration",
+]

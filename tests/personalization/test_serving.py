@@ -3,6 +3,7 @@
 import uuid
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -10,6 +11,7 @@ from redis.connection import Connection
 
 from personalization.models import ModelVersion, SlotConfig
 from personalization.serving import slot_configs_ensure, slots_publish
+from personalization.serving.stages import Candidate, PageFill, Stage
 from personalization.training import model_train
 from tests.factories.catalog import CategoryFactory, ProductFactory
 from tests.factories.tracking import EventFactory, RawEventFactory
@@ -140,3 +142,86 @@ def test_a_new_version_serves_on_the_next_page_and_a_failed_one_changes_nothing(
     newer = model_train(name="itemknn")
     assert ModelVersion.objects.get(name="itemknn", is_active=True) == newer
     assert client.get(shop_with_history["teapot"].get_absolute_url()).context["slots"]["product_also_bought"].products
+
+
+class PinFirst(Stage):
+    """A merchandiser's pin as a stage: one product first on the also-bought shelf."""
+
+    name = "pin"
+    product_id: int | None = None
+
+    def apply(self, page: PageFill) -> None:
+        for fill in page.slots:
+            if fill.slot.name == "product_also_bought" and self.product_id is not None:
+                fill.candidates.insert(0, Candidate(product_id=self.product_id, algorithm="pinned"))
+                fill.note(self, f"pinned product {self.product_id}")
+
+
+PIN_STAGES = [
+    "personalization.serving.stages.ModelCandidates",
+    "tests.personalization.test_serving.PinFirst",
+    "personalization.serving.stages.SellableFilter",
+    "personalization.serving.stages.Diversity",
+    "personalization.serving.stages.Fallback",
+    "personalization.serving.stages.Exploration",
+]
+
+
+def test_a_stage_added_by_configuration_changes_the_shelf_and_later_stages_still_apply(
+    client, settings, shop_with_history, monkeypatch
+):
+    rake = shop_with_history["rake"]
+    monkeypatch.setattr(PinFirst, "product_id", rake.pk)
+    settings.PERSONALIZATION_SLOT_STAGES = PIN_STAGES
+    response = client.get(shop_with_history["teapot"].get_absolute_url())
+    also = response.context["slots"]["product_also_bought"]
+    assert also.products[0] == rake and also.products[0].rec_algorithm == "pinned"
+    stages = [step.stage for step in also.trace]
+    assert stages.index("pin") > stages.index("candidates")
+    assert 'data-algorithm="pinned"' in response.content.decode()
+    # The filters run after the pin: a sold-out pinned product is not shown.
+    rake.stock = 0
+    rake.save(update_fields=["stock"])
+    also = client.get(shop_with_history["teapot"].get_absolute_url()).context["slots"]["product_also_bought"]
+    assert rake not in also.products
+    assert any(step.stage == "filters" and "sold out" in step.note for step in also.trace)
+
+
+def test_staff_see_which_stage_chose_what_and_shoppers_do_not(client, shop_with_history):
+    from tests.factories.accounts import StaffFactory, UserFactory
+
+    url = shop_with_history["teapot"].get_absolute_url()
+    client.force_login(UserFactory())
+    assert "Why these products" not in client.get(url).content.decode()
+    client.force_login(StaffFactory())
+    body = client.get(url).content.decode()
+    assert "Why these products (staff only)" in body
+    assert "<strong>candidates</strong>" in body and "from itemknn" in body
+
+
+def test_hybrid_is_one_blend_whether_fitted_whole_or_composed_of_parts_fitted_apart():
+    from personalization.recommenders.base import Interactions, Taste
+    from personalization.recommenders.hybrid import PARTS, Hybrid
+    from personalization.recommenders.registry import algorithm
+
+    users = np.array(["a", "a", "b", "b", "c", "c", "d"])
+    items = np.array([1, 2, 1, 2, 3, 4, 4])
+    data = Interactions.from_triples(users, items, np.ones(len(users)))
+    weights = {"collaborative": 1.0, "content": 0.0, "recency": 0.0, "popularity": 0.5}
+    whole = Hybrid(weights=weights).fit(data)
+    parts = {part: algorithm(PARTS[part])().fit(data) for part in ("collaborative", "popularity")}
+    composed = Hybrid.compose(parts, weights=weights)
+    taste = Taste(history={1: 1.0}, recent=(1,))
+    assert np.allclose(whole.score_taste(taste), composed.score_taste(taste))
+    # A part trained later knows a product the others do not: the blend meets it by id.
+    later = Interactions.from_triples(np.append(users, "e"), np.append(items, 5), np.ones(len(users) + 1))
+    parts["popularity"] = algorithm("trending")().fit(later)
+    scores = Hybrid.compose(parts, weights=weights).score_taste(taste)
+    assert len(scores) == data.n_items
+
+
+def test_admin_offers_hybrid_once(staff_client):
+    slot_configs_ensure()
+    config = SlotConfig.objects.get(slot="home_recommended")
+    body = staff_client.get(reverse("admin:personalization_slotconfig_change", args=[config.pk])).content.decode()
+    assert body.count('value="hybrid"') == 1

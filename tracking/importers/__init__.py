@@ -11,8 +11,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
-from django.apps import apps
+from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from tracking.partitions import partitions_ensure
 
@@ -56,11 +57,9 @@ def default_path(format_name: str) -> Path | None:
 
 
 def _catalog() -> dict[str, tuple[int, int]]:
-    """The shop's products by upper-cased SKU: (product id, category id)."""
-    product = apps.get_model("catalog", "Product")
-    return {
-        sku.upper(): (pk, category) for sku, pk, category in product.objects.values_list("sku", "pk", "category_id")
-    }
+    """The shop's products by upper-cased SKU: (product id, category id), from the function the
+    storefront offers under TRACKING_CATALOG_BY_SKU (the event record imports no storefront code)."""
+    return import_string(settings.TRACKING_CATALOG_BY_SKU)()
 
 
 def _month_starts(times: pd.Series) -> set[datetime]:

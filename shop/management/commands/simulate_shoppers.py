@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from shop.progress import progress_bar
-from tracking.simulator.services import SimulationError, SimulationReport, shoppers_simulate, shoppers_simulate_http
+from shop.simulator.services import SimulationError, SimulationReport, shoppers_simulate, shoppers_simulate_http
 
 COLUMNS = ("visitors", "sessions", "events", "accepted", "duplicates", "rejected", "skipped", "orders")
 

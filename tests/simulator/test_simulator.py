@@ -17,15 +17,15 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from personalization.profiles import profile_owner, profile_read
+from shop.simulator.catalog import catalog_snapshot_load
+from shop.simulator.engine import SESSION_GAP, visitor_simulate
+from shop.simulator.personas import PERSONAS
+from shop.simulator.services import shoppers_simulate, shoppers_simulate_http, window_end
+from shop.simulator.sinks import HttpSink, url_check
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import BrandFactory, CategoryFactory, DepartmentFactory, ProductFactory
 from tracking.models import Event, VisitorLink
 from tracking.registry import EventName, Source
-from tracking.simulator.catalog import catalog_snapshot_load
-from tracking.simulator.engine import SESSION_GAP, visitor_simulate
-from tracking.simulator.personas import PERSONAS
-from tracking.simulator.services import shoppers_simulate, shoppers_simulate_http, window_end
-from tracking.simulator.sinks import HttpSink, url_check
 from tracking.validation import event_validate
 
 ADJECTIVES = ("Linen", "Copper", "Walnut", "Woollen", "Stoneware", "Bamboo", "Velvet", "Enamel")

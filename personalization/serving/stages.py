@@ -1,0 +1,256 @@
+"""The stages that fill a page's slots, in order: each one small object with one method.
+
+A stage reads and changes the PageFill (every slot of the page at once, so a stage can ask
+the database once for the whole page) and notes what it changed, which staff see under each
+shelf. PERSONALIZATION_SLOT_STAGES lists the stages by dotted path; a new step (a
+merchandising rule, an experiment's variant) is a class added to that list.
+"""
+
+import random
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from shop.catalog.selectors import products_newest_ids, products_sellable_ids
+
+from ..profiles import Profile
+from ..recommenders.base import Taste, rank
+from ..slots import Slot, SlotSettings
+from .state import ServingState
+
+# Weights of what a profile holds when it stands for a person's taste.
+RECENT_WEIGHT, CART_WEIGHT, BOUGHT_WEIGHT = 1.0, 3.0, 5.0
+# Candidates considered per slot before filters and diversity: enough that stock and
+# history filters rarely leave a slot short, few enough to rank in well under a millisecond.
+CANDIDATE_FACTOR = 4
+FALLBACKS = ("trending", "popularity")
+NEWEST = "newest"
+EXPLORE = "explore"
+
+
+@dataclass
+class Candidate:
+    """One product a slot may show, with the algorithm that proposed it (for attribution)."""
+
+    product_id: int
+    algorithm: str
+    score: float = 0.0
+    category: int | None = None
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    stage: str
+    note: str
+
+
+@dataclass
+class SlotFill:
+    """One slot while its stages run: candidates in order, then the products it shows."""
+
+    slot: Slot
+    settings: SlotSettings
+    candidates: list[Candidate] = field(default_factory=list)
+    # The algorithm that proposed the leading candidates; the block is attributed to it.
+    leader: str | None = None
+    shown: list[Candidate] = field(default_factory=list)
+    # Sellable candidates past the shelf, for exploration.
+    tail: list[Candidate] = field(default_factory=list)
+    trace: list[TraceStep] = field(default_factory=list)
+
+    def note(self, stage: "Stage", text: str) -> None:
+        self.trace.append(TraceStep(stage=stage.name, note=text))
+
+
+@dataclass
+class PageFill:
+    """The page being filled: what it is about, who looks, and every slot it shows."""
+
+    page: str
+    slots: list[SlotFill]
+    page_products: tuple[int, ...]
+    state: ServingState | None  # None when personalization is off
+    rng: random.Random
+
+    @property
+    def profile(self) -> Profile | None:
+        return self.state.profile if self.state is not None else None
+
+    @property
+    def excluded(self) -> set[int]:
+        """Never recommended on this page: what it shows already, what is in the cart or bought."""
+        excluded = set(self.page_products)
+        if self.profile is not None:
+            excluded |= set(self.profile.cart) | set(self.profile.bought)
+        return excluded
+
+    def taste(self) -> Taste:
+        """The person as the models see them: what this page is about, then their profile."""
+        history: dict[int, float] = {}
+        recent = list(self.page_products)
+        profile = self.profile
+        if profile is not None:
+            for position, product in enumerate(profile.recent):
+                history[product] = history.get(product, 0.0) + RECENT_WEIGHT / (1 + position)
+            for product in profile.cart:
+                history[product] = history.get(product, 0.0) + CART_WEIGHT
+            for product in profile.bought:
+                history[product] = history.get(product, 0.0) + BOUGHT_WEIGHT
+            recent += [product for product in profile.recent if product not in recent]
+        for product in self.page_products:
+            history[product] = history.get(product, 0.0) + CART_WEIGHT
+        return Taste(history=history, recent=tuple(recent))
+
+
+class Stage:
+    """One step of filling a page's slots."""
+
+    name: ClassVar[str]
+
+    def apply(self, page: PageFill) -> None:
+        raise NotImplementedError
+
+
+class ModelCandidates(Stage):
+    """Ranked candidates from the slot's algorithm, then the fallbacks, until there are enough
+    to survive the filters; the leading algorithm speaks only where it has an opinion."""
+
+    name = "candidates"
+
+    def apply(self, page: PageFill) -> None:
+        if page.state is None:
+            return
+        taste, excluded = page.taste(), page.excluded
+        for fill in page.slots:
+            wanted = fill.settings.size * CANDIDATE_FACTOR
+            names = [fill.settings.algorithm, *[name for name in FALLBACKS if name != fill.settings.algorithm]]
+            for name in names:
+                model = page.state.model(name, settings=fill.settings)
+                if model is None:
+                    continue
+                taken = excluded | {candidate.product_id for candidate in fill.candidates}
+                exclude = {index for pid in taken if (index := model.data.item_index(pid)) is not None}
+                ranked = rank(model.score_taste(taste), model.tie_rank(), n=wanted, exclude=exclude)
+                if fill.leader is None:
+                    # Ties at zero are no opinion: the fallbacks' job.
+                    ranked = [(index, score) for index, score in ranked if score > 0]
+                    if ranked:
+                        fill.leader = name
+                categories = model.data.item_features.get("category")
+                added = [
+                    Candidate(
+                        product_id=int(model.data.item_ids[index]),
+                        algorithm=name,
+                        score=score,
+                        category=int(categories[index]) if categories is not None else None,
+                    )
+                    for index, score in ranked
+                ]
+                fill.candidates += added
+                if added:
+                    fill.note(self, f"{len(added)} from {name}")
+                if len(fill.candidates) >= wanted:
+                    break
+
+
+class SellableFilter(Stage):
+    """Leaves out what cannot be bought now (inactive, sold out) and what the page excludes;
+    stock is checked for the whole page in one query on ids."""
+
+    name = "filters"
+
+    def apply(self, page: PageFill) -> None:
+        ids = {candidate.product_id for fill in page.slots for candidate in fill.candidates}
+        if not ids:
+            return
+        sellable, excluded = products_sellable_ids(ids=ids), page.excluded
+        for fill in page.slots:
+            kept = [c for c in fill.candidates if c.product_id in sellable and c.product_id not in excluded]
+            if len(kept) < len(fill.candidates):
+                fill.note(self, f"left out {len(fill.candidates) - len(kept)} sold out, inactive or excluded")
+            fill.candidates = kept
+
+
+class Diversity(Stage):
+    """Maximal marginal relevance over categories among the leading algorithm's candidates: each
+    pick trades relevance for a category not shown yet, so a slot does not fill with eight
+    near-identical mugs."""
+
+    name = "diversity"
+
+    def apply(self, page: PageFill) -> None:
+        for fill in page.slots:
+            diversity = fill.settings.diversity
+            lead = [c for c in fill.candidates if c.algorithm == fill.leader]
+            if diversity <= 0 or len(lead) < 2 or any(c.category is None for c in lead):
+                continue
+            ordered = mmr(lead, diversity=diversity)
+            if ordered != lead:
+                moved = sum(1 for before, after in zip(lead, ordered, strict=True) if before is not after)
+                fill.note(self, f"moved {moved} of {len(lead)} to spread categories (diversity {diversity:g})")
+            # The lead's places stay where they were: a stage before may have put others first.
+            reordered = iter(ordered)
+            fill.candidates = [next(reordered) if c.algorithm == fill.leader else c for c in fill.candidates]
+
+
+def mmr(candidates: list[Candidate], *, diversity: float) -> list[Candidate]:
+    top = max(candidate.score for candidate in candidates) or 1.0
+    pool = list(candidates)
+    chosen: list[Candidate] = []
+    shown: dict[int, int] = {}
+    while pool:
+        best = max(
+            range(len(pool)),
+            key=lambda i: (
+                (1 - diversity) * pool[i].score / top - diversity * min(1.0, shown.get(pool[i].category, 0) / 2)
+            ),
+        )
+        candidate = pool.pop(best)
+        chosen.append(candidate)
+        shown[candidate.category] = shown.get(candidate.category, 0) + 1
+    return chosen
+
+
+class Fallback(Stage):
+    """Cuts each slot to its size without repeating a product an earlier slot of the page
+    shows, and fills a short slot (no model yet, too much sold out) with the newest products."""
+
+    name = "fallback"
+
+    def apply(self, page: PageFill) -> None:
+        seen = page.excluded
+        for fill in page.slots:
+            size = fill.settings.size
+            fresh, here = [], set(seen)
+            for candidate in fill.candidates:
+                if candidate.product_id not in here:  # the first stage to propose a product keeps it
+                    fresh.append(candidate)
+                    here.add(candidate.product_id)
+            fill.shown, rest = fresh[:size], fresh[size:]
+            seen.update(c.product_id for c in fill.shown)
+            if len(fill.shown) < size:
+                newest = products_newest_ids(exclude=seen, limit=size - len(fill.shown))
+                fill.shown += [Candidate(product_id=pid, algorithm=NEWEST) for pid in newest]
+                seen.update(newest)
+                if newest:
+                    fill.note(self, f"{len(newest)} newest products filled a short shelf")
+            # Exploration draws from beyond the next shelf-full: far enough down to be the long tail.
+            fill.tail = rest[size:]
+
+
+class Exploration(Stage):
+    """Epsilon-greedy: now and then one late position shows a long-tail product instead, so new
+    products get seen and the models learn about them."""
+
+    name = "exploration"
+
+    def apply(self, page: PageFill) -> None:
+        shown = {c.product_id for fill in page.slots for c in fill.shown}
+        for fill in page.slots:
+            tail = [c for c in fill.tail if c.product_id not in shown]
+            if not fill.shown or not tail or page.rng.random() >= fill.settings.epsilon:
+                continue
+            position = page.rng.randrange(len(fill.shown) // 2, len(fill.shown))
+            pick = page.rng.choice(tail)
+            fill.shown[position] = Candidate(product_id=pick.product_id, algorithm=EXPLORE)
+            shown.add(pick.product_id)
+            fill.note(self, f"position {position + 1} shows a long-tail product")

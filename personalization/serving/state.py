@@ -1,0 +1,108 @@
+"""What a page's slots are filled from: the profile, serving model versions and slot settings,
+read in one pipelined Redis round trip, and the model snapshots held per process."""
+
+import json
+import logging
+from dataclasses import dataclass
+
+from shop.keyspace import models_active_key, redis_client, slots_key
+
+from ..models import SlotConfig
+from ..profiles import Profile, profile_from_replies, profile_queue
+from ..recommenders.base import Recommender
+from ..recommenders.hybrid import PARTS, Hybrid
+from ..slots import SLOTS, SlotSettings
+from ..training import model_load, models_publish, version_id
+
+logger = logging.getLogger(__name__)
+
+# name -> (version token, model): read-only snapshots, replaced whole when the token changes
+# (another version serves, or the same one was refitted without someone who erased their data).
+_snapshots: dict[str, tuple[str, Recommender]] = {}
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """Everything the stages read besides the page itself."""
+
+    profile: Profile | None
+    versions: dict[str, str]  # name -> version token
+    settings: dict[str, SlotSettings]
+
+    def model(self, name: str, *, settings: SlotSettings) -> Recommender | None:
+        """The serving model of an algorithm; "hybrid" is composed of the served parts with the
+        slot's weights. None when nothing is trained yet."""
+        if name != "hybrid":
+            return _snapshot(name, self.versions)
+        parts = {
+            part: model
+            for part, algorithm in PARTS.items()
+            if settings.weights.get(part, 0) > 0 and (model := _snapshot(algorithm, self.versions)) is not None
+        }
+        return Hybrid.compose(parts, weights=dict(settings.weights)) if parts else None
+
+
+def _snapshot(name: str, versions: dict[str, str]) -> Recommender | None:
+    version = versions.get(name)
+    if version is None:
+        return None
+    held = _snapshots.get(name)
+    if held is not None and held[0] == version:
+        return held[1]
+    try:
+        model = model_load(version_id=version_id(version))
+    except Exception:
+        logger.exception("could not load %s v%s; keeping what serves", name, version)
+        return held[1] if held else None
+    _snapshots[name] = (version, model)
+    return model
+
+
+def slot_configs_ensure() -> None:
+    """Create the settings of any slot that has none, from the slot table's defaults (a
+    merchandiser switches a slot off with is_active rather than deleting it, which brings it back)."""
+    existing = set(SlotConfig.objects.values_list("slot", flat=True))
+    SlotConfig.objects.bulk_create(
+        [
+            SlotConfig(
+                slot=slot.name,
+                title=slot.defaults.title,
+                algorithm=slot.defaults.algorithm,
+                size=slot.defaults.size,
+                diversity=slot.defaults.diversity,
+                epsilon=slot.defaults.epsilon,
+            )
+            for slot in SLOTS
+            if slot.name not in existing
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def slots_publish() -> dict[str, SlotSettings]:
+    """Copy slot settings to Redis, where pages read them with the profile."""
+    slot_configs_ensure()
+    settings = {config.slot: config.as_settings() for config in SlotConfig.objects.all()}
+    pipe = redis_client().pipeline()
+    pipe.delete(slots_key())
+    if settings:
+        pipe.hset(slots_key(), mapping={slot: json.dumps(value.as_json()) for slot, value in settings.items()})
+    pipe.execute()
+    return settings
+
+
+def state_read(owner: str | None) -> ServingState:
+    """Profile, serving versions and slot settings: one pipelined round trip."""
+    pipe = redis_client().pipeline(transaction=False)
+    if owner:
+        profile_queue(pipe, owner=owner)
+    pipe.hgetall(models_active_key())
+    pipe.hgetall(slots_key())
+    replies = pipe.execute()
+    profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
+    versions = {key.decode(): value.decode() for key, value in replies[-2].items()}
+    settings = {key.decode(): SlotSettings.from_json(json.loads(value)) for key, value in replies[-1].items()}
+    if not settings:
+        # Redis was flushed or never told: the database knows; republish for the next page.
+        settings, versions = slots_publish(), models_publish()
+    return ServingState(profile=profile, versions=versions, settings=settings)
