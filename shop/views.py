@@ -14,7 +14,7 @@ from personalization.api import page_context
 from shop.catalog.selectors import departments_with_categories, products_newest
 
 # Seconds a client is asked to wait while the database does not answer: about what a Postgres
-# restart takes, and what the compose healthcheck allows between its probes.
+# restart takes on this project's machine (a few seconds).
 DATABASE_RETRY_AFTER = 5
 
 
