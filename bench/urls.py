@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
+from shop.urls import handler500  # noqa: F401 - the shop's error pages under these URLs too
+
 
 @csrf_exempt
 def noop_view(request: HttpRequest) -> HttpResponse:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Makes sure the local services the test suite needs are up: PostgreSQL, Redis, Chromium.
+# Makes sure the local services the test suite needs are up: PostgreSQL, Redis, Chromium, nginx.
 #
 #   scripts/services.sh up        start PostgreSQL and Redis if installed but stopped; wait for both
 #   scripts/services.sh chromium  install Debian's chromium when missing and we are root
+#   scripts/services.sh nginx     install Debian's nginx when missing and we are root (never started
+#                                 as a service: the tests run their own on loopback)
 #   scripts/services.sh status    say what answers, change nothing
 #
 # Hosts and ports follow PGHOST/PGPORT and REDIS_HOST/REDIS_PORT (default: the local ones).
@@ -108,6 +110,30 @@ ensure_chromium() {
   return 0
 }
 
+nginx_binary() {
+  command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
+}
+
+ensure_nginx() {
+  if nginx_binary >/dev/null; then
+    log "nginx: $(nginx_binary)"
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian's nginx for the edge proxy tests"
+    export DEBIAN_FRONTEND=noninteractive
+    # policy-rc.d keeps the package from starting a system nginx on port 80 where one is set up
+    # (as in containers); the tests only ever run nginx themselves, on loopback.
+    if apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx >/dev/null; then
+      log "nginx: $(nginx_binary)"
+      return 0
+    fi
+  fi
+  banner "nginx is NOT installed and could not be installed (need root and apt-get)." \
+    "The nginx edge tests (tests/test_nginx.py) will be SKIPPED. Install it with: apt-get install -y nginx"
+  return 0
+}
+
 case "${1:-}" in
   up)
     start_postgres
@@ -116,13 +142,17 @@ case "${1:-}" in
   chromium)
     ensure_chromium
     ;;
+  nginx)
+    ensure_nginx
+    ;;
   status)
     if postgres_answers; then log "PostgreSQL answers on $PGHOST:$PGPORT"; else log "PostgreSQL does not answer"; fi
     if redis_answers; then log "Redis answers on $REDIS_HOST:$REDIS_PORT"; else log "Redis does not answer"; fi
     if command -v chromium >/dev/null 2>&1; then log "chromium: $(command -v chromium)"; else log "chromium: missing"; fi
+    if nginx_binary >/dev/null; then log "nginx: $(nginx_binary)"; else log "nginx: missing"; fi
     ;;
   *)
-    echo "usage: $0 {up|chromium|status}" >&2
+    echo "usage: $0 {up|chromium|nginx|status}" >&2
     exit 2
     ;;
 esac

@@ -118,7 +118,7 @@ def _figure(
         '<figcaption class="chart-title">{title}</figcaption>'
         '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="{id}-title {id}-desc" '
         'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        'font-family="system-ui, sans-serif" font-size="12" style="max-width: 100%; height: auto">'
+        'font-family="system-ui, sans-serif" font-size="12">'
         '<title id="{id}-title">{title}</title><desc id="{id}-desc">{description}</desc>{body}</svg>'
         "{script}{table}</figure>",
         id=chart_id,

@@ -1,4 +1,4 @@
-"""Root URLs: storefront, accounts, admin, health."""
+"""Root URLs: storefront, accounts, admin, health; the server error handler."""
 
 from django.conf import settings
 from django.conf.urls.static import static
@@ -21,3 +21,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
+
+handler500 = "shop.views.server_error_view"

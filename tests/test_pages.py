@@ -10,6 +10,30 @@ from tests.factories.orders import CartLineFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
 
+# The policy every page is served with; a page's nonce (given to its dataLayer scripts) is left out.
+POLICY = {
+    "default-src": {"'self'"},
+    "script-src": {"'self'"},
+    "style-src": {"'self'"},
+    "img-src": {"'self'", "data:"},
+    "connect-src": {"'self'"},
+    "object-src": {"'none'"},
+    "frame-ancestors": {"'none'"},
+    "form-action": {"'self'"},
+    "base-uri": {"'self'"},
+}
+
+
+def assert_policy(response, url: str) -> None:
+    """The page carries the shop's Content-Security-Policy: nothing inline runs without its nonce."""
+    header = response.get("Content-Security-Policy")
+    assert header, f"{url} has no Content-Security-Policy"
+    directives = {}
+    for directive in filter(None, (part.strip() for part in header.split(";"))):
+        name, *sources = directive.split()
+        directives[name] = {source for source in sources if not source.startswith("'nonce-")}
+    assert directives == POLICY, url
+
 
 @pytest.fixture
 def world():
@@ -39,15 +63,19 @@ def test_every_storefront_page_renders(client, world):
     for url in pages:
         response = client.get(url)
         assert response.status_code == 200, url
+        assert_policy(response, url)
     client.logout()
     for url in (reverse("accounts:login"), reverse("accounts:register")):
-        assert client.get(url).status_code == 200, url
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_policy(response, url)
 
 
 def test_unknown_page_gets_the_shop_404(client):
     response = client.get("/no/such/page/")
     assert response.status_code == 404
     assert "Larder" in response.content.decode()
+    assert_policy(response, "/no/such/page/")
 
 
 def test_server_error_page_renders_without_context(client):
@@ -57,18 +85,21 @@ def test_server_error_page_renders_without_context(client):
 
 
 def test_every_admin_page_renders_for_staff(staff_client, world):
+    def assert_renders(url: str, **query) -> None:
+        response = staff_client.get(url, query)
+        assert response.status_code == 200, url
+        assert_policy(response, url)
+
     for model, model_admin in admin.site._registry.items():
         meta = model._meta
         changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
-        assert staff_client.get(changelist).status_code == 200, changelist
-        assert staff_client.get(changelist, {"q": "<script>"}).status_code == 200, changelist
+        assert_renders(changelist)
+        assert_renders(changelist, q="<script>")
         if model_admin.has_add_permission(type("R", (), {"user": UserFactory(is_superuser=True)})()):
-            add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
-            assert staff_client.get(add).status_code == 200, add
+            assert_renders(reverse(f"admin:{meta.app_label}_{meta.model_name}_add"))
         instance = model.objects.first()
         if instance is not None:
-            change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[instance.pk])
-            assert staff_client.get(change).status_code == 200, change
+            assert_renders(reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[instance.pk]))
 
 
 def test_admin_is_staff_only(client):

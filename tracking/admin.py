@@ -90,7 +90,7 @@ class EventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="visitor")
     def visitor(self, obj: Event) -> str:
-        return format_html('<code style="white-space: nowrap">{}</code>', obj.visitor_id)
+        return format_html('<code class="visitor-id">{}</code>', obj.visitor_id)
 
     def get_search_results(self, request, queryset, search_term):
         """Exact UUID matches only: the default icontains would cast every row's UUID to text."""
@@ -136,7 +136,7 @@ class RejectedEventAdmin(ReadOnlyAdmin):
         # Cut at 2,000 characters (or nested a thousand deep) it is no longer JSON: shown as is.
         with contextlib.suppress(ValueError, RecursionError):
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        return format_html('<pre class="payload" style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+        return format_html('<pre class="payload">{}</pre>', text)
 
     def get_urls(self):
         return [

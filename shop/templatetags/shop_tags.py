@@ -84,9 +84,12 @@ def _ga4_item(product, index: int | None = None, quantity: int | None = None) ->
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-@register.simple_tag
-def datalayer_push(event: str, products=None, list_name: str = "", lines=None) -> str:
-    """A GA4 ecommerce push (view_item, view_item_list, view_cart) for tag managers and our tracker."""
+@register.simple_tag(takes_context=True)
+def datalayer_push(context, event: str, products=None, list_name: str = "", lines=None) -> str:
+    """A GA4 ecommerce push (view_item, view_item_list, view_cart) for tag managers and our tracker.
+
+    An inline script, so it carries the page's CSP nonce: the policy runs no other inline code.
+    """
     if lines is not None:
         items = [_ga4_item(line.product, quantity=line.quantity) for line in lines]
     elif products is None:
@@ -101,7 +104,8 @@ def datalayer_push(event: str, products=None, list_name: str = "", lines=None) -
     if event != "view_item_list":
         ecommerce["value"] = round(sum(item["price"] * item.get("quantity", 1) for item in items), 2)
     payload = json.dumps({"event": event, "ecommerce": ecommerce}).translate(_SCRIPT_ESCAPES)
-    return mark_safe(f"<script>window.dataLayer.push({payload});</script>")  # noqa: S308 - escaped above
+    nonce = context["request"].csp_nonce
+    return mark_safe(f'<script nonce="{nonce}">window.dataLayer.push({payload});</script>')  # noqa: S308 - escaped above
 
 
 @register.filter

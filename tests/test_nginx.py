@@ -1,0 +1,103 @@
+"""The nginx edge (deploy/nginx.conf): a valid config, the only published port, and slow clients kept off gunicorn."""
+
+import http.client
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench._nginx import NGINX, SKIP_REASON, Nginx, config_local, config_test
+from bench._server import Gunicorn, free_port
+from bench.slowloris import healthy_wait, slowloris_probe
+
+ROOT = Path(__file__).resolve().parent.parent
+# Any database that answers SELECT 1 serves /healthz; the trickled requests never reach a view.
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+needs_nginx = pytest.mark.skipif(NGINX is None, reason=SKIP_REASON)
+
+
+@pytest.fixture(scope="module")
+def services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_only_nginx_publishes_a_port(services):
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"nginx"}
+    nginx = services["nginx"]
+    assert nginx["image"].split(":")[0] == "nginx", "the official image"
+    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(nginx["healthcheck"]["test"])
+
+
+def test_nginx_serves_the_static_files_the_image_collected(services):
+    static_mounts = {volume.split(":")[0] for volume in services["nginx"]["volumes"] if ":/srv/static" in volume}
+    copied = {volume.split(":")[0] for volume in services["static"]["volumes"] if volume.endswith(":/srv/static")}
+    assert static_mounts and static_mounts == copied
+    assert "/app/staticfiles" in " ".join(services["static"]["command"])
+    assert services["nginx"]["depends_on"]["static"]["condition"] == "service_completed_successfully"
+
+
+@needs_nginx
+def test_shipped_config_passes_nginx_t(tmp_path):
+    config = tmp_path / "nginx.conf"
+    tmp_path.chmod(0o755)
+    config.write_text(config_local(upstream_port=free_port(), listen_port=free_port(), prefix=tmp_path))
+    result = config_test(config)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def edge():
+    """gunicorn as shipped but with one worker (two threads: a few slow clients are enough to take
+    them all), and nginx as shipped in front of it."""
+    if NGINX is None:
+        pytest.skip(SKIP_REASON)
+    environment = {"DATABASE_URL": LOCAL_POSTGRES, "GUNICORN_WORKERS": "1"}
+    with (
+        Gunicorn(settings="shop.settings.test", environment=environment) as gunicorn,
+        Nginx(upstream_port=gunicorn.port) as nginx,
+    ):
+        yield gunicorn, nginx
+
+
+@pytest.mark.timeout(90)
+def test_healthz_answers_through_nginx_while_slow_clients_trickle(edge):
+    gunicorn, nginx = edge
+    # The same trickle straight at gunicorn takes every thread: its /healthz stops answering.
+    direct = slowloris_probe(
+        target="gunicorn",
+        attack_port=gunicorn.port,
+        probe_port=gunicorn.port,
+        connections=20,
+        seconds=2,
+        probe_timeout=1,
+    )
+    assert direct.probes and not direct.latencies, direct
+    assert healthy_wait(gunicorn.port), gunicorn.log_problems()
+
+    proxied = slowloris_probe(
+        target="nginx", attack_port=nginx.port, probe_port=nginx.port, connections=20, seconds=3, probe_timeout=1
+    )
+    assert proxied.failures == 0, proxied
+    assert len(proxied.latencies) >= 4
+    # nginx still holds every slow connection: it outwaits them, it does not just cut them off.
+    assert proxied.trickling == 20
+
+
+def test_static_files_come_from_nginx(edge):
+    _, nginx = edge
+    conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=5)
+    try:
+        conn.request("GET", "/static/css/shop.css")
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200
+    assert body == (ROOT / "static" / "css" / "shop.css").read_bytes()
+    # nginx's own caching header: the file did not come through gunicorn.
+    assert response.getheader("Cache-Control") == "max-age=604800"
+    assert response.getheader("X-Content-Type-Options") == "nosniff"
