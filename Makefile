@@ -58,7 +58,7 @@ services:
 test: $(INSTALLED)
 	@bash scripts/services.sh up
 	@bash scripts/services.sh chromium
-	@bash scripts/services.sh nginx
+	@bash scripts/services.sh tools
 	@$(PY) -c 'import playwright.sync_api' \
 		|| { echo "Playwright's Python package is missing from $(VENV) (it is in requirements-dev.txt)" >&2; exit 1; }
 	$(VENV)/bin/ruff check .

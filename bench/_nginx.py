@@ -18,7 +18,7 @@ NGINX = shutil.which("nginx") or next(
 )
 # Debian's and the official image's nginx both keep the MIME table here.
 MIME_TYPES = Path("/etc/nginx/mime.types")
-SKIP_REASON = "nginx is not installed (scripts/services.sh nginx installs Debian's when run as root)"
+SKIP_REASON = "nginx is not installed (scripts/services.sh tools installs Debian's when run as root)"
 
 
 def _replace_once(text: str, pattern: str, replacement: str) -> str:
@@ -33,7 +33,7 @@ def config_local(*, upstream_port: int, listen_port: int, prefix: Path, static_r
     """The shipped config for this machine: every timeout, buffer and header as shipped; the upstream
     at 127.0.0.1:upstream_port, listening on 127.0.0.1:listen_port only, temp files and pid in prefix."""
     text = SHIPPED_CONFIG.read_text()
-    text = _replace_once(text, r"^\s*server web:8000;.*$", f"        server 127.0.0.1:{upstream_port};")
+    text = _replace_once(text, r"^\s*server web:8000 resolve;.*$", f"        server 127.0.0.1:{upstream_port};")
     text = _replace_once(text, r"^\s*listen 80;.*$", f"        listen 127.0.0.1:{listen_port};")
     text = _replace_once(text, r"^\s*alias /srv/static/;.*$", f"            alias {static_root}/;")
     text = _replace_once(text, r"^\s*include mime.types;$", f"    include {MIME_TYPES};")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes sure the local services the test suite needs are up: PostgreSQL, Redis, Chromium, nginx.
+# Makes sure the local services and tools the test suite needs are there: PostgreSQL, Redis,
+# Chromium, nginx, docker-compose.
 #
 #   scripts/services.sh up        start PostgreSQL and Redis if installed but stopped; wait for both
 #   scripts/services.sh chromium  install Debian's chromium when missing and we are root
-#   scripts/services.sh nginx     install Debian's nginx when missing and we are root (never started
-#                                 as a service: the tests run their own on loopback)
+#   scripts/services.sh tools     install Debian's nginx and docker-compose when missing and we are
+#                                 root (nginx is never started as a service: the tests run their own)
 #   scripts/services.sh status    say what answers, change nothing
 #
 # Hosts and ports follow PGHOST/PGPORT and REDIS_HOST/REDIS_PORT (default: the local ones).
@@ -92,45 +93,30 @@ start_redis() {
   wait_for Redis redis_answers
 }
 
-ensure_chromium() {
-  if command -v chromium >/dev/null 2>&1; then
-    log "chromium: $(command -v chromium)"
+tool_path() {
+  command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; }
+}
+
+# ensure_tool BINARY PACKAGE WHAT: install Debian's PACKAGE when BINARY is missing and we are
+# root; otherwise say loudly which tests will be skipped. Never starts a system service: the
+# tests run their own nginx on loopback (policy-rc.d keeps the package from starting one on
+# port 80 where one is set up, as in containers).
+ensure_tool() {
+  local binary="$1" package="$2" what="$3"
+  if tool_path "$binary" >/dev/null; then
+    log "$binary: $(tool_path "$binary")"
     return 0
   fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing Debian's chromium for the browser tests"
+    log "installing Debian's $package for $what"
     export DEBIAN_FRONTEND=noninteractive
-    if apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
-      log "chromium: $(command -v chromium)"
+    if apt-get update -qq && apt-get install -y -qq --no-install-recommends "$package" >/dev/null; then
+      log "$binary: $(tool_path "$binary")"
       return 0
     fi
   fi
-  banner "chromium is NOT installed and could not be installed (need root and apt-get)." \
-    "The browser (e2e) tests will be SKIPPED. Install it with: apt-get install -y chromium"
-  return 0
-}
-
-nginx_binary() {
-  command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }
-}
-
-ensure_nginx() {
-  if nginx_binary >/dev/null; then
-    log "nginx: $(nginx_binary)"
-    return 0
-  fi
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    log "installing Debian's nginx for the edge proxy tests"
-    export DEBIAN_FRONTEND=noninteractive
-    # policy-rc.d keeps the package from starting a system nginx on port 80 where one is set up
-    # (as in containers); the tests only ever run nginx themselves, on loopback.
-    if apt-get update -qq && apt-get install -y -qq --no-install-recommends nginx >/dev/null; then
-      log "nginx: $(nginx_binary)"
-      return 0
-    fi
-  fi
-  banner "nginx is NOT installed and could not be installed (need root and apt-get)." \
-    "The nginx edge tests (tests/test_nginx.py) will be SKIPPED. Install it with: apt-get install -y nginx"
+  banner "$package is NOT installed and could not be installed (need root and apt-get)." \
+    "The $what will be SKIPPED. Install it with: apt-get install -y $package"
   return 0
 }
 
@@ -140,19 +126,21 @@ case "${1:-}" in
     start_redis
     ;;
   chromium)
-    ensure_chromium
+    ensure_tool chromium chromium "browser (e2e) tests"
     ;;
-  nginx)
-    ensure_nginx
+  tools)
+    ensure_tool nginx nginx "nginx edge tests (tests/test_nginx.py)"
+    ensure_tool docker-compose docker-compose "compose file check (docker-compose config)"
     ;;
   status)
     if postgres_answers; then log "PostgreSQL answers on $PGHOST:$PGPORT"; else log "PostgreSQL does not answer"; fi
     if redis_answers; then log "Redis answers on $REDIS_HOST:$REDIS_PORT"; else log "Redis does not answer"; fi
-    if command -v chromium >/dev/null 2>&1; then log "chromium: $(command -v chromium)"; else log "chromium: missing"; fi
-    if nginx_binary >/dev/null; then log "nginx: $(nginx_binary)"; else log "nginx: missing"; fi
+    for tool in chromium nginx docker-compose; do
+      if tool_path "$tool" >/dev/null; then log "$tool: $(tool_path "$tool")"; else log "$tool: missing"; fi
+    done
     ;;
   *)
-    echo "usage: $0 {up|chromium|nginx|status}" >&2
+    echo "usage: $0 {up|chromium|tools|status}" >&2
     exit 2
     ;;
 esac

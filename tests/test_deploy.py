@@ -6,6 +6,7 @@ import re
 import runpy
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -68,6 +69,36 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
             instruction, _, arguments = line.partition(" ")
             pairs.append((instruction.upper(), arguments.strip()))
     return pairs
+
+
+def test_docker_compose_accepts_the_file_and_web_believes_only_nginx_forwarded_address(rf, settings):
+    """Debian's docker-compose checks the schema and interpolation without a daemon; the
+    resolved file's TRUSTED_PROXIES, read by the shop's own rule, believes a peer on the compose
+    network (nginx) and nobody else."""
+    from shop.client_address import client_address
+
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (scripts/services.sh tools installs Debian's as root)")
+    base = {"PATH": os.environ["PATH"]}
+    missing = subprocess.run([binary, "config", "-q"], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "SECRET_KEY" in missing.stderr
+    result = subprocess.run(
+        [binary, "config"],
+        cwd=ROOT,
+        env={**base, "SECRET_KEY": "x" * 50, "POSTGRES_PASSWORD": "compose-check"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    web = yaml.safe_load(result.stdout)["services"]["web"]
+    assert "ports" not in web
+    settings.TRUSTED_PROXIES = web["environment"]["TRUSTED_PROXIES"].split(",")
+    through_nginx = rf.get("/", REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert client_address(through_nginx) == "198.51.100.7"
+    from_outside = rf.get("/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    assert client_address(from_outside) == "203.0.113.9"
 
 
 @pytest.fixture(scope="module")
