@@ -2,11 +2,9 @@
 and switch serving to it atomically. A run that dies half-way leaves the last version serving."""
 
 import logging
-import pickle
 import resource
 import time
 import traceback
-import zlib
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -143,7 +141,7 @@ def model_train(*, name: str, data: Interactions | None = None, progress: Progre
         say(f"fitting {name} on {data.n_users} users x {data.n_items} items")
         model: Recommender = model_class(**settings.RECOMMENDER_PARAMS.get(name, {})).fit(data)
         say("storing")
-        blob = _artifact(model)
+        blob = model.save()
     except Exception:
         version.status = ModelVersion.Status.FAILED
         version.error = traceback.format_exc()[-4000:]
@@ -198,21 +196,13 @@ def version_id(token: str) -> int:
     return int(token.partition(":")[0])
 
 
-def _artifact(model: Recommender) -> bytes:
-    return zlib.compress(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), level=1)
-
-
-def _unpickled(blob) -> Recommender:
-    return pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301 - our own artifact, written by model_train
-
-
 def model_load(*, version_id: int) -> Recommender:
     blob = (
         ModelVersion.objects.filter(pk=version_id, status=ModelVersion.Status.READY)
         .values_list("artifact", flat=True)
         .get()
     )
-    return _unpickled(blob)
+    return Recommender.load(blob)
 
 
 def _without_erased(data: Interactions) -> Interactions:
@@ -236,11 +226,11 @@ def model_versions_forget(*, owners: set[str]) -> int:
             version = ModelVersion.objects.select_for_update().filter(pk=pk, artifact__isnull=False).first()
             if version is None:
                 continue  # retired meanwhile
-            model = _unpickled(version.artifact)
+            model = Recommender.load(version.artifact)
             if model.data is None or not owners.intersection(model.data.user_ids.tolist()):
                 continue
             model.fit(model.data.without_users(owners))
-            version.artifact = _artifact(model)
+            version.artifact = model.save()
             version.artifact_bytes = len(version.artifact)
             version.n_users = model.data.n_users
             version.revision += 1

@@ -8,9 +8,9 @@ one trained on a public dataset are the same code.
 from __future__ import annotations
 
 import pickle
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -199,16 +199,16 @@ class Recommender(ABC):
             self._tie_rank = tie_rank_of(self.data.popularity())
         return self._tie_rank
 
-    def save(self, path: Path) -> None:
-        with open(path, "wb") as handle:
-            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    def save(self) -> bytes:
+        """The fitted model as bytes, for a ModelVersion's artifact (compressed fast: a version is
+        written once and read by every web process)."""
+        return zlib.compress(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), level=1)
 
     @classmethod
-    def load(cls, path: Path) -> Self:
-        with open(path, "rb") as handle:
-            model = pickle.load(handle)  # noqa: S301 - our own artifacts, written by save()
+    def load(cls, blob: bytes) -> Self:
+        model = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301 - our own artifacts, written by save()
         if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+            raise TypeError(f"the artifact holds a {type(model).__name__}, not a {cls.__name__}")
         return model
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 import pandas as pd
 from django.conf import settings
 
+from tracking.importers.base import ImportFailed
+from tracking.importers.online_retail import rows_read as online_retail_rows
+
 from .demo_data import COLOURS
 
 ONLINE_RETAIL_COLUMNS = (
@@ -40,6 +43,10 @@ SMALL_WORDS = frozenset(
 )  # fmt: skip
 ACRONYMS = frozenset({"LED", "USB", "DIY", "UK", "USA", "NY", "XL", "XS", "CD", "DVD", "PVC", "3D", "ABC", "RSPB"})
 _LETTER_RUN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+
+
+# Rows per chunk of the shared reader (its measured default for the event import).
+READ_CHUNK_ROWS = 100_000
 
 
 class CatalogImportError(ValueError):
@@ -345,31 +352,35 @@ def _to_price(value: float) -> Decimal:
 def online_retail_read(*, path: Path, limit: int | None = None) -> RetailCatalog:
     """One product per stock code from the UCI Online Retail transactions (CSV, optionally gzipped).
 
-    Cancellations (invoice C...) and adjustments (A...), exact duplicate rows, returns and
-    zero-price lines are left out; stock codes are upper-cased because the file writes some
-    in both cases (15056BL and 15056bl are one parasol).
+    The rows are the event importer's (tracking.importers.online_retail.rows_read: no
+    cancellations, returns or exact duplicates); a product also needs a sale invoice (not an
+    adjustment, A...), a positive price, a description, and a code that names goods. Stock
+    codes are upper-cased because the file writes some in both cases (15056BL and 15056bl
+    are one parasol).
     """
     try:
-        frame = pd.read_csv(
-            path,
-            nrows=limit,
-            dtype={"InvoiceNo": str, "StockCode": str, "Description": str, "CustomerID": str, "Country": str},
-        )
+        header = pd.read_csv(path, nrows=0)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise CatalogImportError(f"{path}: not a readable Online Retail CSV ({exc}).") from exc
-    missing = set(ONLINE_RETAIL_COLUMNS) - set(frame.columns)
+    missing = set(ONLINE_RETAIL_COLUMNS) - set(header.columns)
     if missing:
         raise CatalogImportError(f"{path}: missing columns {', '.join(sorted(missing))}.")
-    rows_read = len(frame)
-
-    frame = frame.drop_duplicates()
-    frame["code"] = frame["StockCode"].str.strip().str.upper()
+    frames, rows_read = [], 0
+    try:
+        for frame, read_count, _ in online_retail_rows(
+            path, limit=limit, chunk_rows=READ_CHUNK_ROWS, descriptions=True
+        ):
+            frames.append(frame)
+            rows_read += read_count
+    except ImportFailed as exc:
+        raise CatalogImportError(str(exc)) from exc
+    frame = pd.concat(frames, ignore_index=True)
+    frame["code"] = frame["code"].str.upper()
     frame["description"] = frame["Description"].fillna("").str.replace(r"\s+", " ", regex=True).str.strip()
     all_codes = frame["code"].nunique()
     sales = frame[
         frame["InvoiceNo"].str.fullmatch(r"\d+", na=False)
-        & (frame["Quantity"] > 0)
-        & (frame["UnitPrice"] > 0)
+        & (frame["price"] > 0)
         & (frame["description"] != "")
         & frame["code"].map(_is_product_code)
         & ~frame["description"].str.contains(NON_PRODUCT_DESCRIPTION, na=False)
@@ -379,10 +390,8 @@ def online_retail_read(*, path: Path, limit: int | None = None) -> RetailCatalog
     wordings = sales.groupby(["code", "description"]).size().reset_index(name="rows")
     wordings = wordings.sort_values(["code", "rows", "description"], ascending=[True, False, True])
     titles = wordings.drop_duplicates("code").set_index("code")["description"]
-    prices = sales.groupby("code")["UnitPrice"].median()
-    first_sold = pd.to_datetime(sales["InvoiceDate"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    # The file's times are the shop's UK wall clock; UTC is within an hour and never ambiguous.
-    first_sold = first_sold.groupby(sales["code"]).min().dt.tz_localize("UTC")
+    prices = sales.groupby("code")["price"].median()
+    first_sold = sales.groupby("code")["client_ts"].min()
 
     products = []
     for code, description in titles.items():

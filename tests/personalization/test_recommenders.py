@@ -109,10 +109,8 @@ def test_similar_items_leaves_the_item_out(fitted, data):
     assert 3 not in [item for item, _ in similar]
 
 
-def test_save_and_load_give_identical_recommendations(fitted, data, tmp_path):
-    path = tmp_path / f"{fitted.name}.pkl"
-    fitted.save(path)
-    loaded = type(fitted).load(path)
+def test_save_and_load_give_identical_recommendations(fitted, data):
+    loaded = type(fitted).load(fitted.save())
     for user in ("a-user01", "b-user07"):
         context = _context(data, user)
         assert loaded.recommend(context, n=10, exclude=set(context.history)) == fitted.recommend(
