@@ -2,8 +2,8 @@
 
 from django.contrib import admin, messages
 
-from . import services
-from .models import Cart, CartLine, Order, OrderLine
+from . import notifications, services
+from .models import Cart, CartLine, Order, OrderLine, OrderNotification
 
 
 class OrderLineInline(admin.TabularInline):
@@ -17,13 +17,27 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
+class OrderNotificationInline(admin.TabularInline):
+    """The order's outbox: each mail owed to the shopper, whether it went, and why not."""
+
+    model = OrderNotification
+    extra = 0
+    can_delete = False
+    verbose_name = "mail"
+    fields = ("kind", "status", "attempts", "last_error", "created_at", "sent_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("number", "placed_at", "full_name", "email", "status", "total", "currency")
     list_filter = ("status", "placed_at", "country")
     search_fields = ("number", "email", "full_name", "postcode")
     date_hierarchy = "placed_at"
-    inlines = [OrderLineInline]
+    inlines = [OrderLineInline, OrderNotificationInline]
     readonly_fields = (
         "number",
         "user",
@@ -41,7 +55,7 @@ class OrderAdmin(admin.ModelAdmin):
         ("Ship to", {"fields": ("full_name", "address_line1", "address_line2", "city", "postcode", "country")}),
         ("Money", {"fields": ("subtotal", "shipping", "total", "currency", "payment_reference", "card_last4")}),
     )
-    actions = ["mark_shipped", "mark_delivered", "mark_cancelled"]
+    actions = ["mark_shipped", "mark_delivered", "mark_cancelled", "mail_again"]
 
     def has_add_permission(self, request) -> bool:
         return False  # orders come from checkout only
@@ -80,6 +94,11 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel selected orders and restock")
     def mark_cancelled(self, request, queryset):
         self._move(request, queryset, Order.Status.CANCELLED)
+
+    @admin.action(description="Send mails given up on again")
+    def mail_again(self, request, queryset):
+        owed = notifications.notifications_retry(orders=queryset)
+        self.message_user(request, f"{owed} mails will be sent again within a minute.")
 
 
 class CartLineInline(admin.TabularInline):

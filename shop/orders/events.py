@@ -1,5 +1,7 @@
 """The authoritative money events of cart and checkout, recorded through tracking's one API."""
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -8,6 +10,8 @@ from tracking.api import track
 
 from .models import Order
 from .selectors import CartSummary
+
+logger = logging.getLogger(__name__)
 
 
 def _item(product: Product, quantity: int) -> dict:
@@ -46,6 +50,15 @@ def checkout_begin_record(request: HttpRequest, *, summary: CartSummary) -> None
 
 
 def purchase_record(request: HttpRequest, *, order: Order) -> None:
+    """Record a committed order's purchase; never raises, for the shopper has paid by now and
+    must see their order whatever tracking does (track already logs what it could not store)."""
+    try:
+        _purchase_track(request, order=order)
+    except Exception:
+        logger.exception("purchase of order %s not recorded", order.number)
+
+
+def _purchase_track(request: HttpRequest, *, order: Order) -> None:
     track(
         request,
         "purchase",

@@ -72,6 +72,8 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2)
     payment_reference = models.CharField(max_length=64, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
+    # The key of the checkout form that placed it: however often that form is sent, one order.
+    checkout_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     placed_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -107,3 +109,33 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.title}"
+
+
+class OrderNotification(models.Model):
+    """A mail owed to the shopper about an order (an outbox row): written in the order's own
+    transaction, so it exists exactly when the order does, and sent once by a worker."""
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", "Order confirmation"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="ordernotification_one_per_kind")]
+        # The sweep reads only what is still owed, a handful of rows among all ever sent.
+        indexes = [models.Index(fields=["id"], condition=models.Q(status="pending"), name="ordernotification_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.order}: {self.get_status_display()}"

@@ -1,5 +1,6 @@
 """Reads of carts and orders."""
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -81,6 +82,11 @@ def cart_summary(*, cart: Cart | None) -> CartSummary:
 
 def order_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Order]:
     return Order.objects.filter(user=user).prefetch_related("lines")
+
+
+def order_for_checkout_key(*, key: uuid.UUID) -> Order | None:
+    """The order a checkout form placed, if it placed one."""
+    return Order.objects.filter(checkout_key=key).first()
 
 
 def order_visible_to(*, number: str, user: AbstractBaseUser | None, session) -> Order | None:

@@ -1,21 +1,22 @@
 """Writes of carts and orders: stock checks, cart merge, and atomic checkout."""
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.mail import send_mail
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from shop.catalog.models import Product
 
-from .models import Cart, CartLine, Order, OrderLine
+from .models import Cart, CartLine, Order, OrderLine, OrderNotification
+from .notifications import notification_queue
 from .selectors import SESSION_CART_KEY, cart_for_session, cart_summary
 
 
@@ -35,6 +36,19 @@ class ProductUnavailable(CartError):
 
 class PaymentDeclined(CartError):
     status = 402
+
+
+ALREADY_PLACED = "This order was already placed; you were not charged again."
+
+
+class AlreadyPlaced(CartError):
+    """This checkout form placed its order before (a double click, a retry); nothing was charged again."""
+
+    status = 409
+
+    def __init__(self, order: Order):
+        super().__init__(ALREADY_PLACED)
+        self.order = order
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,9 @@ def cart_merge(*, anonymous_cart: Cart, user: AbstractBaseUser) -> Cart:
     user_cart, _ = Cart.objects.get_or_create(user=user)
     if anonymous_cart.pk == user_cart.pk:
         return user_cart
+    # The cart before its lines, in the order checkout locks them, so a login in one tab and a
+    # checkout in another queue up instead of deadlocking.
+    Cart.objects.select_for_update().filter(pk=user_cart.pk).first()
     existing = {line.product_id: line for line in user_cart.lines.select_for_update()}
     for line in anonymous_cart.lines.select_related("product"):
         if not line.product.is_active or line.product.stock == 0:
@@ -184,14 +201,52 @@ def _order_number() -> str:
     return "LL-" + secrets.token_hex(4).upper()
 
 
-def order_place(*, cart: Cart, user: AbstractBaseUser | None, address: ShippingAddress, card_number: str) -> Order:
+CHECKOUT_FORM_SALT = "shop.orders.checkout"
+
+
+def checkout_token_issue(*, cart: Cart) -> str:
+    """A signed token for one checkout form of this cart, carrying that form's checkout key."""
+    return signing.dumps({"cart": cart.pk, "key": uuid.uuid4().hex}, salt=CHECKOUT_FORM_SALT)
+
+
+def checkout_key_read(*, token: str, cart: Cart | None) -> uuid.UUID:
+    """The checkout key of a token issued for this very cart.
+
+    Signed and bound to the cart, a key cannot be guessed or carried to another cart, so an
+    order found by it is one this shopper placed. Raises CartError for anything else.
+    """
+    try:
+        payload = signing.loads(token, salt=CHECKOUT_FORM_SALT)
+        if cart is not None and payload["cart"] == cart.pk:
+            return uuid.UUID(payload["key"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        pass
+    raise CartError("This checkout page is out of date: check your order below and place it again.")
+
+
+def order_place(
+    *,
+    cart: Cart,
+    user: AbstractBaseUser | None,
+    address: ShippingAddress,
+    card_number: str,
+    checkout_key: uuid.UUID | None = None,
+) -> Order:
     """Turn a cart into a paid order, taking the stock atomically or not at all.
 
-    Stock is taken with a conditional UPDATE per product, in product-id order so two
-    checkouts never deadlock; if any product lacks stock the whole order rolls back.
+    The cart row is locked first, so submissions of one cart queue up and each reads the lines
+    the one before it left: a cart is bought once however often its checkout is sent. A
+    submission whose checkout_key placed an order already raises AlreadyPlaced with that order,
+    before anything is charged. Stock is taken with a conditional UPDATE per product, in
+    product-id order so two checkouts never deadlock; if any product lacks stock the whole
+    order rolls back. The confirmation mail is owed in the same transaction (an outbox row) and
+    sent after the commit; nothing after the commit can fail the caller.
     """
     with transaction.atomic():
-        summary = cart_summary(cart=cart)
+        locked = Cart.objects.select_for_update().filter(pk=cart.pk).first()
+        if checkout_key is not None and (placed := Order.objects.filter(checkout_key=checkout_key).first()):
+            raise AlreadyPlaced(placed)
+        summary = cart_summary(cart=locked)
         if summary.is_empty:
             raise CartError("Your cart is empty.")
         for line in sorted(summary.lines, key=lambda line: line.product_id):
@@ -218,6 +273,7 @@ def order_place(*, cart: Cart, user: AbstractBaseUser | None, address: ShippingA
             status=Order.Status.PAID,
             payment_reference=reference,
             card_last4=card_number.replace(" ", "")[-4:],
+            checkout_key=checkout_key,
         )
         OrderLine.objects.bulk_create(
             OrderLine(
@@ -231,23 +287,9 @@ def order_place(*, cart: Cart, user: AbstractBaseUser | None, address: ShippingA
             )
             for line in summary.lines
         )
-        cart.lines.all().delete()
-        from .tasks import order_send_confirmation  # the task module imports this one
-
-        transaction.on_commit(lambda: order_send_confirmation.delay(order_id=order.pk))
+        locked.lines.all().delete()
+        notification_queue(order=order, kind=OrderNotification.Kind.CONFIRMATION)
     return order
-
-
-def order_confirmation_send(*, order_id: int) -> None:
-    """Email the shopper what they bought; sent by a worker after the order commits."""
-    order = Order.objects.prefetch_related("lines").get(pk=order_id)
-    body = render_to_string("orders/email/confirmation.txt", {"order": order, "shop_name": settings.SHOP_NAME})
-    send_mail(
-        subject=f"{settings.SHOP_NAME}: order {order.number} confirmed",
-        message=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[order.email],
-    )
 
 
 def carts_purge_abandoned(*, older_than_days: int) -> int:

@@ -3,15 +3,18 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import notifications, services
 
 
-@shared_task(bind=True, max_retries=5, default_retry_delay=30, time_limit=60, soft_time_limit=50)
-def order_send_confirmation(self, *, order_id: int) -> None:
-    try:
-        services.order_confirmation_send(order_id=order_id)
-    except OSError as exc:  # the mail server is away: try again later
-        raise self.retry(exc=exc) from exc
+@shared_task(time_limit=60, soft_time_limit=50)
+def order_notification_send(*, notification_id: int) -> bool:
+    # No retries here: a mail that could not go stays owed, and the sweep below sends it.
+    return notifications.notification_send(notification_id=notification_id)
+
+
+@shared_task(time_limit=300, soft_time_limit=270)
+def order_notifications_send_pending() -> int:
+    return notifications.notifications_send_pending()
 
 
 @shared_task(time_limit=600, soft_time_limit=540)

@@ -10,7 +10,8 @@ from personalization.api import page_context
 
 from . import events, services
 from .forms import CartAddForm, CartLineForm, CheckoutForm
-from .selectors import cart_for_session, cart_summary, order_list_for_user, order_visible_to
+from .models import Order
+from .selectors import cart_for_session, cart_summary, order_for_checkout_key, order_list_for_user, order_visible_to
 
 
 def _cart_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
@@ -92,9 +93,30 @@ def cart_remove_view(request: HttpRequest) -> HttpResponse:
     return redirect("orders:cart")
 
 
+def _order_shown(request: HttpRequest, *, order: Order) -> HttpResponse:
+    """Send the shopper to the order this session placed, and let the session see it."""
+    request.session["placed_orders"] = [*request.session.get("placed_orders", [])[-9:], order.number]
+    request.session["just_placed"] = order.number
+    return redirect("orders:detail", number=order.number)
+
+
 @require_http_methods(["GET", "POST"])
 def checkout_view(request: HttpRequest) -> HttpResponse:
+    """The checkout form carries a token with its own checkout key: sent again (a double click,
+    a retry after a lost answer), it shows the order it placed instead of charging again."""
     cart = cart_for_session(session=request.session, user=request.user)
+    checkout_key, token_error = None, None
+    # A form without a token (an old page, a script) is still bought once: order_place locks the cart.
+    if request.method == "POST" and request.POST.get("checkout_token"):
+        try:
+            checkout_key = services.checkout_key_read(token=request.POST["checkout_token"], cart=cart)
+        except services.CartError as error:
+            token_error = error
+        else:
+            placed = order_for_checkout_key(key=checkout_key)
+            if placed is not None:
+                messages.info(request, services.ALREADY_PLACED)
+                return _order_shown(request, order=placed)
     summary = cart_summary(cart=cart)
     if summary.is_empty:
         messages.info(request, "Your cart is empty: add something before checking out.")
@@ -109,7 +131,7 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         events.checkout_begin_record(request, summary=summary)
     if request.method == "POST":
-        if form.is_valid():
+        if form.is_valid() and token_error is None:
             data = form.cleaned_data
             address = services.ShippingAddress(
                 full_name=data["full_name"],
@@ -122,20 +144,31 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
             )
             try:
                 order = services.order_place(
-                    cart=cart, user=request.user, address=address, card_number=data["card_number"]
+                    cart=cart,
+                    user=request.user,
+                    address=address,
+                    card_number=data["card_number"],
+                    checkout_key=checkout_key,
                 )
+            except services.AlreadyPlaced as already:  # a twin submission won the cart's lock
+                messages.info(request, str(already))
+                return _order_shown(request, order=already.order)
             except services.CartError as error:
                 form.add_error(None, str(error))
                 status = error.status
             else:
                 events.purchase_record(request, order=order)
-                request.session["placed_orders"] = [*request.session.get("placed_orders", [])[-9:], order.number]
-                request.session["just_placed"] = order.number
-                return redirect("orders:detail", number=order.number)
+                return _order_shown(request, order=order)
         else:
+            if token_error is not None:
+                form.add_error(None, str(token_error))
             status = 400
         summary = cart_summary(cart=cart)
-    return render(request, "orders/checkout.html", {"form": form, "summary": summary}, status=status)
+    # A valid token is kept, so the form's next submission is still the same checkout.
+    token = request.POST["checkout_token"] if checkout_key else services.checkout_token_issue(cart=cart)
+    return render(
+        request, "orders/checkout.html", {"form": form, "summary": summary, "checkout_token": token}, status=status
+    )
 
 
 @require_GET

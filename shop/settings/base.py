@@ -171,8 +171,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 30
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 25
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds a web request that queues a task waits for a broker that went away: a checkout with
+# Redis down answered in 2.3 s at 1, in 6.3 s at kombu's default of 4. Redis connects in ms.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    # Order mails the broker or the mail server could not take at checkout go within a minute.
+    "orders-notifications-send-pending": {
+        "task": "shop.orders.tasks.order_notifications_send_pending",
+        "schedule": crontab(minute="*"),
+    },
     "orders-purge-abandoned-carts": {
         "task": "shop.orders.tasks.carts_purge_abandoned",
         "schedule": crontab(hour=3, minute=15),

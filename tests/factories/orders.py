@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
-from shop.orders.models import Cart, CartLine, Order, OrderLine
+from shop.orders.models import Cart, CartLine, Order, OrderLine, OrderNotification
 
 from .catalog import ProductFactory
 
@@ -67,3 +67,13 @@ class OrderLineFactory(DjangoModelFactory):
     unit_price = Decimal("10.00")
     quantity = 2
     line_total = Decimal("20.00")
+
+
+class OrderNotificationFactory(DjangoModelFactory):
+    """A mail still owed, as checkout leaves it when no worker could be asked to send it."""
+
+    class Meta:
+        model = OrderNotification
+
+    order = factory.SubFactory(OrderFactory)
+    kind = OrderNotification.Kind.CONFIRMATION

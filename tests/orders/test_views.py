@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from shop.orders.models import Cart, Order
@@ -10,6 +11,7 @@ from shop.orders.selectors import SESSION_CART_KEY
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
 from tests.factories.orders import CartFactory, CartLineFactory, CheckoutFormFactory, OrderFactory
+from tests.orders.checkout import hidden_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -119,6 +121,42 @@ def test_guest_checkout_places_order_and_shows_confirmation(client):
     assert "Linen Apron" in page.content.decode()
     product.refresh_from_db()
     assert product.stock == 0
+
+
+def _checkout_form(client, **fields) -> dict:
+    """The checkout form as the page renders it, filled in by the shopper."""
+    return {**CheckoutFormFactory(**fields), **hidden_fields(client.get(reverse("orders:checkout")))}
+
+
+def test_submitting_a_placed_checkout_again_shows_that_order_and_charges_nothing(client):
+    product = ProductFactory(stock=5)
+    _add(client, product.pk, "1")
+    form = _checkout_form(client)
+    assert client.post(reverse("orders:checkout"), form).status_code == 302
+    order = Order.objects.get()
+    again = client.post(reverse("orders:checkout"), form, follow=True)
+    assert again.redirect_chain == [(order.get_absolute_url(), 302)]
+    assert "already placed" in again.content.decode()
+    assert Order.objects.count() == 1
+    product.refresh_from_db()
+    assert product.stock == 4
+
+
+def test_a_checkout_token_of_another_cart_or_forged_is_refused_with_a_message(client):
+    other = Client()
+    _add(other, ProductFactory(stock=5).pk, "1")
+    foreign = hidden_fields(other.get(reverse("orders:checkout")))["checkout_token"]
+    _add(client, ProductFactory(stock=5).pk, "1")
+    for token in (foreign, "forged", foreign[:-2] + "xx"):
+        response = client.post(reverse("orders:checkout"), {**CheckoutFormFactory(), "checkout_token": token})
+        assert response.status_code == 400
+        assert "out of date" in response.content.decode()
+        assert not Order.objects.exists()
+    # The page that said so carries a fresh form the shopper can send.
+    assert (
+        client.post(reverse("orders:checkout"), {**CheckoutFormFactory(), **hidden_fields(response)}).status_code == 302
+    )
+    assert Order.objects.count() == 1
 
 
 def test_checkout_form_errors_are_shown_and_nothing_is_bought(client):
