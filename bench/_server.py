@@ -21,6 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tracking.payloads import raw_event
+
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = "bench.settings"
 DATABASE_NAME = "shop_bench"
@@ -285,32 +287,26 @@ def visitors_make(count: int, *, seed: int = 7) -> list[Visitor]:
 
 
 def _page_view(product: int, ts: int) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "name": "page_view",
-        "ts": ts,
-        "props": {"page_location": f"/p/bench-product-{product}/", "page_type": "product", "page_title": "Product"},
-    }
+    return raw_event(
+        "page_view",
+        ts_ms=ts,
+        props={"page_location": f"/p/bench-product-{product}/", "page_type": "product", "page_title": "Product"},
+    )
 
 
 def _view_item(product: int, ts: int) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "name": "view_item",
-        "ts": ts,
-        "product_id": product,
-        "props": {"price": 19.99, "currency": "GBP", "page_type": "product"},
-    }
+    return raw_event(
+        "view_item", ts_ms=ts, product_id=product, props={"price": 19.99, "currency": "GBP", "page_type": "product"}
+    )
 
 
 def _impression(product: int, ts: int, position: int) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "name": "impression",
-        "ts": ts,
-        "product_id": product,
-        "props": {"slot": "similar", "algorithm": "item_knn", "position": position, "item_list_name": "Similar"},
-    }
+    return raw_event(
+        "impression",
+        ts_ms=ts,
+        product_id=product,
+        props={"slot": "similar", "algorithm": "item_knn", "position": position, "item_list_name": "Similar"},
+    )
 
 
 def events_make(*, size: int, products: Sequence[int], now_ms: int, rng: random.Random) -> list[dict]:

@@ -34,6 +34,7 @@ from bench._server import (
     redis_flush,
     visitors_make,
 )
+from tracking.payloads import raw_event
 
 TARGET_P99_MS = 50
 # A sample whose product has not shown after this long counts as missing, and the run goes on.
@@ -106,13 +107,12 @@ def samples_take(*, server: Gunicorn, count: int, visitors, products, label: str
             {
                 "sent_at": int(time.time() * 1000),
                 "events": [
-                    {
-                        "event_id": event_id,
-                        "name": "view_item",
-                        "ts": int(time.time() * 1000),
-                        "product_id": product,
-                        "props": {"page_type": "product", "price": 19.99},
-                    }
+                    raw_event(
+                        "view_item",
+                        event_id=event_id,
+                        product_id=product,
+                        props={"page_type": "product", "price": 19.99},
+                    )
                 ],
             }
         ).encode()

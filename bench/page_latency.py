@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._server import USER_AGENT, Gunicorn, database_drop, database_recreate, django_setup, percentile
+from tracking.payloads import raw_event
 
 # The target of the issue: the personalized page's p99 at most 15% above the plain page's.
 TARGET_P99_RATIO = 1.15
@@ -109,13 +110,7 @@ def freshness(port: int, *, products: list[int], samples: int, seed: int) -> tup
         cookie = f"ll_consent=granted; ll_vid={uuid.uuid4()}"
         before = _home_slot(conn, cookie)
         product = rng.choice(products)
-        event = {
-            "event_id": str(uuid.uuid4()),
-            "name": "add_to_cart",
-            "ts": int(time.time() * 1000),
-            "product_id": product,
-            "props": {"quantity": 1},
-        }
+        event = raw_event("add_to_cart", product_id=product, props={"quantity": 1})
         began = time.perf_counter()
         conn.request(
             "POST",

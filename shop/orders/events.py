@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from shop.catalog.models import Product
 from tracking.api import track
+from tracking.payloads import commerce_props, ga4_item
 
 from .models import Order
 from .selectors import CartSummary
@@ -15,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def _item(product: Product, quantity: int) -> dict:
-    return {"item_id": str(product.pk), "item_name": product.title, "price": float(product.price), "quantity": quantity}
+    return ga4_item(item_id=product.pk, name=product.title, price=product.price, quantity=quantity)
 
 
 def cart_change_record(request: HttpRequest, *, product: Product, delta: int) -> None:
@@ -28,12 +29,7 @@ def cart_change_record(request: HttpRequest, *, product: Product, delta: int) ->
         name,
         product_id=product.pk,
         category_id=product.category_id,
-        props={
-            "quantity": quantity,
-            "currency": settings.SHOP_CURRENCY,
-            "value": float(product.price * quantity),
-            "items": [_item(product, quantity)],
-        },
+        props=commerce_props(currency=settings.SHOP_CURRENCY, items=[_item(product, quantity)], quantity=quantity),
     )
 
 
@@ -41,11 +37,11 @@ def checkout_begin_record(request: HttpRequest, *, summary: CartSummary) -> None
     track(
         request,
         "begin_checkout",
-        props={
-            "currency": settings.SHOP_CURRENCY,
-            "value": float(summary.total),
-            "items": [_item(line.product, line.quantity) for line in summary.lines],
-        },
+        props=commerce_props(
+            currency=settings.SHOP_CURRENCY,
+            value=summary.total,
+            items=[_item(line.product, line.quantity) for line in summary.lines],
+        ),
     )
 
 
@@ -62,19 +58,14 @@ def _purchase_track(request: HttpRequest, *, order: Order) -> None:
     track(
         request,
         "purchase",
-        props={
-            "transaction_id": order.number,
-            "currency": order.currency,
-            "value": float(order.total),
-            "items": [
-                {
-                    "item_id": str(line.product_id),
-                    "item_name": line.title,
-                    "price": float(line.unit_price),
-                    "quantity": line.quantity,
-                }
+        props=commerce_props(
+            currency=order.currency,
+            value=order.total,
+            transaction_id=order.number,
+            items=[
+                ga4_item(item_id=line.product_id, name=line.title, price=line.unit_price, quantity=line.quantity)
                 for line in order.lines.all()
                 if line.product_id
             ],
-        },
+        ),
     )

@@ -10,10 +10,10 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import cached_property
 from urllib.parse import quote_plus
 
+from tracking.payloads import commerce_props, ga4_item, raw_event
 from tracking.registry import EventName, Source
 
 from .personas import Persona, persona_for
@@ -172,10 +172,6 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _money(value: float) -> float:
-    return float(Decimal(str(value)).quantize(Decimal("0.01")))
-
-
 class _Session:
     """Builds one session's events on a simulated clock."""
 
@@ -198,17 +194,16 @@ class _Session:
         category_id: int | None = None,
         props: dict | None = None,
     ) -> None:
-        raw: dict = {
-            "event_id": str(uuid.uuid5(NAMESPACE, f"{self.prefix}/{len(self.events)}")),
-            "name": name,
-            "ts": _ms(self.clock),
-        }
         if product is not None:
-            raw["product_id"] = product.id
             category_id = category_id or product.category_id
-        if category_id is not None:
-            raw["category_id"] = category_id
-        raw["props"] = props or {}
+        raw = raw_event(
+            name,
+            ts_ms=_ms(self.clock),
+            event_id=uuid.uuid5(NAMESPACE, f"{self.prefix}/{len(self.events)}"),
+            product_id=product.id if product is not None else None,
+            category_id=category_id,
+            props=props,
+        )
         self.events.append(SimEvent(source=source, raw=raw))
         self.pause()
 
@@ -224,19 +219,16 @@ class _Session:
 
     def item(self, product: ProductFact, *, index: int | None = None, quantity: int | None = None) -> dict:
         """A GA4 item as the storefront's dataLayer pushes it."""
-        item: dict = {
-            "item_id": str(product.id),
-            "item_name": product.title[:200],
-            "item_category": self.catalog.categories[product.category_id].name,
-            "price": product.price,
-        }
-        if product.brand_id in self.catalog.brands:
-            item["item_brand"] = self.catalog.brands[product.brand_id].name
-        if index is not None:
-            item["index"] = index
-        if quantity is not None:
-            item["quantity"] = quantity
-        return item
+        brand = self.catalog.brands.get(product.brand_id)
+        return ga4_item(
+            item_id=product.id,
+            name=product.title,
+            price=product.price,
+            quantity=quantity,
+            category=self.catalog.categories[product.category_id].name,
+            brand=brand.name if brand is not None else None,
+            index=index,
+        )
 
 
 def _weight(product: ProductFact, *, persona: Persona, state: _VisitorState, median: float, position: int) -> float:
@@ -364,7 +356,7 @@ def _view_product(
     session.emit(
         EventName.VIEW_ITEM,
         product=product,
-        props={"currency": session.catalog.currency, "value": product.price, "items": [session.item(product)]},
+        props=commerce_props(currency=session.catalog.currency, items=[session.item(product)]),
     )
     session.viewed.add(product.id)
     session.dwell()
@@ -372,7 +364,7 @@ def _view_product(
         session.emit(
             EventName.ADD_TO_WISHLIST,
             product=product,
-            props={"currency": session.catalog.currency, "value": product.price, "items": [session.item(product)]},
+            props=commerce_props(currency=session.catalog.currency, items=[session.item(product)]),
         )
     chance = persona.p_add_to_cart
     if persona.price_sensitivity:
@@ -396,19 +388,15 @@ def _add_to_cart(session: _Session, state: _VisitorState, product: ProductFact) 
         EventName.ADD_TO_CART,
         source=Source.SERVER,
         product=product,
-        props={
-            "quantity": quantity,
-            "currency": session.catalog.currency,
-            "value": _money(product.price * quantity),
-            "items": [session.item(product, quantity=quantity)],
-        },
+        props=commerce_props(
+            currency=session.catalog.currency, items=[session.item(product, quantity=quantity)], quantity=quantity
+        ),
     )
 
 
-def _cart_items(session: _Session, state: _VisitorState) -> tuple[list[dict], float]:
+def _cart_items(session: _Session, state: _VisitorState) -> list[dict]:
     lines = [(session.catalog.by_id[pid], qty) for pid, qty in sorted(state.cart.items())]
-    items = [{"item_id": str(p.id), "item_name": p.title[:200], "price": p.price, "quantity": q} for p, q in lines]
-    return items, _money(sum(p.price * q for p, q in lines))
+    return [ga4_item(item_id=p.id, name=p.title, price=p.price, quantity=q) for p, q in lines]
 
 
 def _cart_and_checkout(session: _Session, state: _VisitorState, *, order_prefix: str) -> None:
@@ -421,28 +409,24 @@ def _cart_and_checkout(session: _Session, state: _VisitorState, *, order_prefix:
     if not (wants_checkout or removing):
         return  # the cart is left as it is: an abandoned cart
     session.page("/cart/", "cart", "Your cart")
-    items, value = _cart_items(session, state)
-    session.emit(EventName.VIEW_CART, props={"currency": catalog.currency, "value": value, "items": items})
+    session.emit(
+        EventName.VIEW_CART, props=commerce_props(currency=catalog.currency, items=_cart_items(session, state))
+    )
     for pid in removing:
         product, quantity = catalog.by_id[pid], state.cart.pop(pid)
         session.emit(
             EventName.REMOVE_FROM_CART,
             source=Source.SERVER,
             product=product,
-            props={
-                "quantity": quantity,
-                "currency": catalog.currency,
-                "value": _money(product.price * quantity),
-                "items": [session.item(product, quantity=quantity)],
-            },
+            props=commerce_props(
+                currency=catalog.currency, items=[session.item(product, quantity=quantity)], quantity=quantity
+            ),
         )
     if not (wants_checkout and state.cart and session.added):
         return
-    items, value = _cart_items(session, state)
+    items = _cart_items(session, state)
     session.emit(
-        EventName.BEGIN_CHECKOUT,
-        source=Source.SERVER,
-        props={"currency": catalog.currency, "value": value, "items": items},
+        EventName.BEGIN_CHECKOUT, source=Source.SERVER, props=commerce_props(currency=catalog.currency, items=items)
     )
     session.page("/checkout/", "checkout", "Checkout")
     session.pause(20, 120)  # filling in the address and card
@@ -453,7 +437,7 @@ def _cart_and_checkout(session: _Session, state: _VisitorState, *, order_prefix:
     session.emit(
         EventName.PURCHASE,
         source=Source.SERVER,
-        props={"transaction_id": number, "currency": catalog.currency, "value": value, "items": items},
+        props=commerce_props(currency=catalog.currency, items=items, transaction_id=number),
     )
     session.page(f"/orders/{number}/", "order", f"Order {number}")
     for pid in state.cart:
