@@ -52,6 +52,23 @@ class Event(models.Model):
         return f"{self.name} {self.event_id}"
 
 
+class EventKey(models.Model):
+    """The id of every event the collector stored, once: what makes an event id unique.
+
+    Postgres allows no unique index on a partitioned table without its partition key, so
+    Event can only be unique on (event_id, client_ts), and the same id sent again with another
+    time would be stored twice. This small, unpartitioned table is filled in the same
+    statement as the events (see tracking.services). Imported datasets write no keys: their
+    ids are name-based (uuid5), which the collector never accepts, so they cannot meet.
+    """
+
+    event_id = models.UUIDField(primary_key=True)
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return str(self.event_id)
+
+
 class RejectedEvent(models.Model):
     """An event the collector refused, kept with its reason so nothing vanishes unseen."""
 
@@ -60,7 +77,9 @@ class RejectedEvent(models.Model):
     detail = models.CharField(max_length=300, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     name = models.CharField(max_length=64, blank=True)
-    # The raw event, cut to a bounded size; shown escaped in admin.
+    # Whose event it was, so a person's export and erasure find their rejected events too.
+    visitor_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # The raw event with personal data masked, cut to a bounded size; shown escaped in admin.
     payload = models.TextField(blank=True)
 
     class Meta:
