@@ -283,6 +283,7 @@ def _rebuild_skipping(owner: str, result: RebuildResult) -> None:
     facts = _product_facts(_fact_ids(events))
     now_ms = int(time.time() * 1000)
     batch = RedisBatch()
+    batch.pipe.delete(*staging)
     calls = []
     for event in events:
         try:

@@ -14,8 +14,9 @@ class Event(models.Model):
     """One shopper action. On Postgres the table is partitioned by month of client_ts.
 
     client_ts is the time as the client sent it, so a retried event lands in the same
-    partition and (event_id, client_ts) dedups it; occurred_at is that time corrected
-    for the client's clock skew, and is what analyses use.
+    partition; the collector stores an id once whatever its time (see EventKey), imports by
+    (event_id, client_ts). occurred_at is that time corrected for the client's clock skew,
+    and is what analyses use.
     """
 
     id = models.BigAutoField(primary_key=True)

@@ -158,11 +158,13 @@ def _insert_portable(envelope: Envelope, events: list[CleanEvent]) -> list[tuple
     """For SQLite (the embedded default), which has no INSERT inside WITH: the key claims and
     the events as two multi-row INSERTs in one transaction."""
     claims = ", ".join(["(%s, %s)"] * len(events))
+    # Django's own text form of a time on SQLite, so the retention purge compares like with like.
+    received = connection.ops.adapt_datetimefield_value(envelope.received_at)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {KEY_TABLE} (event_id, received_at) VALUES {claims} "  # noqa: S608
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-            [value for event in events for value in (event.event_id.hex, envelope.received_at)],
+            [value for event in events for value in (event.event_id.hex, received)],
         )
         claimed = {uuid.UUID(str(value)) for (value,) in cursor.fetchall()}
         events = [event for event in events if event.event_id in claimed]
