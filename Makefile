@@ -22,11 +22,12 @@ endif
 export PIP_NO_INPUT := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install demo test lint fmt serve services clean distclean
+.PHONY: help install demo test fuzz lint fmt serve services clean distclean
 
 help:
 	@echo "make demo       set up and run the shop with demo data on http://127.0.0.1:8000"
 	@echo "make test       ruff, then the whole test suite against real PostgreSQL and Redis"
+	@echo "make fuzz       the property tests with fresh random cases, many more of them"
 	@echo "make lint       ruff check, ruff format --check and the import contract (lint-imports)"
 	@echo "make fmt        ruff format and ruff check --fix"
 	@echo "make serve      gunicorn with the production settings on http://127.0.0.1:8000"
@@ -65,6 +66,15 @@ test: $(INSTALLED)
 	$(VENV)/bin/lint-imports --no-logo
 	@rc=0; env -u DJANGO_SETTINGS_MODULE $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure" >&2; fi; \
+	exit $$rc
+
+# `make test` replays the same property-test cases in CI; this draws new ones (the "fuzz"
+# profile in tests/conftest.py) to find what those fixed cases miss.
+fuzz: $(INSTALLED)
+	@bash scripts/services.sh up
+	@rc=0; HYPOTHESIS_PROFILE=fuzz env -u DJANGO_SETTINGS_MODULE $(PY) -m pytest $(PYTEST_ARGS) \
+		-m hypothesis tests || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no property tests: that is a failure" >&2; fi; \
 	exit $$rc
 
 lint: $(INSTALLED)

@@ -6,15 +6,17 @@ Postgres holds the events; a profile is derived from them and can always be rebu
 import json
 import math
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.conf import settings
+from redis.exceptions import ResponseError
 
 from shop.catalog.models import Product
-from shop.keyspace import RedisBatch, profile_keys, redis_client
+from shop.keyspace import RedisBatch, profile_keys, profile_staging_keys, redis_client
 
 from .recommenders.base import EVENT_WEIGHTS
 
@@ -72,6 +74,11 @@ def _product_facts(product_ids: Iterable[int]) -> dict[int, tuple[int, int | Non
     return {pid: _facts[pid] for pid in ids if pid in _facts}
 
 
+# Item ids are text in GA4 and may be any SKU; only those that can be a product's id (a bigint)
+# are one: a longer run of digits would reach Redis as a float ("1e+23") no page could read.
+MAX_PRODUCT_ID = 2**63 - 1
+
+
 def _item_ids(event) -> list[tuple[int, int]]:
     """(product id, quantity) pairs an event is about: its product, or its items (purchase)."""
     if event.product_id:
@@ -79,9 +86,12 @@ def _item_ids(event) -> list[tuple[int, int]]:
     pairs = []
     for item in event.properties.get("items") or []:
         try:
-            pairs.append((int(item.get("item_id")), int(item.get("quantity") or 1)))
+            product = int(item.get("item_id"))
+            quantity = int(item.get("quantity") or 1)
         except (TypeError, ValueError):
             continue
+        if 0 < product <= MAX_PRODUCT_ID:
+            pairs.append((product, quantity))
     return pairs
 
 
@@ -110,6 +120,48 @@ def _payload_events(events, facts: dict[int, tuple[int, int | None]]) -> list[di
     return entries
 
 
+def _fact_ids(events) -> set[int]:
+    """The products whose category and brand the profile update of these events needs."""
+    ids: set[int] = set()
+    for event in events:
+        if _moves_profile(event):
+            try:
+                ids.update(product_id for product_id, _ in _item_ids(event))
+            except (TypeError, ValueError):
+                continue  # a malformed old record: the rebuild meets it again and skips it
+    return ids
+
+
+def _by_owner(events) -> dict[str, list]:
+    """Events grouped by profile owner (in order of first appearance), each owner's in time order."""
+    by_owner: dict[str, list] = defaultdict(list)
+    for event in events:
+        by_owner[profile_owner(visitor_id=event.visitor_id, user_id=event.user_id)].append(event)
+    for owned in by_owner.values():
+        owned.sort(key=lambda event: event.occurred_at)
+    return by_owner
+
+
+def _anonymous_ttl(owner: str) -> int:
+    return settings.PROFILE_ANONYMOUS_TTL_DAYS * 86400 if owner.startswith("v:") else 0
+
+
+def _apply_queue(batch: RedisBatch, *, owned: list, facts: dict, keys: list[str], ttl: int, now_ms: int) -> int:
+    """Queue one owner's events (in time order) as one profile_apply call on keys; returns
+    where its reply will be."""
+    payload = {
+        "half_life": _half_life_seconds(),
+        "recent_cap": settings.PROFILE_RECENT_CAP,
+        "ttl": ttl,
+        "now_ms": now_ms,
+        "first": owned[0].occurred_at.timestamp(),
+        "last": owned[-1].occurred_at.timestamp(),
+        "counts": Counter(event.name for event in owned),
+        "events": _payload_events([event for event in owned if _moves_profile(event)], facts),
+    }
+    return batch.script("profile_apply", keys=keys, args=[json.dumps(payload)])
+
+
 def profiles_apply(events: list, *, batch: RedisBatch | None = None) -> int:
     """Apply stored events to their owners' profiles: one Lua call per owner in the batch.
 
@@ -118,29 +170,15 @@ def profiles_apply(events: list, *, batch: RedisBatch | None = None) -> int:
     which only count). Given a RedisBatch, the calls are queued on it for the caller to send
     with its own commands; otherwise they are sent here.
     """
-    by_owner: dict[str, list] = defaultdict(list)
-    for event in events:
-        by_owner[profile_owner(visitor_id=event.visitor_id, user_id=event.user_id)].append(event)
-    for owned in by_owner.values():
-        owned.sort(key=lambda event: event.occurred_at)
-    moving = {owner: [event for event in owned if _moves_profile(event)] for owner, owned in by_owner.items()}
-    facts = _product_facts(pid for owned in moving.values() for event in owned for pid, _ in _item_ids(event))
+    by_owner = _by_owner(events)
+    facts = _product_facts(_fact_ids(events))
     own = batch is None
     batch = batch if batch is not None else RedisBatch()
-    anonymous_ttl = settings.PROFILE_ANONYMOUS_TTL_DAYS * 86400
     now_ms = int(time.time() * 1000)
     for owner, owned in by_owner.items():
-        payload = {
-            "half_life": _half_life_seconds(),
-            "recent_cap": settings.PROFILE_RECENT_CAP,
-            "ttl": anonymous_ttl if owner.startswith("v:") else 0,
-            "now_ms": now_ms,
-            "first": owned[0].occurred_at.timestamp(),
-            "last": owned[-1].occurred_at.timestamp(),
-            "counts": Counter(event.name for event in owned),
-            "events": _payload_events(moving[owner], facts),
-        }
-        batch.script("profile_apply", keys=profile_keys(owner), args=[json.dumps(payload)])
+        _apply_queue(
+            batch, owned=owned, facts=facts, keys=profile_keys(owner), ttl=_anonymous_ttl(owner), now_ms=now_ms
+        )
     if own:
         batch.execute()
     return len(by_owner)
@@ -201,23 +239,133 @@ def profile_delete(*, owner: str) -> None:
 # Events per Lua call when rebuilding: big enough to amortise the round trip, small
 # enough that one call never blocks Redis for long (a 2,000-event call took ~3 ms).
 REBUILD_CHUNK = 2000
+# A rebuilt profile waits in staging keys only until it is swapped in; keys a stopped rebuild
+# left behind expire after an hour.
+STAGING_TTL = 3600
+# What a malformed record can raise while its profile update is prepared.
+RECORD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, OverflowError)
 
 
-def profiles_rebuild(*, owners: set[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
-    """Rebuild profiles from the event record: all of them, or the named owners'."""
+@dataclass(frozen=True)
+class SkippedEvent:
+    owner: str
+    event_id: uuid.UUID
+    error: str
+
+
+@dataclass
+class RebuildResult:
+    rebuilt: int = 0
+    # Events the profile could not take (a forged number stored before ingest checked it).
+    skipped: list[SkippedEvent] = field(default_factory=list)
+    # Owners whose profile was left as it was because even its good events would not apply.
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _swap(owners: list[str]) -> None:
+    """Swap the rebuilt profiles in, each atomically, in one round trip."""
+    if not owners:
+        return
+    batch = RedisBatch()
+    for owner in owners:
+        keys = [*profile_staging_keys(owner), *profile_keys(owner)]
+        batch.script("profile_swap", keys=keys, args=[_anonymous_ttl(owner)])
+    batch.execute()
+
+
+def _rebuild_skipping(owner: str, result: RebuildResult) -> None:
+    """Rebuild one owner's profile whose events would not all apply: find the events that
+    fail on their own, then build from the rest and swap that in."""
     from tracking.selectors import events_for_rebuild
 
-    client = redis_client()
-    if owners is None:
-        for key in client.scan_iter(match="prof:{*}:*", count=1000):
-            client.delete(key)
-    else:
-        for owner in owners:
-            profile_delete(owner=owner)
-    rebuilt: set[str] = set()
+    events = [event for chunk in events_for_rebuild(owners={owner}, chunk=REBUILD_CHUNK) for event in chunk]
+    staging = profile_staging_keys(owner)
+    facts = _product_facts(_fact_ids(events))
+    now_ms = int(time.time() * 1000)
+    batch = RedisBatch()
+    batch.pipe.delete(*staging)
+    calls = []
+    for event in events:
+        try:
+            calls.append(
+                (event, _apply_queue(batch, owned=[event], facts=facts, keys=staging, ttl=STAGING_TTL, now_ms=now_ms))
+            )
+        except RECORD_ERRORS as error:
+            result.skipped.append(SkippedEvent(owner=owner, event_id=event.event_id, error=repr(error)))
+    replies = batch.execute(raise_on_error=False)
+    for event, position in calls:
+        if isinstance(replies[position], ResponseError):
+            result.skipped.append(SkippedEvent(owner=owner, event_id=event.event_id, error=str(replies[position])))
+    skipped = {item.event_id for item in result.skipped if item.owner == owner}
+    good = [event for event in events if event.event_id not in skipped]
+    # A script that fails part-way keeps what it wrote before the failure: start again clean.
+    batch = RedisBatch()
+    batch.pipe.delete(*staging)
+    positions = [
+        _apply_queue(
+            batch, owned=good[start : start + REBUILD_CHUNK], facts=facts, keys=staging, ttl=STAGING_TTL, now_ms=now_ms
+        )
+        for start in range(0, len(good), REBUILD_CHUNK)
+    ]
+    replies = batch.execute(raise_on_error=False)
+    if not good or any(isinstance(replies[position], ResponseError) for position in positions):
+        redis_client().delete(*staging)
+        result.unchanged.append(owner)
+        return
+    _swap([owner])
+    result.rebuilt += 1
+
+
+def profiles_rebuild(*, owners: set[str] | None = None, progress: Callable[[int], None] | None = None) -> RebuildResult:
+    """Rebuild profiles from the event record: all of them, or the named owners'.
+
+    Each owner's profile is assembled beside the live one and then swapped in whole, so every
+    profile stays readable throughout and a rebuild stopped part-way (Redis gone) leaves each
+    one either old or new, never missing. Profiles of owners with no events in the record are
+    left as they are. An event the profile cannot take is reported in the result and skipped;
+    its owner is rebuilt from the rest. Two round trips per chunk of events, whatever the owners.
+    """
+    from tracking.selectors import events_for_rebuild
+
+    result = RebuildResult()
+    broken: set[str] = set()
+    carried: str | None = None  # the last owner of the previous chunk, whose events may go on
     for chunk in events_for_rebuild(owners=owners, chunk=REBUILD_CHUNK):
-        profiles_apply(chunk)
-        rebuilt.update(profile_owner(visitor_id=event.visitor_id, user_id=event.user_id) for event in chunk)
+        by_owner = _by_owner(chunk)
+        if carried is not None and carried not in by_owner:
+            _finish([carried], broken=broken, result=result)
+            carried = None
+        facts = _product_facts(_fact_ids(chunk))
+        now_ms = int(time.time() * 1000)
+        batch = RedisBatch()
+        calls = {}
+        for owner, owned in by_owner.items():
+            if owner in broken:
+                continue
+            staging = profile_staging_keys(owner)
+            if owner != carried:
+                batch.pipe.delete(*staging)  # what a stopped rebuild may have left
+            try:
+                calls[owner] = _apply_queue(
+                    batch, owned=owned, facts=facts, keys=staging, ttl=STAGING_TTL, now_ms=now_ms
+                )
+            except RECORD_ERRORS:
+                broken.add(owner)
+        replies = batch.execute(raise_on_error=False)
+        broken.update(owner for owner, position in calls.items() if isinstance(replies[position], ResponseError))
+        *done, carried = by_owner
+        _finish(done, broken=broken, result=result)
         if progress:
             progress(len(chunk))
-    return len(rebuilt)
+    if carried is not None:
+        _finish([carried], broken=broken, result=result)
+    return result
+
+
+def _finish(owners: list[str], *, broken: set[str], result: RebuildResult) -> None:
+    whole = [owner for owner in owners if owner not in broken]
+    _swap(whole)
+    result.rebuilt += len(whole)
+    for owner in owners:
+        if owner in broken:
+            _rebuild_skipping(owner, result)

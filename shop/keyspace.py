@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from django_redis import get_redis_connection
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -25,6 +25,12 @@ PROFILE_PARTS = ("recent", "cat", "brand", "cart", "bought", "meta")
 
 def profile_keys(owner: str) -> list[str]:
     return [profile_key(owner, part) for part in PROFILE_PARTS]
+
+
+def profile_staging_keys(owner: str) -> list[str]:
+    """Where a rebuild assembles a profile before swapping it in (shop/lua/profile_swap.lua);
+    the same hash tag as the live keys, so one script may rename one onto the other."""
+    return [profile_key(owner, f"rebuild:{part}") for part in PROFILE_PARTS]
 
 
 def models_active_key() -> str:
@@ -97,22 +103,29 @@ class RedisBatch:
         self.pipe = self.client.pipeline(transaction=False)
         self._scripts: dict[int, tuple[str, list, list]] = {}
 
-    def script(self, name: str, *, keys: list, args: list) -> None:
-        """Queue a call of the script shop/lua/<name>.lua."""
-        self._scripts[len(self.pipe)] = (name, keys, args)
+    def script(self, name: str, *, keys: list, args: list) -> int:
+        """Queue a call of the script shop/lua/<name>.lua; returns where its reply will be."""
+        position = len(self.pipe)
+        self._scripts[position] = (name, keys, args)
         self.pipe.evalsha(_script_sha(name), len(keys), *keys, *args)
+        return position
 
-    def execute(self) -> list:
-        """Send everything queued; the replies in order. Raises the first error any command met."""
+    def execute(self, *, raise_on_error: bool = True) -> list:
+        """Send everything queued; the replies in order. Raises the first error any command met,
+        or with raise_on_error=False leaves each error in its command's place."""
         if not len(self.pipe):
             return []
         replies = self.pipe.execute(raise_on_error=False)
         for position, (name, keys, args) in self._scripts.items():
             if isinstance(replies[position], NoScriptError):
-                replies[position] = self.client.register_script(_script_source(name))(keys=keys, args=args)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+                try:
+                    replies[position] = self.client.register_script(_script_source(name))(keys=keys, args=args)
+                except ResponseError as error:
+                    replies[position] = error
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
         return replies
 
 

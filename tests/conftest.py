@@ -1,9 +1,23 @@
 """Shared fixtures: real Postgres and Redis, a clean Redis database per test, no outbound network."""
 
+import os
 import socket
 
 import pytest
 from django_redis import get_redis_connection
+from hypothesis import settings as hypothesis_settings
+
+# Property tests draw new cases on every run; in CI that would let any submission fail on a
+# case its change never touched. CI replays the same cases each run (derandomize, no example
+# database); `make fuzz` draws fresh ones, many more, to find what the fixed cases miss. Each
+# profile says derandomize outright: Hypothesis loads its own "ci" profile when it sees CI, and
+# a profile registered then would inherit from it.
+hypothesis_settings.register_profile("dev", max_examples=200, derandomize=False)
+hypothesis_settings.register_profile("ci", max_examples=200, derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("fuzz", max_examples=5000, derandomize=False, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 _real_connect = socket.socket.connect

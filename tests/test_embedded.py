@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # Port 1 refuses at once, so the settings' probes decide without waiting for a timeout.
@@ -55,20 +57,51 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_embedded_default_migrates_caches_runs_lua_and_renders_home(tmp_path):
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory) -> dict[str, str]:
+    """The embedded default's environment, its SQLite database migrated once for this module."""
+    path = tmp_path_factory.mktemp("embedded") / "db.sqlite3"
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env.update(UNREACHABLE)
     env.update(
         DJANGO_SETTINGS_MODULE="shop.settings.local",
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        SQLITE_PATH=str(path),
         ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
         CELERY_TASK_ALWAYS_EAGER="0",
     )
-
     migrate = _manage("migrate", "--noinput", env=env)
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    assert (tmp_path / "db.sqlite3").exists()
+    assert path.exists()
+    return env
 
-    smoke = _manage("shell", "-c", SMOKE, env=env)
+
+def test_embedded_default_migrates_caches_runs_lua_and_renders_home(embedded):
+    smoke = _manage("shell", "-c", SMOKE, env=embedded)
     assert smoke.returncode == 0, smoke.stdout + smoke.stderr
     assert "embedded default ok" in smoke.stdout
+
+
+ONE_ID_ONCE = """
+import uuid
+from datetime import timedelta
+
+from django.utils import timezone
+
+from tracking.models import Event
+from tracking.services import event_ingest
+
+visitor, event_id, now = uuid.uuid4(), str(uuid.uuid4()), timezone.now()
+first, second = (
+    event_ingest(events=[{"event_id": event_id, "name": "page_view", "ts": ts.isoformat()}], visitor_id=visitor)
+    for ts in (now - timedelta(minutes=5), now - timedelta(minutes=1))
+)
+assert (first.accepted, second.accepted, second.duplicates) == (1, 0, 1), (first, second)
+assert Event.objects.filter(event_id=event_id).count() == 1
+print("stored once")
+"""
+
+
+def test_embedded_default_stores_an_event_id_once_whatever_its_timestamp(embedded):
+    run = _manage("shell", "-c", ONE_ID_ONCE, env=embedded)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "stored once" in run.stdout

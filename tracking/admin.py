@@ -126,12 +126,13 @@ class RejectedEventAdmin(ReadOnlyAdmin):
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
     paginator = CappedCountPaginator
-    fields = ("received_at", "reason", "detail", "source", "name", "payload_shown")
+    fields = ("received_at", "reason", "detail", "source", "name", "visitor_id", "payload_shown")
     readonly_fields = fields
 
     @admin.display(description="payload")
     def payload_shown(self, obj: RejectedEvent) -> str:
-        """The raw event as sent, pretty-printed when it is JSON, and always escaped: it is hostile input."""
+        """The raw event as sent (personal data masked), pretty-printed when it is JSON, and always
+        escaped: it is hostile input."""
         text = obj.payload
         # Cut at 2,000 characters (or nested a thousand deep) it is no longer JSON: shown as is.
         with contextlib.suppress(ValueError, RecursionError):

@@ -14,8 +14,9 @@ class Event(models.Model):
     """One shopper action. On Postgres the table is partitioned by month of client_ts.
 
     client_ts is the time as the client sent it, so a retried event lands in the same
-    partition and (event_id, client_ts) dedups it; occurred_at is that time corrected
-    for the client's clock skew, and is what analyses use.
+    partition; the collector stores an id once whatever its time (see EventKey), imports by
+    (event_id, client_ts). occurred_at is that time corrected for the client's clock skew,
+    and is what analyses use.
     """
 
     id = models.BigAutoField(primary_key=True)
@@ -52,6 +53,23 @@ class Event(models.Model):
         return f"{self.name} {self.event_id}"
 
 
+class EventKey(models.Model):
+    """The id of every event the collector stored, once: what makes an event id unique.
+
+    Postgres allows no unique index on a partitioned table without its partition key, so
+    Event can only be unique on (event_id, client_ts), and the same id sent again with another
+    time would be stored twice. This small, unpartitioned table is filled in the same
+    statement as the events (see tracking.services). Imported datasets write no keys: their
+    ids are name-based (uuid5), which the collector never accepts, so they cannot meet.
+    """
+
+    event_id = models.UUIDField(primary_key=True)
+    received_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return str(self.event_id)
+
+
 class RejectedEvent(models.Model):
     """An event the collector refused, kept with its reason so nothing vanishes unseen."""
 
@@ -60,7 +78,9 @@ class RejectedEvent(models.Model):
     detail = models.CharField(max_length=300, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
     name = models.CharField(max_length=64, blank=True)
-    # The raw event, cut to a bounded size; shown escaped in admin.
+    # Whose event it was, so a person's export and erasure find their rejected events too.
+    visitor_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # The raw event with personal data masked, cut to a bounded size; shown escaped in admin.
     payload = models.TextField(blank=True)
 
     class Meta:

@@ -64,6 +64,23 @@ COMMON = {"page_location": STR, "page_title": STR, "page_type": STR, "page_refer
 ITEM = {"item_list_name": STR, "index": INT, "slot": STR, "algorithm": STR, "position": INT, "price": NUM}
 MONEY = {"currency": STR, "value": NUM, "items": LIST}
 
+# Inclusive bounds of every number an event may carry, in its properties or its items. A number
+# past them is a forged or broken event, and a live profile cannot hold it (Redis counts in
+# 64-bit integers: a quantity of 1e20 made the profile update fail, then the rebuild).
+MAX_QUANTITY = 10_000  # units of one product in one action; the cart holds at most CART_MAX_QUANTITY (99)
+MAX_POSITION = 100_000  # a place in a list or slot: page 4,000 of a 24-product listing
+MAX_COUNT = 10_000_000  # search results: far beyond any catalogue this shop serves
+MAX_MONEY = 10_000_000_000  # an order's total is a 12-digit decimal with two places, so below 10^10
+NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "quantity": (1, MAX_QUANTITY),
+    "index": (0, MAX_POSITION),
+    "position": (0, MAX_POSITION),
+    "percent": (0, 100),
+    "results": (0, MAX_COUNT),
+    "price": (0, MAX_MONEY),
+    "value": (0, MAX_MONEY),
+}
+
 REGISTRY: dict[str, EventSpec] = {
     EventName.PAGE_VIEW: EventSpec(),
     EventName.VIEW_ITEM_LIST: EventSpec(optional={"items": LIST, "item_list_name": STR}),

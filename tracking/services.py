@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import CharField
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
@@ -16,9 +17,18 @@ from redis.exceptions import RedisError
 from shop.keyspace import RedisBatch
 
 from .analytics import quality
-from .models import Event, RejectedEvent, VisitorLink
+from .models import Event, EventKey, RejectedEvent, VisitorLink
 from .registry import Source
-from .validation import MAX_AGE, CleanEvent, Rejected, event_validate, parse_timestamp, payload_excerpt, storable
+from .validation import (
+    MAX_AGE,
+    MAX_FUTURE,
+    CleanEvent,
+    Rejected,
+    event_validate,
+    masked_text,
+    parse_timestamp,
+    payload_excerpt,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +101,8 @@ def clock_skew(*, sent_at: Any, received_at: datetime) -> timedelta:
 
 # The Postgres insert binds what a batch shares (source, visitor, user, session, receipt) once,
 # the per-event columns as arrays, and all properties as one JSON array zipped in by ROWS FROM.
+# One statement claims each event id in tracking_eventkey and stores only the events whose
+# claim was new, so an id is stored once whatever its timestamp, even when two requests race.
 PER_EVENT = (
     ("event_id", "unnest(%b::uuid[])"),
     ("name", "unnest(%b::varchar[])"),
@@ -107,11 +119,15 @@ PER_BATCH = {
     "session_id": "%b::uuid",
     "received_at": "%b::timestamptz",
 }
+KEY_TABLE = EventKey._meta.db_table
 INSERT_ZIPPED = (
-    f"INSERT INTO tracking_event ({', '.join(COLUMNS)}) "  # noqa: S608
-    f"SELECT {', '.join(PER_BATCH.get(column, f'e.{column}') for column in COLUMNS)} "
-    f"FROM ROWS FROM ({', '.join(function for _, function in PER_EVENT)}) "
-    f"AS e({', '.join(column for column, _ in PER_EVENT)}) "
+    f"WITH batch AS (SELECT * FROM ROWS FROM ({', '.join(function for _, function in PER_EVENT)}) "  # noqa: S608
+    f"AS e({', '.join(column for column, _ in PER_EVENT)})), "
+    f"claimed AS (INSERT INTO {KEY_TABLE} (event_id, received_at) SELECT event_id, %b::timestamptz FROM batch "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id) "
+    f"INSERT INTO tracking_event ({', '.join(COLUMNS)}) "
+    f"SELECT {', '.join(PER_BATCH.get(column, f'batch.{column}') for column in COLUMNS)} "
+    "FROM batch JOIN claimed USING (event_id) "
     "ON CONFLICT (event_id, client_ts) DO NOTHING RETURNING event_id"
 )
 
@@ -125,10 +141,12 @@ def _insert_postgres(envelope: Envelope, events: list[CleanEvent]) -> list[tuple
     from psycopg import Cursor
     from psycopg.types.json import Jsonb
 
-    params: list[Any] = [getattr(envelope, column) for column in COLUMNS if column in PER_BATCH]
+    params: list[Any] = []
     for column, _ in PER_EVENT:
         values = [getattr(event, column) for event in events]
         params.append(Jsonb(values) if column == "properties" else values)
+    params.append(envelope.received_at)  # the keys' received_at
+    params.extend(getattr(envelope, column) for column in COLUMNS if column in PER_BATCH)
     with connection.wrap_database_errors:
         connection.ensure_connection()
         with Cursor(connection.connection) as cursor:
@@ -137,35 +155,48 @@ def _insert_postgres(envelope: Envelope, events: list[CleanEvent]) -> list[tuple
 
 
 def _insert_portable(envelope: Envelope, events: list[CleanEvent]) -> list[tuple]:
-    """One multi-row INSERT ... ON CONFLICT DO NOTHING, for SQLite (the embedded default)."""
-    properties_field = Event._meta.get_field("properties")
-    session = envelope.session_id.hex if envelope.session_id else None
-    params: list[Any] = []
-    for event in events:
-        params.extend(  # in COLUMNS order
-            (
-                event.event_id.hex,
-                event.name,
-                envelope.source,
-                envelope.visitor_id.hex,
-                envelope.user_id,
-                session,
-                event.product_id,
-                event.category_id,
-                properties_field.get_db_prep_save(event.properties, connection),
-                event.client_ts,
-                event.occurred_at,
-                envelope.received_at,
-            )
+    """For SQLite (the embedded default), which has no INSERT inside WITH: the key claims and
+    the events as two multi-row INSERTs in one transaction."""
+    claims = ", ".join(["(%s, %s)"] * len(events))
+    # Django's own text form of a time on SQLite, so the retention purge compares like with like.
+    received = connection.ops.adapt_datetimefield_value(envelope.received_at)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {KEY_TABLE} (event_id, received_at) VALUES {claims} "  # noqa: S608
+            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            [value for event in events for value in (event.event_id.hex, received)],
         )
-    placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    sql = (
-        f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
-        + ", ".join([placeholders] * len(events))
-        + " ON CONFLICT (event_id, client_ts) DO NOTHING RETURNING event_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        claimed = {uuid.UUID(str(value)) for (value,) in cursor.fetchall()}
+        events = [event for event in events if event.event_id in claimed]
+        if not events:
+            return []
+        properties_field = Event._meta.get_field("properties")
+        session = envelope.session_id.hex if envelope.session_id else None
+        params: list[Any] = []
+        for event in events:
+            params.extend(  # in COLUMNS order
+                (
+                    event.event_id.hex,
+                    event.name,
+                    envelope.source,
+                    envelope.visitor_id.hex,
+                    envelope.user_id,
+                    session,
+                    event.product_id,
+                    event.category_id,
+                    properties_field.get_db_prep_save(event.properties, connection),
+                    event.client_ts,
+                    event.occurred_at,
+                    envelope.received_at,
+                )
+            )
+        placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+        cursor.execute(
+            f"INSERT INTO {Event._meta.db_table} ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
+            + ", ".join([placeholders] * len(events))
+            + " ON CONFLICT (event_id, client_ts) DO NOTHING RETURNING event_id",
+            params,
+        )
         return cursor.fetchall()
 
 
@@ -190,7 +221,17 @@ def _insert(envelope: Envelope, events: list[CleanEvent]) -> set[uuid.UUID]:
     return {value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)) for (value,) in written}
 
 
-def _reject(result: IngestResult, *, index: int, raw: Any, error: Rejected, source: str) -> RejectedEvent:
+# Column lengths of the rejected-event log: every text is cut to fit after masking and escaping,
+# which both lengthen it (a NUL is written out as six characters), so one odd event cannot fail
+# the insert and with it the batch's good events.
+REJECTED_LENGTHS = {
+    field.name: field.max_length for field in RejectedEvent._meta.concrete_fields if isinstance(field, CharField)
+}
+
+
+def _reject(
+    result: IngestResult, *, index: int, raw: Any, error: Rejected, source: str, visitor_id: uuid.UUID
+) -> RejectedEvent:
     event_id = raw.get("event_id") if isinstance(raw, dict) else None
     result.rejected.append(
         {
@@ -201,12 +242,16 @@ def _reject(result: IngestResult, *, index: int, raw: Any, error: Rejected, sour
         }
     )
     name = raw.get("name") if isinstance(raw, dict) else None
+    texts = {
+        "reason": error.reason,
+        "detail": masked_text(error.detail),
+        "source": source,
+        "name": masked_text(str(name)[: REJECTED_LENGTHS["name"]]) if name is not None else "",
+    }
     return RejectedEvent(
-        reason=error.reason,
-        detail=storable(error.detail),
-        source=source,
-        name=storable(str(name)[:64]) if name is not None else "",
+        visitor_id=visitor_id,
         payload=payload_excerpt(raw),
+        **{key: text[: REJECTED_LENGTHS[key]] for key, text in texts.items()},
     )
 
 
@@ -228,19 +273,18 @@ def event_ingest(
     received_at = received_at or timezone.now()
     skew = clock_skew(sent_at=sent_at, received_at=received_at)
     result = IngestResult()
-    clean: dict[tuple[uuid.UUID, datetime], CleanEvent] = {}
+    clean: dict[uuid.UUID, CleanEvent] = {}
     rejects: list[RejectedEvent] = []
     for index, raw in enumerate(events):
         try:
             event = event_validate(raw, received_at=received_at, skew=skew, source=source)
         except Rejected as error:
-            rejects.append(_reject(result, index=index, raw=raw, error=error, source=source))
+            rejects.append(_reject(result, index=index, raw=raw, error=error, source=source, visitor_id=visitor_id))
             continue
-        key = (event.event_id, event.client_ts)
-        if key in clean:
+        if event.event_id in clean:
             result.duplicates += 1  # the same event twice in one batch
             continue
-        clean[key] = event
+        clean[event.event_id] = event
     envelope = Envelope(
         source=source, visitor_id=visitor_id, user_id=user_id, session_id=session_id, received_at=received_at
     )
@@ -344,15 +388,52 @@ def events_export(*, user_id: int | None, visitor_id: uuid.UUID | None) -> list[
             "occurred_at": row.occurred_at.isoformat(),
         }
         for row in rows.iterator(chunk_size=2000)
-    ]
+    ] + rejected_events_export(visitor_ids=_rejected_subjects(user_id=user_id, visitor_id=visitor_id))
 
 
 @transaction.atomic
 def events_erase(*, user_id: int | None, visitor_id: uuid.UUID | None) -> int:
     """Delete the events events_export gives, and the account's visitor links; returns how many events."""
+    visitors = _rejected_subjects(user_id=user_id, visitor_id=visitor_id)
     if user_id is not None:
         VisitorLink.objects.filter(user_id=user_id).delete()
     deleted, _ = _subject_events(user_id=user_id, visitor_id=visitor_id).delete()
+    deleted += rejected_events_erase(visitor_ids=visitors)
+    return deleted
+
+
+def _rejected_subjects(*, user_id: int | None, visitor_id: uuid.UUID | None) -> list[uuid.UUID]:
+    """Visitor ids whose refused events belong to this subject. A refused event carries no
+    account, so the rule of _subject_events holds by visitor: an account has its linked visitor
+    ids; a visitor id linked to an account is that account's alone."""
+    linked = dict(VisitorLink.objects.filter(visitor_id=visitor_id).values_list("visitor_id", "user_id"))
+    visitors = visitor_ids_of(user_id=user_id) if user_id is not None else []
+    if visitor_id is not None and linked.get(visitor_id, user_id) == user_id and visitor_id not in visitors:
+        visitors.append(visitor_id)
+    return visitors
+
+
+def rejected_events_export(*, visitor_ids: list[uuid.UUID]) -> list[dict]:
+    """The events refused from these visitors, as the rejected-event log keeps them (masked)."""
+    rows = RejectedEvent.objects.filter(visitor_id__in=visitor_ids).order_by("received_at", "id")
+    return [
+        {
+            "rejected": True,
+            "reason": row.reason,
+            "detail": row.detail,
+            "name": row.name,
+            "source": row.source,
+            "visitor_id": str(row.visitor_id),
+            "received_at": row.received_at.isoformat(),
+            "payload": row.payload,
+        }
+        for row in rows.iterator(chunk_size=2000)
+    ]
+
+
+def rejected_events_erase(*, visitor_ids: list[uuid.UUID]) -> int:
+    """Delete the events refused from these visitors; returns how many."""
+    deleted, _ = RejectedEvent.objects.filter(visitor_id__in=visitor_ids).delete()
     return deleted
 
 
@@ -360,16 +441,32 @@ def visitor_ids_of(*, user_id: int) -> list[uuid.UUID]:
     return list(VisitorLink.objects.filter(user_id=user_id).values_list("visitor_id", flat=True))
 
 
-def events_purge(*, older_than_days: int) -> dict:
+def events_purge(*, older_than_days: int, rejected_older_than_days: int) -> dict:
     """Retention of shoppers' events: drop whole month partitions past the cutoff, then delete
-    stragglers row by row (the default partition, SQLite) and old rejected events.
+    stragglers row by row (the default partition, SQLite); and of rejected events, kept for
+    a shorter time of their own.
 
     Imported datasets are not shoppers' data and stay until deleted on purpose.
     """
     from .partitions import partitions_drop_before
 
-    cutoff = timezone.now() - timedelta(days=older_than_days)
+    now = timezone.now()
+    cutoff = now - timedelta(days=older_than_days)
     dropped = partitions_drop_before(cutoff=cutoff, keep_source=Source.IMPORT)
     deleted, _ = Event.objects.filter(client_ts__lt=cutoff).exclude(source=Source.IMPORT).delete()
-    rejected, _ = RejectedEvent.objects.filter(received_at__lt=cutoff).delete()
-    return {"partitions_dropped": dropped, "events_deleted": deleted, "rejected_deleted": rejected}
+    # A key may go once its event is gone, and no sooner: the collector accepts any timestamp
+    # within MAX_AGE of receipt, so a key dropped while its event is kept would let the same id
+    # in again under a fresh time. An event's client time is at most MAX_AGE + MAX_FUTURE after
+    # its receipt (a fast clock's skew correction), so keys received that much before the
+    # cutoff belong to events already deleted. Erasure leaves keys (a bare random id and a
+    # time, nothing of the person), so a tracker's queued retry cannot bring an erased event back.
+    key_cutoff = cutoff - MAX_AGE - MAX_FUTURE
+    keys, _ = EventKey.objects.filter(received_at__lt=key_cutoff).delete()
+    rejected_cutoff = now - timedelta(days=rejected_older_than_days)
+    rejected, _ = RejectedEvent.objects.filter(received_at__lt=rejected_cutoff).delete()
+    return {
+        "partitions_dropped": dropped,
+        "events_deleted": deleted,
+        "keys_deleted": keys,
+        "rejected_deleted": rejected,
+    }

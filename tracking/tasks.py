@@ -15,7 +15,10 @@ def partitions_prepare() -> list[str]:
 
 @shared_task(time_limit=3600, soft_time_limit=3500)
 def events_purge_expired() -> dict:
-    return services.events_purge(older_than_days=settings.TRACKING_RETENTION_DAYS)
+    return services.events_purge(
+        older_than_days=settings.TRACKING_RETENTION_DAYS,
+        rejected_older_than_days=settings.TRACKING_REJECTED_RETENTION_DAYS,
+    )
 
 
 @shared_task(time_limit=600, soft_time_limit=540)

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from .registry import REGISTRY, EventSpec, Source
+from .registry import NUMBER_RANGES, REGISTRY, EventSpec, Source
 
 MAX_PROPERTIES = 40
 MAX_STRING = 500
@@ -16,6 +16,14 @@ MAX_ITEM_KEYS = 20
 # Offline queues replay events for a while; older ones are more likely garbage than late.
 MAX_AGE = timedelta(days=7)
 MAX_FUTURE = timedelta(minutes=5)
+# Milliseconds since the epoch, below the year 5138: anything larger is not Date.now().
+MAX_TS_MS = 10**14
+# Digits of the largest id a bigint holds (2**63 - 1); longer text is refused before int() reads it.
+MAX_ID_DIGITS = 19
+
+# What crypto.randomUUID() and uuid.uuid4() make, and nothing else: uuid.UUID() also reads
+# "{...}", "urn:uuid:..." and bare hex, and any version, the all-zero UUID among them.
+RANDOM_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}")
 
 EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 # Seven or more digits, allowing spaces, dots, dashes and brackets between them.
@@ -97,11 +105,21 @@ def storable(text: str) -> str:
 def _check_int_id(key: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, str) and value.isdigit():
+    # str.isdigit() also says yes to "²" and "①", which int() refuses, and to "٣", which it reads.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
         raise Rejected("bad_type", f"{key} must be a positive integer")
     return value
+
+
+def _check_number(key: str, value: int | float, *, label: str) -> None:
+    """A finite number within the bounds NUMBER_RANGES gives for key; label names it in the reason."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Rejected("bad_type", f"{label} is not a finite number")
+    low, high = NUMBER_RANGES[key]
+    if not low <= value <= high:
+        raise Rejected("out_of_range", f"{label} must be between {low} and {high}")
 
 
 def _check_items(items: list) -> list[dict]:
@@ -118,9 +136,13 @@ def _check_items(items: list) -> list[dict]:
                 continue  # GA4 item fields we do not use are dropped, not refused
             if isinstance(value, bool) or not isinstance(value, allowed):
                 raise Rejected("bad_type", f"items[{index}].{key} has the wrong type")
-            if isinstance(value, float) and not math.isfinite(value):
-                raise Rejected("bad_type", f"items[{index}].{key} is not a finite number")
-            entry[key] = _check_string(f"items[{index}].{key}", value) if isinstance(value, str) else value
+            if isinstance(value, str):
+                value = _check_string(f"items[{index}].{key}", value)
+            elif key == "item_id":
+                _check_int_id(f"items[{index}].item_id", value)
+            else:
+                _check_number(key, value, label=f"items[{index}].{key}")
+            entry[key] = value
         clean.append(entry)
     return clean
 
@@ -151,10 +173,10 @@ def _check_properties(spec: EventSpec, raw: Any) -> dict:
             raise Rejected("bad_type", f"{key} must be {spec.fields[key]}")
         if isinstance(value, str):
             value = _check_string(key, value)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise Rejected("bad_type", f"{key} is not a finite number")
         elif isinstance(value, list):
             value = _check_items(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            _check_number(key, value, label=key)
         clean[key] = value
     return clean
 
@@ -164,7 +186,8 @@ def parse_timestamp(value: Any) -> datetime:
     if isinstance(value, bool):
         raise Rejected("bad_timestamp", "ts must be epoch milliseconds or ISO 8601")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or not 0 < value < 10**14:
+        # Compared, not converted: math.isfinite() of a 4,000-digit int overflows, and NaN fails here.
+        if not 0 < value < MAX_TS_MS:
             raise Rejected("bad_timestamp", "ts is out of range")
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, str) and len(value) <= 40:
@@ -191,10 +214,10 @@ def event_validate(raw: Any, *, received_at: datetime, skew: timedelta, source: 
     spec = REGISTRY[name]
     if spec.server_only and source != Source.SERVER:
         raise Rejected("server_only", f"{name} is recorded by the server, not the browser")
-    try:
-        event_id = uuid.UUID(str(raw.get("event_id")))
-    except ValueError:
-        raise Rejected("bad_event_id", "event_id must be a UUID") from None
+    raw_id = raw.get("event_id")
+    if not isinstance(raw_id, str) or not RANDOM_UUID.fullmatch(raw_id):
+        raise Rejected("bad_event_id", "event_id must be a random UUID (version 4) written out in 36 characters")
+    event_id = uuid.UUID(raw_id)
     client_ts = parse_timestamp(raw.get("ts"))
     try:
         corrected = client_ts + skew
@@ -221,10 +244,37 @@ def event_validate(raw: Any, *, received_at: datetime, skew: timedelta, source: 
     )
 
 
+# Levels of a rejected payload that are masked and kept; deeper ones are a forgery's padding.
+MAX_EXCERPT_DEPTH = 10
+TOO_DEEP = "[nested too deep]"
+
+
+def _masked(value: Any, depth: int = 0) -> Any:
+    """value with personal data masked as a stored event's is: the values of personal keys
+    replaced, emails and phone numbers in any text (keys too) masked."""
+    if isinstance(value, str):
+        return scrub(value)
+    if not isinstance(value, dict | list):
+        return value
+    if depth >= MAX_EXCERPT_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, list):
+        return [_masked(item, depth + 1) for item in value]
+    return {
+        scrub(str(key)): REDACTED if str(key).lower() in PII_KEYS else _masked(item, depth + 1)
+        for key, item in value.items()
+    }
+
+
+def masked_text(text: str) -> str:
+    """Free text bound for the rejected-event log: personal data masked, storable in Postgres."""
+    return storable(scrub(text))
+
+
 def payload_excerpt(raw: Any, limit: int = 2000) -> str:
-    """The raw event as text, bounded, for the rejected-event log."""
+    """The raw event as text, personal data masked, bounded, for the rejected-event log."""
     try:
-        text = json.dumps(raw, ensure_ascii=False, default=str)
+        text = json.dumps(_masked(raw), ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
-        text = repr(raw)
+        text = scrub(repr(raw))
     return storable(text[:limit])

@@ -36,8 +36,10 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
     if form.is_bound and not form.is_valid():
         errors = [message for messages in form.errors.values() for message in messages]
         status = 400
-        # Keep the shopper's words on screen while saying what was wrong with the rest.
-        filters = ProductFilters(**scope, query=request.GET.get("q", "")[:MAX_QUERY_LENGTH])
+        # Keep the shopper's words on screen while saying what was wrong with the rest; the form
+        # refuses a NUL (Postgres cannot take one), the words around it are still searched.
+        query = request.GET.get("q", "").replace("\x00", "")[:MAX_QUERY_LENGTH]
+        filters = ProductFilters(**scope, query=query)
     else:
         data = form.cleaned_data if form.is_bound else {}
         filters = ProductFilters(

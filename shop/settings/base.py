@@ -242,6 +242,9 @@ TRACKING_MAX_BODY_BYTES = env.int("TRACKING_MAX_BODY_BYTES", default=64 * 1024)
 TRACKING_RATE_PER_VISITOR = env.int("TRACKING_RATE_PER_VISITOR", default=600)
 TRACKING_RATE_PER_IP = env.int("TRACKING_RATE_PER_IP", default=6000)
 TRACKING_RETENTION_DAYS = env.int("TRACKING_RETENTION_DAYS", default=400)
+# Rejected events keep a (masked) raw payload for debugging a tracker: two weeks covers a
+# release cycle's worth of looking into why events were refused, and keeps little of anyone.
+TRACKING_REJECTED_RETENTION_DAYS = env.int("TRACKING_REJECTED_RETENTION_DAYS", default=14)
 TRACKING_SESSION_MINUTES = 30
 
 # Client addresses, login throttling and sign-up limits.

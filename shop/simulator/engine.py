@@ -164,6 +164,11 @@ class _VisitorState:
     orders: int = 0
 
 
+def event_id_for(name: str) -> uuid.UUID:
+    """A deterministic id in the random (version 4) form the collector accepts, as a browser's would be."""
+    return uuid.UUID(bytes=uuid.uuid5(NAMESPACE, name).bytes, version=4)
+
+
 def visitor_id_for(*, seed: int, index: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{seed}/visitor/{index}")
 
@@ -199,7 +204,7 @@ class _Session:
         raw = raw_event(
             name,
             ts_ms=_ms(self.clock),
-            event_id=uuid.uuid5(NAMESPACE, f"{self.prefix}/{len(self.events)}"),
+            event_id=event_id_for(f"{self.prefix}/{len(self.events)}"),
             product_id=product.id if product is not None else None,
             category_id=category_id,
             props=props,

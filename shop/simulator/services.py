@@ -88,7 +88,7 @@ class SimulationReport:
 
 def window_end(now: datetime | None = None) -> datetime:
     """The end of the simulated window: now, cut to the hour, so that runs within the same
-    hour produce the very same timestamps (and ingest's (event_id, client_ts) dedup sees them)."""
+    hour produce the very same timestamps."""
     return (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
 
 

@@ -124,3 +124,35 @@ def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_qu
     ProductFactory.create_batch(24, category=category)
     with django_assert_max_num_queries(14):
         assert client.get(category.get_absolute_url()).status_code == 200
+
+
+def test_a_nul_in_the_search_gets_a_400_with_a_message_and_the_rest_is_still_searched(client, kitchen):
+    for query in ("\x00", "mug\x00"):
+        response = client.get(reverse("catalog:search"), {"q": query})
+        assert response.status_code == 400
+        assert any("Null characters are not allowed" in error for error in response.context["errors"])
+    assert "Plain Mug" in _titles(response)
+
+
+HOSTILE_QUERIES = [
+    {"q": "\x00"},
+    {"page": "²"},
+    {"page": "①"},
+    {"page": "9" * 5000},
+    {"page": "\x00"},
+    {"price_min": "²"},
+    {"price_max": "9" * 5000},
+    {"price_min": "1e400"},
+    {"price_min": "NaN"},
+    {"sort": "\x00"},
+    {"brand": "\x00"},
+    {"in_stock": "\x00"},
+]
+
+
+@pytest.mark.parametrize("params", HOSTILE_QUERIES, ids=lambda params: repr(params)[:40])
+def test_hostile_query_strings_get_a_page_or_a_400_never_a_500(client, kitchen, params):
+    category, _ = kitchen
+    for url in (reverse("catalog:search"), category.get_absolute_url(), category.department.get_absolute_url()):
+        response = client.get(url, {"q": "mug", **params})
+        assert response.status_code in (200, 400), (url, params, response.status_code)

@@ -210,7 +210,7 @@ def brute_force_depths(events: list[tuple[int, int, int]], *, steps: int, window
     return depths
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @example(events=[(0, 0, 0), (0, 1, 0)], window=5, strict=[False, True, False])  # a tie between two steps
 @example(events=[(0, 0, 0), (0, 1, 10)], window=10, strict=[False, False, False])  # exactly at the window's end
 @given(

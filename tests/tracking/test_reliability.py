@@ -509,7 +509,6 @@ def _uuid_text(value) -> str | None:
 
 @pytest.mark.django_db
 @hypothesis_settings(
-    max_examples=200,
     deadline=None,
     # The client, database and settings fixtures are reset by hand inside each example.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],

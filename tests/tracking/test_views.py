@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.test import Client
+from django.db.models import CharField
 from django.urls import reverse
 
 from tests.factories.tracking import RawEventFactory
@@ -235,3 +236,47 @@ def test_an_ipv6_subscriber_is_one_bucket_whatever_address_it_picks_in_its_64(se
     hosts = [f"2001:db8:1:2::{n:x}" for n in range(1, 4)]
     assert [post(browser(REMOTE_ADDR=host), batch(1)).status_code for host in hosts] == [202, 202, 429]
     assert post(browser(REMOTE_ADDR="2001:db8:1:3::1"), batch(1)).status_code == 202
+
+
+UNSTORABLE_NAMES = {
+    "long": "n" * 70,
+    "long_with_nuls": "\x00" * 70,
+    "long_with_surrogates": "\ud800" * 70,
+    "emails_to_mask": "a@b.cd " * 12,
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSTORABLE_NAMES))
+def test_an_unknown_event_name_of_any_length_does_not_sink_the_good_events_beside_it(consented, case):
+    good = RawEventFactory.build_batch(2)
+    bad = {**RawEventFactory(), "name": UNSTORABLE_NAMES[case], "props": {"page_location": "x" * 400}}
+    body = json.dumps({"events": [good[0], bad, good[1]]})
+    response = post(consented, body)
+    assert response.status_code == 202, response.content
+    assert response.json()["accepted"] == 2
+    assert {str(pk) for pk in Event.objects.values_list("event_id", flat=True)} == {e["event_id"] for e in good}
+    rejected = RejectedEvent.objects.get()
+    assert rejected.reason == "unknown_event"
+    for field in RejectedEvent._meta.concrete_fields:
+        if isinstance(field, CharField):
+            assert len(getattr(rejected, field.attname)) <= field.max_length, field.name
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"name": "view_item", "product_id": "²"}, "bad_type"),
+        ({"name": "view_item", "product_id": "①"}, "bad_type"),
+        ({"name": "view_item", "product_id": "٣"}, "bad_type"),
+        ({"name": "view_item", "product_id": "9" * 4000}, "bad_type"),
+        ({"name": "page_view", "category_id": "²"}, "bad_type"),
+        ({"name": "page_view", "ts": int("9" * 4000)}, "bad_timestamp"),
+        ({"name": "page_view", "ts": -int("9" * 4000)}, "bad_timestamp"),
+    ],
+)
+def test_unvalidated_numbers_get_a_reason_in_a_202_not_a_500(consented, event, reason):
+    good = RawEventFactory()
+    response = post(consented, json.dumps({"events": [good, {**RawEventFactory(), **event}]}))
+    assert response.status_code == 202, response.content
+    assert [item["reason"] for item in response.json()["rejected"]] == [reason]
+    assert Event.objects.get().event_id == uuid.UUID(good["event_id"])

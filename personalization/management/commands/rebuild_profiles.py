@@ -21,7 +21,17 @@ class Command(BaseCommand):
         total = None if owner_set else Event.objects.count()
         with progress_bar(self, total=total, desc="Rebuilding profiles", unit="event") as bar:
             try:
-                rebuilt = profiles_rebuild(owners=owner_set, progress=bar.update)
+                result = profiles_rebuild(owners=owner_set, progress=bar.update)
             except RedisError as exc:
-                raise CommandError(f"Redis is not reachable: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(f"Rebuilt {rebuilt} profiles."))
+                raise CommandError(
+                    f"Redis failed part-way; every profile is either as it was or rebuilt: {exc}"
+                ) from exc
+        for skipped in result.skipped:
+            self.stdout.write(
+                self.style.WARNING(f"Skipped event {skipped.event_id} of {skipped.owner}: {skipped.error}")
+            )
+        for owner in result.unchanged:
+            self.stdout.write(self.style.WARNING(f"Left the profile of {owner} as it was: none of its events apply."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Rebuilt {result.rebuilt} profiles, skipped {len(result.skipped)} events.")
+        )
