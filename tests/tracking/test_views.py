@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.test import Client
 from django.db.models import CharField
+from django.test import Client
 from django.urls import reverse
 
 from tests.factories.tracking import RawEventFactory
