@@ -10,13 +10,15 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from redis.exceptions import ResponseError
 
 from shop.catalog.models import Product
 from shop.keyspace import RedisBatch, profile_keys, profile_staging_keys, redis_client
+from tracking.items import event_items
+from tracking.owners import Owner, owner_key
 
 from .recommenders.base import EVENT_WEIGHTS
 
@@ -24,8 +26,9 @@ PROFILE_TOP = 10
 
 
 def profile_owner(*, visitor_id, user_id: int | None) -> str:
-    """Signed-in shoppers have one profile across devices; others one per visitor id."""
-    return f"u:{user_id}" if user_id else f"v:{visitor_id}"
+    """Signed-in shoppers have one profile across devices; others one per visitor id: the
+    event record's owner (tracking/owners.py)."""
+    return owner_key(user_id=user_id, visitor_id=visitor_id)
 
 
 @dataclass(frozen=True)
@@ -74,25 +77,11 @@ def _product_facts(product_ids: Iterable[int]) -> dict[int, tuple[int, int | Non
     return {pid: _facts[pid] for pid in ids if pid in _facts}
 
 
-# Item ids are text in GA4 and may be any SKU; only those that can be a product's id (a bigint)
-# are one: a longer run of digits would reach Redis as a float ("1e+23") no page could read.
-MAX_PRODUCT_ID = 2**63 - 1
-
-
 def _item_ids(event) -> list[tuple[int, int]]:
-    """(product id, quantity) pairs an event is about: its product, or its items (purchase)."""
-    if event.product_id:
-        return [(event.product_id, int(event.properties.get("quantity") or 1))]
-    pairs = []
-    for item in event.properties.get("items") or []:
-        try:
-            product = int(item.get("item_id"))
-            quantity = int(item.get("quantity") or 1)
-        except (TypeError, ValueError):
-            continue
-        if 0 < product <= MAX_PRODUCT_ID:
-            pairs.append((product, quantity))
-    return pairs
+    """(product id, quantity) pairs an event is about (live events only: imports get no profile)."""
+    return [
+        (item.item, item.quantity) for item in event_items(product_id=event.product_id, properties=event.properties)
+    ]
 
 
 # What the profile tracks per product besides affinities: recent views, the cart, purchases.
@@ -142,8 +131,13 @@ def _by_owner(events) -> dict[str, list]:
     return by_owner
 
 
+def _anonymous_since() -> datetime:
+    """Anonymous profiles expire this long after their last event: older events rebuild nothing."""
+    return datetime.now(UTC) - timedelta(days=settings.PROFILE_ANONYMOUS_TTL_DAYS)
+
+
 def _anonymous_ttl(owner: str) -> int:
-    return settings.PROFILE_ANONYMOUS_TTL_DAYS * 86400 if owner.startswith("v:") else 0
+    return settings.PROFILE_ANONYMOUS_TTL_DAYS * 86400 if Owner.parse(owner).is_anonymous else 0
 
 
 def _apply_queue(batch: RedisBatch, *, owned: list, facts: dict, keys: list[str], ttl: int, now_ms: int) -> int:
@@ -278,7 +272,8 @@ def _rebuild_skipping(owner: str, result: RebuildResult) -> None:
     fail on their own, then build from the rest and swap that in."""
     from tracking.selectors import events_for_rebuild
 
-    events = [event for chunk in events_for_rebuild(owners={owner}, chunk=REBUILD_CHUNK) for event in chunk]
+    chunks = events_for_rebuild(owners={owner}, anonymous_since=_anonymous_since(), chunk=REBUILD_CHUNK)
+    events = [event for chunk in chunks for event in chunk]
     staging = profile_staging_keys(owner)
     facts = _product_facts(_fact_ids(events))
     now_ms = int(time.time() * 1000)
@@ -330,7 +325,7 @@ def profiles_rebuild(*, owners: set[str] | None = None, progress: Callable[[int]
     result = RebuildResult()
     broken: set[str] = set()
     carried: str | None = None  # the last owner of the previous chunk, whose events may go on
-    for chunk in events_for_rebuild(owners=owners, chunk=REBUILD_CHUNK):
+    for chunk in events_for_rebuild(owners=owners, anonymous_since=_anonymous_since(), chunk=REBUILD_CHUNK):
         by_owner = _by_owner(chunk)
         if carried is not None and carried not in by_owner:
             _finish([carried], broken=broken, result=result)

@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from shop.catalog.models import Product
 from shop.keyspace import models_active_key, redis_client
+from tracking.items import event_items
 from tracking.models import Event
+from tracking.owners import owner_key
 from tracking.registry import Source
 
 from .models import ModelVersion, PendingErasure
@@ -45,13 +47,11 @@ def _event_rows(*, since) -> dict[str, list]:
         .iterator(chunk_size=EVENT_CHUNK)
     )
     for user_id, visitor_id, name, product_id, properties, occurred_at, source in events:
-        if product_id:
-            products = (product_id,)
-        elif source == Source.IMPORT:
-            continue  # an imported event's items name the source shop's codes, not our products
-        else:
-            products = _item_products(properties)
-        owner, moment = (f"u:{user_id}" if user_id else f"v:{visitor_id}"), occurred_at.timestamp()
+        imported = source == Source.IMPORT
+        found = event_items(product_id=product_id, properties=properties or {}, imported=imported)
+        # An imported event's item codes are the source shop's, not our products.
+        products = [item.item for item in found if item.is_product]
+        owner, moment = owner_key(user_id=user_id, visitor_id=visitor_id), occurred_at.timestamp()
         code = numbers.setdefault(owner, len(numbers))
         for product in products:
             owners.append(owner), codes.append(code), accounts.append(bool(user_id)), items.append(product)
@@ -65,16 +65,6 @@ def _event_rows(*, since) -> dict[str, list]:
         "sources": sources,
         "times": times,
     }
-
-
-def _item_products(properties: dict) -> list[int]:
-    products = []
-    for item in properties.get("items") or []:
-        try:
-            products.append(int(item.get("item_id")))
-        except (TypeError, ValueError):
-            continue
-    return products
 
 
 def product_features(product_ids: np.ndarray) -> dict[str, np.ndarray]:

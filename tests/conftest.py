@@ -47,6 +47,22 @@ def _clean_redis():
 
 
 @pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Counts the commands (or pipelines) sent to Redis from here on: one list entry a round trip."""
+    from redis.connection import Connection
+
+    sent: list = []
+    original = Connection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.fixture
 def staff_client(client):
     from tests.factories.accounts import StaffFactory
 

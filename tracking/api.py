@@ -1,12 +1,11 @@
 """The one function the storefront calls to record an authoritative server-side event."""
 
 import logging
-import uuid
 
 from django.db import DatabaseError
 from django.http import HttpRequest
-from django.utils import timezone
 
+from .payloads import raw_event
 from .registry import Source
 from .services import event_ingest
 
@@ -30,14 +29,7 @@ def track(
     if context is None or not context.granted:
         return False
     user = getattr(request, "user", None)
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "name": name,
-        "ts": timezone.now().isoformat(),
-        "product_id": product_id,
-        "category_id": category_id,
-        "props": props or {},
-    }
+    event = raw_event(name, product_id=product_id, category_id=category_id, props=props)
     try:
         result = event_ingest(
             events=[event],

@@ -1,34 +1,33 @@
 """Reads of the event record."""
 
-import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Case, F, Q, UUIDField, When
-from django.utils import timezone
 
+from .hooks import TrackedEvent
 from .models import Event
+from .owners import Owner
 from .registry import Source
-from .services import TrackedEvent
 
 
 def _owner_filter(owners: set[str]) -> Q:
     query = Q(pk__in=[])
-    for owner in owners:
-        kind, _, ident = owner.partition(":")
-        if kind == "u":
-            query |= Q(user_id=int(ident))
-        elif kind == "v":
-            query |= Q(visitor_id=uuid.UUID(ident), user_id__isnull=True)
+    for owner in map(Owner.parse, owners):
+        if owner.is_anonymous:
+            query |= Q(visitor_id=owner.visitor_id, user_id__isnull=True)
+        else:
+            query |= Q(user_id=owner.user_id)
     return query
 
 
-def events_for_rebuild(*, owners: set[str] | None, chunk: int) -> Iterator[list[TrackedEvent]]:
+def events_for_rebuild(
+    *, owners: set[str] | None, anonymous_since: datetime, chunk: int
+) -> Iterator[list[TrackedEvent]]:
     """Events for rebuilding profiles, in chunks: one owner's after another's (a signed-in
     shopper's from every device, else one anonymous visitor's), each owner's in time order.
-    Anonymous ones only while their profile would still be alive."""
-    cutoff = timezone.now() - timedelta(days=settings.PROFILE_ANONYMOUS_TTL_DAYS)
+    Anonymous ones only since anonymous_since (older ones would feed a profile already expired)."""
+    cutoff = anonymous_since
     # Imported datasets are other shops' shoppers: they train and evaluate models, but no one
     # here browses as them, so they get no live profile.
     queryset = Event.objects.filter(Q(user_id__isnull=False) | Q(occurred_at__gte=cutoff)).exclude(source=Source.IMPORT)

@@ -5,18 +5,16 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import CharField
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from redis.exceptions import RedisError
 
 from shop.keyspace import RedisBatch
 
-from .analytics import quality
+from .hooks import StoredBatch, TrackedEvent, hooks_batch_stored, hooks_visitor_identified
 from .models import Event, EventKey, RejectedEvent, VisitorLink
 from .registry import Source
 from .validation import (
@@ -49,20 +47,6 @@ COLUMNS = (
     "occurred_at",
     "received_at",
 )
-
-
-class TrackedEvent(NamedTuple):
-    """A stored event as the ingest hooks see it (a named tuple, like CleanEvent: 25 per batch)."""
-
-    event_id: uuid.UUID
-    name: str
-    visitor_id: uuid.UUID
-    user_id: int | None
-    session_id: uuid.UUID | None
-    product_id: int | None
-    category_id: int | None
-    properties: dict
-    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -255,6 +239,57 @@ def _reject(
     )
 
 
+@dataclass
+class _Checked:
+    """A batch after validation: the events to store (each id once), and what was refused."""
+
+    clean: list[CleanEvent] = field(default_factory=list)
+    rejects: list[RejectedEvent] = field(default_factory=list)
+
+
+def _validate(
+    events: list[Any], *, result: IngestResult, received_at: datetime, skew: timedelta, envelope: Envelope
+) -> _Checked:
+    checked, seen = _Checked(), set()
+    for index, raw in enumerate(events):
+        try:
+            event = event_validate(raw, received_at=received_at, skew=skew, source=envelope.source)
+        except Rejected as error:
+            checked.rejects.append(
+                _reject(
+                    result, index=index, raw=raw, error=error, source=envelope.source, visitor_id=envelope.visitor_id
+                )
+            )
+            continue
+        if event.event_id in seen:
+            result.duplicates += 1  # the same event twice in one batch
+            continue
+        seen.add(event.event_id)
+        checked.clean.append(event)
+    return checked
+
+
+def _store(checked: _Checked, *, envelope: Envelope) -> set[uuid.UUID]:
+    """Commit the events not stored before and the refused ones; returns the ids newly stored."""
+    if not checked.rejects:
+        return _insert(envelope, checked.clean)
+    with transaction.atomic():
+        written = _insert(envelope, checked.clean)
+        RejectedEvent.objects.bulk_create(checked.rejects)
+    return written
+
+
+def _notify(batch: StoredBatch) -> None:
+    """Run every hook on the committed batch and send what they queued in one round trip."""
+    try:
+        redis = RedisBatch()
+        hooks_batch_stored(batch, redis=redis)
+        redis.execute()
+    except (RedisError, OSError):
+        # The events are stored; what the hooks keep in Redis is rebuilt from the record.
+        logger.warning("ingest hooks' Redis commands not sent", exc_info=True)
+
+
 def event_ingest(
     *,
     events: list[Any],
@@ -265,38 +300,22 @@ def event_ingest(
     sent_at: Any = None,
     received_at: datetime | None = None,
 ) -> IngestResult:
-    """Validate a batch, store the good events once, keep the bad with their reason.
+    """Validate a batch, store the good events once (the bad with their reason), then tell the
+    hooks of TRACKING_HOOKS (tracking/hooks.py).
 
-    Returns only after the rows are committed: an acknowledged event is durable. The
-    ingest hooks (profile updates) run after the commit and never fail the ingest.
+    Returns only after the rows are committed: an acknowledged event is durable. The hooks
+    run after the commit and never fail the ingest.
     """
     received_at = received_at or timezone.now()
-    skew = clock_skew(sent_at=sent_at, received_at=received_at)
-    result = IngestResult()
-    clean: dict[uuid.UUID, CleanEvent] = {}
-    rejects: list[RejectedEvent] = []
-    for index, raw in enumerate(events):
-        try:
-            event = event_validate(raw, received_at=received_at, skew=skew, source=source)
-        except Rejected as error:
-            rejects.append(_reject(result, index=index, raw=raw, error=error, source=source, visitor_id=visitor_id))
-            continue
-        if event.event_id in clean:
-            result.duplicates += 1  # the same event twice in one batch
-            continue
-        clean[event.event_id] = event
     envelope = Envelope(
         source=source, visitor_id=visitor_id, user_id=user_id, session_id=session_id, received_at=received_at
     )
-    unique = list(clean.values())
-    if rejects:
-        with transaction.atomic():
-            written = _insert(envelope, unique)
-            RejectedEvent.objects.bulk_create(rejects)
-    else:
-        written = _insert(envelope, unique)
+    result = IngestResult()
+    skew = clock_skew(sent_at=sent_at, received_at=received_at)
+    checked = _validate(events, result=result, received_at=received_at, skew=skew, envelope=envelope)
+    written = _store(checked, envelope=envelope)
     result.accepted = len(written)
-    result.duplicates += len(unique) - len(written)
+    result.duplicates += len(checked.clean) - len(written)
     result.stored = [
         TrackedEvent(
             event_id=event.event_id,
@@ -309,35 +328,24 @@ def event_ingest(
             properties=event.properties,
             occurred_at=event.occurred_at,
         )
-        for event in unique
+        for event in checked.clean
         if event.event_id in written
     ]
-    # The counters and the profile updates share one round trip to Redis.
-    try:
-        batch = RedisBatch()
-        quality.ingest_counted(result=result, source=source, batch=batch)
-        hooks_run(result.stored, batch=batch)
-        batch.execute()
-    except (RedisError, OSError):
-        # The events are stored; rebuild_profiles catches the profiles up, a lost count only
-        # blurs the duplicate rate.
-        logger.warning("ingest counters and profiles not updated in Redis", exc_info=True)
+    _notify(
+        StoredBatch(
+            events=tuple(result.stored),
+            source=source,
+            visitor_id=visitor_id,
+            user_id=user_id,
+            session_id=session_id,
+            received_at=received_at,
+            duplicates=result.duplicates,
+            rejected=len(result.rejected),
+        )
+    )
     if result.rejected:
         logger.info("ingest rejected %s", dict(Counter(item["reason"] for item in result.rejected)))
     return result
-
-
-def hooks_run(events: list[TrackedEvent], *, batch: RedisBatch) -> None:
-    """Hand stored events to the hooks named in TRACKING_INGEST_HOOKS (profile updates); each
-    queues its Redis commands on batch, which the ingest sends once all have run."""
-    if not events:
-        return
-    for path in settings.TRACKING_INGEST_HOOKS:
-        try:
-            import_string(path)(events, batch=batch)
-        except Exception:
-            # The event is stored; a hook that fails is caught up by a rebuild.
-            logger.exception("ingest hook %s failed", path)
 
 
 @transaction.atomic
@@ -347,14 +355,7 @@ def identity_link(*, visitor_id: uuid.UUID, user_id: int) -> int:
     VisitorLink.objects.update_or_create(visitor_id=visitor_id, defaults={"user_id": user_id})
     moved = Event.objects.filter(visitor_id=visitor_id, user_id__isnull=True).update(user_id=user_id)
 
-    def notify() -> None:
-        for path in settings.TRACKING_IDENTITY_HOOKS:
-            try:
-                import_string(path)(visitor_id=visitor_id, user_id=user_id)
-            except Exception:
-                logger.exception("identity hook %s failed", path)
-
-    transaction.on_commit(notify)
+    transaction.on_commit(lambda: hooks_visitor_identified(visitor_id=visitor_id, user_id=user_id))
     return moved
 
 

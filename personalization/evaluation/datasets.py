@@ -9,6 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from personalization.recommenders.base import EVENT_WEIGHTS
+from tracking.items import event_items
+from tracking.owners import owner_key
+from tracking.registry import Source
 
 # Files are parsed by the event importer's readers, so evaluation sees exactly the events an
 # import would store (Online Retail: one purchase per invoice, customer and stock code).
@@ -100,17 +103,6 @@ def dataset_log(
     return log_from_events(events, user_key=user_key, targets=targets, category=CATEGORY_PROPERTY.get(name))
 
 
-def _event_items(product_id: int | None, properties: dict) -> list[str]:
-    """What a stored event is about: the shop product, else the imported item id, else a purchase's items."""
-    if product_id:
-        return [str(product_id)]
-    if properties.get("item_id"):
-        return [str(properties["item_id"])]
-    return [
-        str(item["item_id"]) for item in properties.get("items") or [] if isinstance(item, dict) and item.get("item_id")
-    ]
-
-
 def events_log(*, user_key: str = "visitor", targets: Iterable[str] = DEFAULT_TARGETS) -> pd.DataFrame:
     """Every stored event with a behaviour weight, as a log.
 
@@ -126,21 +118,30 @@ def events_log(*, user_key: str = "visitor", targets: Iterable[str] = DEFAULT_TA
         Event.objects.filter(name__in=list(EVENT_WEIGHTS))
         .order_by()
         .values_list(
-            "name", "visitor_id", "user_id", "session_id", "product_id", "category_id", "properties", "occurred_at"
+            "name",
+            "visitor_id",
+            "user_id",
+            "session_id",
+            "product_id",
+            "category_id",
+            "properties",
+            "occurred_at",
+            "source",
         )
     )
     records = []
-    for name, visitor, user, session, product, category, properties, occurred in rows.iterator(
+    for name, visitor, user, session, product, category, properties, occurred, source in rows.iterator(
         chunk_size=EVENT_FETCH_ROWS
     ):
         if user_key == "session":
             who = f"s:{session}" if session else None
         else:
-            who = f"u:{user}" if user else f"v:{visitor}"
+            who = owner_key(user_id=user, visitor_id=visitor)
         if who is None:
             continue
-        for item in _event_items(product, properties or {}):
-            records.append((who, item, occurred.timestamp(), EVENT_WEIGHTS[name], name, category))
+        found = event_items(product_id=product, properties=properties or {}, imported=source == Source.IMPORT)
+        for item in found:
+            records.append((who, str(item.item), occurred.timestamp(), EVENT_WEIGHTS[name], name, category))
     frame = pd.DataFrame(records, columns=["user", "item", "ts", "weight", "name", "category"])
     frame["category"] = frame["category"].astype(object)
     frame["target"] = frame["name"].isin(set(targets))

@@ -51,13 +51,14 @@ def behaviour_ratings(data: Interactions) -> list[tuple[int, int, float]]:
 def review_ratings(data: Interactions) -> list[tuple[int, int, float]]:
     """Published product reviews' stars, for the users and products the data knows.
 
-    Users are matched as training keys signed-in people ("u:<user id>"), items by product id.
+    Users are matched by their training key (tracking/owners.py), items by product id.
     """
     from shop.catalog.selectors import review_ratings as published_review_ratings
+    from tracking.owners import owner_key
 
     triples = []
     for user_id, product_id, rating in published_review_ratings().iterator():
-        user, item = data.user_index(f"u:{user_id}"), data.item_index(product_id)
+        user, item = data.user_index(owner_key(user_id=user_id, visitor_id=None)), data.item_index(product_id)
         if user is not None and item is not None:
             triples.append((user, item, float(rating)))
     return triples

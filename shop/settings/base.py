@@ -230,8 +230,11 @@ LOGGING = {
 }
 
 # Tracking: the collector's limits and what runs after each stored batch.
-TRACKING_INGEST_HOOKS = env.list("TRACKING_INGEST_HOOKS", default=["personalization.hooks.events_ingested"])
-TRACKING_IDENTITY_HOOKS = env.list("TRACKING_IDENTITY_HOOKS", default=["personalization.hooks.visitor_identified"])
+# What runs once events are stored or a visitor logs in (tracking/hooks.py), in this order:
+# the hourly ingest counters, then the live profiles.
+TRACKING_HOOKS = env.list(
+    "TRACKING_HOOKS", default=["tracking.analytics.quality.IngestCounters", "personalization.hooks.ProfileHook"]
+)
 # The storefront's function that maps SKUs to (product id, category id) for import_events.
 TRACKING_CATALOG_BY_SKU = "shop.catalog.selectors.products_by_sku"
 # Origins allowed to post events besides this site's own hosts (a second storefront domain).

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from redis.connection import Connection
 
 from personalization.models import ModelVersion, SlotConfig
 from personalization.serving import slot_configs_ensure, slots_publish
@@ -114,17 +113,11 @@ def test_personalization_switched_off_shows_new_products_without_touching_redis(
     assert get_redis_connection("default").dbsize() == 0
 
 
-def test_a_product_page_makes_at_most_two_redis_round_trips(client, shop_with_history, monkeypatch):
+def test_a_product_page_makes_at_most_two_redis_round_trips(client, shop_with_history, redis_round_trips):
     client.post(reverse("tracking:consent"), {"choice": "granted"})
     client.get(reverse("home"))  # warm the model snapshots
-    writes = []
-    original = Connection.send_packed_command
-
-    def counting(self, command, check_health=True):
-        writes.append(command)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(Connection, "send_packed_command", counting)
+    writes = redis_round_trips
+    writes.clear()
     response = client.get(shop_with_history["teapot"].get_absolute_url())
     assert response.status_code == 200
     assert response.context["slots"]

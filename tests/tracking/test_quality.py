@@ -15,7 +15,7 @@ from tests.factories.tracking import EventFactory, RawEventFactory, RejectedEven
 from tracking import tasks
 from tracking.analytics import quality, volume
 from tracking.models import Event, IngestStat, VolumeAlert
-from tracking.services import IngestResult, event_ingest
+from tracking.services import event_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +33,22 @@ def test_rejected_events_are_counted_per_reason_within_the_period():
     assert counts == [("unknown_event", 3), ("bad_type", 1)]
 
 
+def _ingest_at(moment: datetime, events: list[dict], *, source: str = "web", visitor=None):
+    """Ingest as if the batch arrived at moment, its events made a second before."""
+    for event in events:
+        event["ts"] = int((moment - timedelta(seconds=1)).timestamp() * 1000)
+    return event_ingest(events=events, visitor_id=visitor or uuid.uuid4(), source=source, received_at=moment)
+
+
 def test_ingest_counters_reach_the_table_once_however_often_they_are_flushed():
     visitor = uuid.uuid4()
     batch = RawEventFactory.build_batch(3)
     for raw in (batch, batch, [RawEventFactory(name="teleport")]):
-        result = event_ingest(events=raw, visitor_id=visitor)
-        quality.ingest_counted(result=result, source="web", at=HOUR + timedelta(minutes=5))
-    quality.ingest_counted(result=IngestResult(accepted=2), source="server", at=HOUR + timedelta(minutes=50))
-    quality.ingest_counted(result=IngestResult(accepted=1), source="web", at=HOUR + timedelta(hours=1))
+        _ingest_at(HOUR + timedelta(minutes=5), raw, visitor=visitor)
+    _ingest_at(
+        HOUR + timedelta(minutes=50), [RawEventFactory(name="login", props={}) for _ in range(2)], source="server"
+    )
+    _ingest_at(HOUR + timedelta(hours=1), [RawEventFactory()])
     for _ in range(2):
         quality.ingest_stats_flush(now=HOUR + timedelta(hours=1, minutes=7))
     web = IngestStat.objects.get(hour=HOUR, source="web")
@@ -51,7 +59,7 @@ def test_ingest_counters_reach_the_table_once_however_often_they_are_flushed():
 
 
 def test_ingest_counters_expire_in_redis():
-    quality.ingest_counted(result=IngestResult(accepted=1), source="web", at=HOUR)
+    _ingest_at(HOUR, [RawEventFactory()])
     ttl = keyspace.redis_client().ttl(keyspace.ingest_stats_key(HOUR))
     assert 0 < ttl <= quality.INGEST_STATS_TTL.total_seconds()
 
@@ -63,9 +71,10 @@ def test_a_redis_outage_loses_counts_but_never_fails_the_ingest(monkeypatch, cap
 
     monkeypatch.setattr(keyspace, "redis_client", Down)
     with caplog.at_level(logging.WARNING):
-        quality.ingest_counted(result=IngestResult(accepted=1), source="web", at=HOUR)
+        assert _ingest_at(HOUR, [RawEventFactory()]).accepted == 1
         assert quality.ingest_stats_flush(now=HOUR) == 0
-    assert "not updated" in caplog.text and "not flushed" in caplog.text
+    assert "not sent" in caplog.text and "not flushed" in caplog.text
+    assert Event.objects.count() == 1
 
 
 def test_daily_ingest_summary_adds_up_hours_and_sources():

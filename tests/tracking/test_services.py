@@ -352,17 +352,18 @@ def test_rejected_events_keep_their_visitor_and_no_email_or_phone_number():
 
 def test_a_visitors_rejected_events_are_exported_and_erased_with_their_events():
     from shop.accounts.privacy import personal_data_erase, personal_data_export
+    from shop.accounts.selectors import DataSubject
 
     visitor, someone_else = uuid.uuid4(), uuid.uuid4()
     for owner in (visitor, someone_else):
         event_ingest(events=[RawEventFactory(), RawEventFactory(name="teleport")], visitor_id=owner)
-    exported = personal_data_export(user=None, visitor_id=visitor)["events"]
+    exported = personal_data_export(subject=DataSubject(user=None, visitor_id=visitor))["events"]
     assert [(item.get("rejected", False), item["name"]) for item in exported] == [
         (False, "page_view"),
         (True, "teleport"),
     ]
     assert exported[1]["reason"] == "unknown_event"
-    personal_data_erase(user=None, visitor_id=visitor)
+    personal_data_erase(subject=DataSubject(user=None, visitor_id=visitor))
     assert list(RejectedEvent.objects.values_list("visitor_id", flat=True)) == [someone_else]
 
 
@@ -375,5 +376,17 @@ def test_a_signed_in_shoppers_rejected_events_from_every_device_are_erased():
     for device in (phone, laptop):
         identity_link(visitor_id=device, user_id=user.pk)
         event_ingest(events=[RawEventFactory(name="teleport")], visitor_id=device, user_id=user.pk)
-    events_erase(user_id=user.pk, visitor_ids=[])
+    events_erase(user_id=user.pk, visitor_id=None)
     assert not RejectedEvent.objects.exists()
+
+
+def test_an_anonymous_holder_of_a_linked_visitor_id_gets_none_of_its_rejected_events():
+    from tests.factories.accounts import UserFactory
+    from tracking.services import events_erase, events_export, identity_link
+
+    user, visitor = UserFactory(), uuid.uuid4()
+    identity_link(visitor_id=visitor, user_id=user.pk)
+    event_ingest(events=[RawEventFactory(name="teleport")], visitor_id=visitor, user_id=user.pk)
+    assert events_export(user_id=None, visitor_id=visitor) == []
+    assert events_erase(user_id=None, visitor_id=visitor) == 0
+    assert [item["name"] for item in events_export(user_id=user.pk, visitor_id=None)] == ["teleport"]

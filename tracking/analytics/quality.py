@@ -3,7 +3,6 @@
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from django.db.models import Count, F, Q, Sum
@@ -13,10 +12,8 @@ from redis.exceptions import RedisError
 
 from shop import keyspace
 
+from ..hooks import StoredBatch
 from ..models import Event, IngestStat, RejectedEvent
-
-if TYPE_CHECKING:  # services will import this module for its hook; no import cycle at run time
-    from ..services import IngestResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,31 +39,24 @@ def hour_floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def ingest_counted(
-    *, result: "IngestResult", source: str, at: datetime | None = None, batch: keyspace.RedisBatch | None = None
-) -> None:
-    """Add one ingest call's counts to this hour's counters in Redis; never fails the ingest.
+class IngestCounters:
+    """The first ingest hook: each call's stored, duplicate and rejected counts added to this
+    hour's counters in Redis, per source.
 
-    Meant to run in event_ingest right after the insert: stored rows say what was accepted,
-    but only the ingest knows what it received, so duplicates survive nowhere else. HINCRBYs
-    are atomic across web processes; volume_check copies them to IngestStat. Given a
-    RedisBatch, they are queued on it for the ingest to send with the profile updates.
+    Stored rows say what was accepted, but only the ingest knows what it received, so
+    duplicates survive nowhere else. HINCRBYs are atomic across web processes; volume_check
+    copies them to IngestStat. A lost count only blurs the duplicate rate.
     """
-    counts = {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": len(result.rejected)}
-    if not any(counts.values()):
-        return
-    key = keyspace.ingest_stats_key(hour_floor(at or timezone.now()))
-    try:
-        queue = batch if batch is not None else keyspace.RedisBatch()
+
+    def batch_stored(self, batch: StoredBatch, *, redis: keyspace.RedisBatch) -> None:
+        counts = {"accepted": len(batch.events), "duplicates": batch.duplicates, "rejected": batch.rejected}
+        if not any(counts.values()):
+            return
+        key = keyspace.ingest_stats_key(hour_floor(batch.received_at))
         for counter, amount in counts.items():
             if amount:
-                queue.pipe.hincrby(key, f"{source}:{counter}", amount)
-        queue.pipe.expire(key, int(INGEST_STATS_TTL.total_seconds()))
-        if batch is None:
-            queue.execute()
-    except (RedisError, OSError):
-        # The events are stored either way; a lost count only blurs the duplicate rate.
-        logger.warning("ingest counters not updated", exc_info=True)
+                redis.pipe.hincrby(key, f"{batch.source}:{counter}", amount)
+        redis.pipe.expire(key, int(INGEST_STATS_TTL.total_seconds()))
 
 
 def ingest_stats_flush(*, now: datetime | None = None, hours: int = FLUSH_HOURS) -> int:

@@ -6,6 +6,7 @@ from redis.exceptions import RedisError
 from personalization.profiles import profiles_rebuild
 from shop.progress import progress_bar
 from tracking.models import Event
+from tracking.owners import Owner
 
 
 class Command(BaseCommand):
@@ -16,8 +17,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, owners: list[str], **options):
         owner_set = set(owners) or None
-        if owner_set and any(not owner.startswith(("u:", "v:")) for owner in owner_set):
-            raise CommandError("Owners are written u:<user id> or v:<visitor uuid>.")
+        for owner in owner_set or ():
+            try:
+                Owner.parse(owner)
+            except ValueError as error:
+                raise CommandError(str(error)) from error
         total = None if owner_set else Event.objects.count()
         with progress_bar(self, total=total, desc="Rebuilding profiles", unit="event") as bar:
             try:
