@@ -1,4 +1,5 @@
-"""The one function the storefront calls to record an authoritative server-side event."""
+"""Tracking's public face for the storefront: track() records an authoritative server-side
+event; events_export, events_erase and visitor_ids_of serve the privacy page."""
 
 import logging
 
@@ -7,7 +8,9 @@ from django.http import HttpRequest
 
 from .payloads import raw_event
 from .registry import Source
-from .services import event_ingest
+from .services import event_ingest, events_erase, events_export, visitor_ids_of
+
+__all__ = ["events_erase", "events_export", "track", "visitor_ids_of"]
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from personalization.api import profile_export, profile_forget
 from shop.orders.selectors import orders_export
 from shop.orders.services import orders_anonymise
-from tracking.services import events_erase, events_export
+from tracking.api import events_erase, events_export
 
 from .selectors import DataSubject
 from .services import account_sessions_end

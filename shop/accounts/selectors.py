@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
-from tracking.services import visitor_ids_of
+from tracking.api import visitor_ids_of
 
 
 @dataclass(frozen=True)
