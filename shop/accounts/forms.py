@@ -1,6 +1,7 @@
-"""Sign-up form: Django's user creation with a required email."""
+"""Sign-up with a required email, and the erase confirmation of the privacy page."""
 
 from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 
@@ -23,7 +24,8 @@ class SignUpForm(UserCreationForm):
 
 class EraseForm(forms.Form):
     """The erase confirmation; an account must also give its password, so a session left open
-    on a shared computer cannot close the account."""
+    on a shared computer cannot close the account. The password is checked through the
+    authentication backends, so wrong ones count towards the login lockout like any other."""
 
     confirm = forms.BooleanField(
         label="I understand; erase my data",
@@ -31,8 +33,10 @@ class EraseForm(forms.Form):
     )
     password = forms.CharField(label="Your password", widget=forms.PasswordInput, strip=False)
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
+        self.request = request
+        user = request.user
         self.user = user if user is not None and user.is_authenticated else None
         if self.user is None:
             del self.fields["password"]
@@ -41,6 +45,7 @@ class EraseForm(forms.Form):
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        checked = authenticate(self.request, username=self.user.get_username(), password=password)
+        if checked is None or checked.pk != self.user.pk:
             raise forms.ValidationError("That password is not right; nothing was erased.")
         return password

@@ -9,6 +9,7 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Max, QuerySet, Sum
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -70,13 +71,14 @@ def try_again_message(*, reason: str, seconds: float) -> str:
 
 
 def lockout_response(request: HttpRequest, response: HttpResponse, credentials: dict | None) -> HttpResponse:
-    """The login page the locked login came from, storefront or admin, re-rendered as a 429 with
-    why and for how long in place of the form's errors (AXES_LOCKOUT_CALLABLE)."""
+    """The page the locked attempt came from (the storefront or admin login, the privacy page's
+    erase form), re-rendered as a 429 with why and for how long in place of the form's errors
+    (AXES_LOCKOUT_CALLABLE)."""
     ends = LoginAttemptHandler().lockout_ends(request, credentials)
     seconds = (ends - timezone.now()).total_seconds() if ends else get_cool_off(request).total_seconds()
     message = try_again_message(reason="Too many failed attempts", seconds=seconds)
     context = getattr(response, "context_data", None) or {}
-    form = context.get("form")
+    form = next((value for value in context.values() if isinstance(value, BaseForm)), None)
     if form is None:
         return HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")
     form.errors.clear()

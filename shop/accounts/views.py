@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -50,7 +51,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def privacy_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/privacy.html", _privacy_context(request, EraseForm(user=request.user)))
+    return render(request, "accounts/privacy.html", _privacy_context(request, EraseForm(request=request)))
 
 
 def _privacy_context(request: HttpRequest, erase_form: EraseForm) -> dict:
@@ -75,9 +76,10 @@ def privacy_download_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def privacy_erase_view(request: HttpRequest) -> HttpResponse:
-    form = EraseForm(request.POST, user=request.user)
+    form = EraseForm(request.POST, request=request)
     if not form.is_valid():
-        return render(request, "accounts/privacy.html", _privacy_context(request, form), status=400)
+        # A TemplateResponse, so a lockout (axes' middleware) re-renders this page with its message.
+        return TemplateResponse(request, "accounts/privacy.html", _privacy_context(request, form), status=400)
     subject = data_subject(request=request)
     result = personal_data_erase(subject=subject)
     if subject.user is not None:

@@ -277,7 +277,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 # A refused try during the lockout does not push its end back, so "try again in N minutes" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "shop.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "shop.client_address.client_network"
 AXES_LOCKOUT_CALLABLE = "shop.accounts.lockout.lockout_response"
 # Failures are kept only while they count; successful logins are not logged with their address.
 AXES_DISABLE_ACCESS_LOG = True

@@ -58,6 +58,16 @@ def test_five_wrong_passwords_lock_the_account_at_that_address_until_the_cool_of
         assert client.get(reverse("home")).context["user"] == shopper
 
 
+def test_an_ipv6_host_cannot_step_round_the_lock_within_its_64():
+    shopper = UserFactory()
+    answers = [log_in(shopper.username, f"guess-{n}", address=f"2001:db8:1:2::{n + 1:x}")[1] for n in range(5)]
+    assert [answer.status_code for answer in answers] == [200] * 4 + [429]
+    _, next_address = log_in(shopper.username, PASSWORD, address="2001:db8:1:2::ffff")
+    assert next_address.status_code == 429
+    _, other_network = log_in(shopper.username, PASSWORD, address="2001:db8:1:3::1")
+    assert other_network.status_code == 302
+
+
 def test_an_address_guessing_many_accounts_is_locked_for_all_of_them():
     # Three guesses at each of four accounts: none reaches 5, but the address reaches 12.
     answers = [

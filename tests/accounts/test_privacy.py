@@ -239,6 +239,21 @@ def test_erasing_an_account_asks_for_its_password(client, tracked_user):
     assert User.objects.filter(pk=user.pk).exists()
 
 
+def test_guessing_the_password_on_the_erase_form_locks_like_a_login(client, tracked_user, settings):
+    """A session left open is no oracle: wrong erase passwords count towards the login lockout."""
+    user, _, _ = tracked_user
+    answers = [
+        client.post(reverse("accounts:privacy_erase"), {"confirm": "yes", "password": "guess"}).status_code
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    assert answers == [400] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
+    locked = client.post(reverse("accounts:privacy_erase"), {"confirm": "yes", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed attempts; try again in" in locked.content.decode()
+    assert User.objects.filter(pk=user.pk).exists()
+    assert Event.objects.filter(user_id=user.pk).exists()
+
+
 def test_erase_ends_the_accounts_sessions_on_every_device(client, tracked_user, django_capture_on_commit_callbacks):
     user, _, _ = tracked_user
     phone = Client()
