@@ -1,6 +1,8 @@
-"""The nginx edge (deploy/nginx.conf): a valid config, the only published port, and slow clients kept off gunicorn."""
+"""The nginx edge: valid config, the one published port, whose forwarded headers count, slow clients kept out."""
 
 import http.client
+import http.server
+import threading
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,44 @@ def test_static_files_come_from_nginx(edge):
     # nginx's own caching header: the file did not come through gunicorn.
     assert response.getheader("Cache-Control") == "max-age=604800"
     assert response.getheader("X-Content-Type-Options") == "nosniff"
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """An upstream that answers every request and keeps the headers nginx sent it."""
+
+    seen: list[dict] = []
+
+    def do_GET(self):
+        _Echo.seen.append(dict(self.headers))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def _get_from(source: str, port: int, headers: dict) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    connection.request("GET", "/anything", headers=headers)
+    connection.getresponse().read()
+    connection.close()
+
+
+@needs_nginx
+def test_forwarded_headers_are_believed_from_the_trusted_address_only():
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    spoofed = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    try:
+        with Nginx(upstream_port=upstream.server_address[1]) as nginx:
+            _Echo.seen.clear()
+            # 127.0.0.2 is this machine too, but not the one address the shipped config trusts.
+            _get_from("127.0.0.2", nginx.port, spoofed)
+            _get_from("127.0.0.1", nginx.port, spoofed)
+    finally:
+        upstream.shutdown()
+    untrusted, trusted = _Echo.seen
+    assert (untrusted["X-Forwarded-For"], untrusted["X-Forwarded-Proto"]) == ("127.0.0.2", "http")
+    assert (trusted["X-Forwarded-For"], trusted["X-Forwarded-Proto"]) == ("203.0.113.9", "https")
