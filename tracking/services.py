@@ -370,7 +370,8 @@ def _subject_events(*, user_id: int | None, visitor_id: uuid.UUID | None):
         query |= Q(user_id=user_id)
     if visitor_id is not None:
         query |= Q(visitor_id=visitor_id, user_id__isnull=True)
-    return Event.objects.filter(query) if query else Event.objects.none()
+    # Imported datasets are other shops' customers, nobody's here (as in the rebuild and retention).
+    return Event.objects.filter(query).exclude(source=Source.IMPORT) if query else Event.objects.none()
 
 
 def events_export(*, user_id: int | None, visitor_id: uuid.UUID | None) -> list[dict]:

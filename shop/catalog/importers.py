@@ -374,6 +374,8 @@ def online_retail_read(*, path: Path, limit: int | None = None) -> RetailCatalog
             rows_read += read_count
     except ImportFailed as exc:
         raise CatalogImportError(str(exc)) from exc
+    if not frames:
+        return RetailCatalog(products=[], rows_read=0, rows_used=0, codes_skipped=0)
     frame = pd.concat(frames, ignore_index=True)
     frame["code"] = frame["code"].str.upper()
     frame["description"] = frame["Description"].fillna("").str.replace(r"\s+", " ", regex=True).str.strip()

@@ -165,12 +165,13 @@ class _VisitorState:
 
 
 def event_id_for(name: str) -> uuid.UUID:
-    """A deterministic id in the random (version 4) form the collector accepts, as a browser's would be."""
+    """A deterministic id in the random (version 4) form the collector and the identity cookies
+    accept, as a browser's would be: events, visitors and sessions alike."""
     return uuid.UUID(bytes=uuid.uuid5(NAMESPACE, name).bytes, version=4)
 
 
 def visitor_id_for(*, seed: int, index: int) -> uuid.UUID:
-    return uuid.uuid5(NAMESPACE, f"{seed}/visitor/{index}")
+    return event_id_for(f"{seed}/visitor/{index}")
 
 
 def _ms(moment: datetime) -> int:
@@ -547,7 +548,7 @@ def visitor_simulate(
         if builder.clock > end:
             break
         sessions.append(
-            SimSession(number=number, session_id=uuid.uuid5(NAMESPACE, f"{prefix}/session"), events=tuple(events))
+            SimSession(number=number, session_id=event_id_for(f"{prefix}/session"), events=tuple(events))
         )
         previous_end = builder.clock
     return SimVisitor(

@@ -4,6 +4,7 @@ import contextlib
 import json
 import uuid
 
+import pandas as pd
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -23,6 +24,7 @@ from tests.factories.catalog import ProductFactory
 from tests.factories.orders import OrderLineFactory
 from tests.factories.tracking import EventFactory, RawEventFactory
 from tracking.identity import CONSENT_COOKIE, SESSION_COOKIE, VISITOR_COOKIE
+from tracking.importers.base import stable_uuids
 from tracking.models import Event, VisitorLink
 
 pytestmark = pytest.mark.django_db
@@ -333,3 +335,28 @@ def test_the_beat_schedule_retries_erasures_until_redis_answers(client, tracked_
     assert "personalization.tasks.erasures_complete" in scheduled
     erasures_complete.delay()
     assert not live.exists(*keys)
+
+
+def test_a_cookie_forged_from_an_imported_customers_computable_id_reaches_nothing(client):
+    """Imported visitors' ids are uuid5 of the customer number: anyone can compute them."""
+    imported = uuid.UUID(str(stable_uuids(pd.Series(["17850"]), dataset="online_retail", kind="visitor")[0]))
+    EventFactory(visitor_id=imported, source="import", name="purchase")
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
+
+    client.cookies[VISITOR_COOKIE] = str(imported)
+    download = client.post(reverse("accounts:privacy_download"))
+    assert json.loads(download.content)["events"] == []
+
+    # Nor can it post as them: the collector mints this browser a visitor id of its own.
+    client.cookies[VISITOR_COOKIE] = str(imported)
+    client.post(
+        reverse("tracking:collect"),
+        data={"events": [RawEventFactory()]},
+        content_type="application/json",
+        HTTP_ORIGIN="http://testserver",
+    )
+    assert Event.objects.exclude(visitor_id=imported).count() == 1
+
+    client.cookies[VISITOR_COOKIE] = str(imported)
+    client.post(reverse("accounts:privacy_erase"), {"confirm": "yes"})
+    assert Event.objects.filter(visitor_id=imported).count() == 1

@@ -127,6 +127,16 @@ def test_reader_handles_the_quirks_of_the_file(tmp_path):
     assert catalog.rows_read == len(QUIRKS)
 
 
+def test_a_file_of_a_header_alone_reads_as_no_products_and_no_events(tmp_path):
+    from tracking.importers import online_retail
+
+    path = tmp_path / "empty.csv.gz"
+    _write(path, [])
+    assert online_retail_read(path=path).products == []
+    chunks = list(online_retail.read(path=path, limit=None, chunk_rows=1000))
+    assert sum(len(chunk.events) for chunk in chunks) == 0
+
+
 def test_reader_refuses_a_file_without_the_columns(tmp_path):
     from shop.catalog.importers import CatalogImportError
 

@@ -46,6 +46,8 @@ def rows_read(
     columns = [*USE_COLUMNS, "Description"] if descriptions else USE_COLUMNS
     held = pd.DataFrame()
     for raw in csv_chunks(path, limit=limit, chunk_rows=chunk_rows, usecols=columns, dtype=DTYPES):
+        if raw.empty:
+            continue  # a file of a header alone: nothing to read, and no last invoice to hold
         frame = pd.concat([held, raw], ignore_index=True) if len(held) else raw
         last = frame["InvoiceNo"].iloc[-1]
         tail = frame["InvoiceNo"] == last
