@@ -69,12 +69,14 @@ def notification_send(*, notification_id: int) -> bool:
         notification.attempts += 1
         try:
             _mail(notification)
-        except OSError as error:  # smtplib's errors are OSErrors too
+        except Exception as error:
+            # Any failure costs an attempt, not only a mail server's (smtplib's are OSErrors): a
+            # template or header error that rolled back would be retried every minute forever.
             notification.last_error = f"{type(error).__name__}: {error}"
             if notification.attempts >= MAX_ATTEMPTS:
                 notification.status = OrderNotification.Status.FAILED
             notification.save(update_fields=["attempts", "last_error", "status"])
-            logger.warning("order %s: %s mail not sent: %s", notification.order, notification.kind, error)
+            logger.warning("order %s: %s mail not sent", notification.order, notification.kind, exc_info=True)
             return False
         notification.status = OrderNotification.Status.SENT
         notification.sent_at = timezone.now()

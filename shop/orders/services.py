@@ -322,7 +322,9 @@ ERASED = "erased"
 
 def orders_anonymise(*, user: AbstractBaseUser) -> int:
     """Strip a person from their orders while keeping what bookkeeping law needs (what was
-    sold, when, for how much); returns how many orders were anonymised."""
+    sold, when, for how much); returns how many orders were anonymised. Mails still owed to them
+    are dropped: they would go to the anonymised address, or to someone who asked to be forgotten."""
+    OrderNotification.objects.filter(order__user=user, status=OrderNotification.Status.PENDING).delete()
     return Order.objects.filter(user=user).update(
         user=None,
         email=f"{ERASED}@invalid",

@@ -154,6 +154,33 @@ def test_a_refusing_mail_server_is_retried_and_its_error_kept(settings):
     assert len(mail.outbox) == 1
 
 
+@pytest.mark.django_db
+def test_a_mail_that_cannot_even_be_built_still_costs_an_attempt(monkeypatch):
+    """A broken template is no mail server's fault, but retrying it every minute forever helps nobody."""
+    order = OrderNotificationFactory().order
+    broken = {
+        kind: ("orders/email/no-such-template.txt", subject) for kind, (_, subject) in notifications.MAILS.items()
+    }
+    monkeypatch.setattr(notifications, "MAILS", broken)
+    assert notifications.notifications_send_pending() == 0
+    owed = order.notifications.get()
+    assert (owed.status, owed.attempts) == (OrderNotification.Status.PENDING, 1)
+    assert "TemplateDoesNotExist" in owed.last_error
+
+
+@pytest.mark.django_db
+def test_erasing_the_customer_drops_the_mails_still_owed_to_them():
+    from shop.orders.services import orders_anonymise
+    from tests.factories.accounts import UserFactory
+
+    user = UserFactory()
+    owed = OrderNotificationFactory(order__user=user)
+    orders_anonymise(user=user)
+    assert not OrderNotification.objects.filter(pk=owed.pk).exists()
+    assert notifications.notifications_send_pending() == 0
+    assert mail.outbox == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_after_the_last_attempt_the_mail_shows_failed_and_staff_can_send_it_again(settings, staff_client):
     order = OrderNotificationFactory().order
