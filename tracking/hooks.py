@@ -83,6 +83,8 @@ def _load(paths: tuple[str, ...]) -> Hooks:
             hook = import_string(path)()
         except ImportError as error:
             raise ImproperlyConfigured(f"TRACKING_HOOKS names {path!r}, which cannot be imported: {error}") from error
+        except Exception as error:
+            raise ImproperlyConfigured(f"TRACKING_HOOKS names {path!r}, which failed to start: {error!r}") from error
         # Sorted once here: a runtime protocol check costs microseconds, and ingest runs per batch.
         if isinstance(hook, IngestHook):
             ingest.append(hook)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import CharField
 from django.utils import timezone
@@ -288,6 +289,10 @@ def _notify(batch: StoredBatch) -> None:
     except (RedisError, OSError):
         # The events are stored; what the hooks keep in Redis is rebuilt from the record.
         logger.warning("ingest hooks' Redis commands not sent", exc_info=True)
+    except ImproperlyConfigured:
+        # Stored all the same: the collector must not answer 500 for events it keeps.
+        # manage.py check names the broken entry (tracking.E001).
+        logger.exception("ingest hooks not run: TRACKING_HOOKS is wrong")
 
 
 def event_ingest(

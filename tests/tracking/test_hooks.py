@@ -40,6 +40,14 @@ class Neither:
     pass
 
 
+class FailsToStart:
+    def __init__(self):
+        raise RuntimeError("no connection to the thing it needs")
+
+    def batch_stored(self, batch: StoredBatch, *, redis: RedisBatch) -> None:
+        pass
+
+
 @pytest.fixture
 def recorder(settings):
     Recorder.batches, Recorder.identified = [], []
@@ -90,6 +98,7 @@ def test_a_login_reaches_the_identity_hooks_once_the_link_commits(
     [
         ("tests.tracking.test_hooks.Missing", "cannot be imported"),
         ("tests.tracking.test_hooks.Neither", "neither batch_stored nor visitor_identified"),
+        ("tests.tracking.test_hooks.FailsToStart", "failed to start"),
     ],
 )
 def test_a_wrong_hook_setting_says_which_entry_is_wrong(settings, path, message):
@@ -106,3 +115,10 @@ def test_manage_py_check_names_a_wrong_hook(settings):
     settings.TRACKING_HOOKS = [*DEFAULT_HOOKS, "tests.tracking.test_hooks.Neither"]
     with pytest.raises(SystemCheckError, match=r"tracking\.E001.*test_hooks\.Neither"):
         call_command("check")
+
+
+def test_a_wrong_hook_setting_still_stores_the_batch(settings, caplog):
+    settings.TRACKING_HOOKS = [*DEFAULT_HOOKS, "tests.tracking.test_hooks.Neither"]
+    assert event_ingest(events=[RawEventFactory()], visitor_id=uuid.uuid4()).accepted == 1
+    assert Event.objects.count() == 1
+    assert "TRACKING_HOOKS is wrong" in caplog.text
