@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from shop.catalog.selectors import products_for_cards
 
+from ..models import SlotConfig
 from ..profiles import profile_owner
 from ..slots import SLOTS_BY_NAME, page_slot_names
 from .stages import NEWEST, PageFill, SlotFill, Stage, TraceStep
@@ -66,7 +67,14 @@ def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: lis
             SlotFill(slot=SLOTS_BY_NAME[name], settings=value) for name, value in wanted if value and value.is_active
         ]
     else:
-        fills = [SlotFill(slot=SLOTS_BY_NAME[name], settings=SLOTS_BY_NAME[name].off_settings()) for name in names]
+        # The same shelves, less those a merchandiser switched off: asked of the database, as
+        # personalization off reads no Redis.
+        off = set(SlotConfig.objects.filter(slot__in=names, is_active=False).values_list("slot", flat=True))
+        fills = [
+            SlotFill(slot=SLOTS_BY_NAME[name], settings=SLOTS_BY_NAME[name].off_settings())
+            for name in names
+            if name not in off
+        ]
     fill = PageFill(page=page, slots=fills, page_products=tuple(page_products), state=state, rng=rng or random.Random())
     for stage in _stages(tuple(settings.PERSONALIZATION_SLOT_STAGES)):
         stage.apply(fill)

@@ -34,12 +34,11 @@ class ServingState:
         slot's weights. None when nothing is trained yet."""
         if name != "hybrid":
             return _snapshot(name, self.versions)
-        parts = {
-            part: model
-            for part, algorithm in PARTS.items()
-            if settings.weights.get(part, 0) > 0 and (model := _snapshot(algorithm, self.versions)) is not None
-        }
-        return Hybrid.compose(parts, weights=dict(settings.weights)) if parts else None
+        parts = {part: model for part, algorithm in PARTS.items() if (model := _snapshot(algorithm, self.versions))}
+        try:
+            return Hybrid.compose(parts, weights=dict(settings.weights))
+        except ValueError:
+            return None  # no weighted part is trained yet
 
 
 def _snapshot(name: str, versions: dict[str, str]) -> Recommender | None:

@@ -547,9 +547,7 @@ def visitor_simulate(
         )
         if builder.clock > end:
             break
-        sessions.append(
-            SimSession(number=number, session_id=event_id_for(f"{prefix}/session"), events=tuple(events))
-        )
+        sessions.append(SimSession(number=number, session_id=event_id_for(f"{prefix}/session"), events=tuple(events)))
         previous_end = builder.clock
     return SimVisitor(
         index=index,

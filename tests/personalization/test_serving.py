@@ -113,6 +113,14 @@ def test_personalization_switched_off_shows_new_products_without_touching_redis(
     assert get_redis_connection("default").dbsize() == 0
 
 
+def test_a_slot_switched_off_stays_off_with_personalization_off(client, settings, shop_with_history):
+    slot_configs_ensure()
+    SlotConfig.objects.filter(slot="product_similar").update(is_active=False)
+    settings.PERSONALIZATION_ENABLED = False
+    shelves = client.get(shop_with_history["teapot"].get_absolute_url()).context["slots"]
+    assert set(shelves) == {"product_also_bought"}
+
+
 def test_a_product_page_makes_at_most_two_redis_round_trips(client, shop_with_history, redis_round_trips):
     client.post(reverse("tracking:consent"), {"choice": "granted"})
     client.get(reverse("home"))  # warm the model snapshots
