@@ -2,11 +2,16 @@
 
 import http.client
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from bench._server import USER_AGENT, Gunicorn, free_port
 from shop.views import server_error_view
+from tracking.payloads import raw_event
+from tracking.registry import Source
+from tracking.validation import event_validate
 
 # Nothing listens on this port while the test runs, so every connection attempt is refused at once,
 # as during a Postgres restart or outage; the shared cluster itself is never touched.
@@ -50,7 +55,11 @@ def test_healthz_says_unhealthy(server):
 
 
 def test_the_collector_keeps_its_json_503(server):
-    batch = {"events": [{"event_id": "7c3c4b4e-52a4-4c0d-9d5b-0f4a3f0b9c11", "name": "page_view", "ts": 0}]}
+    # A valid event, so the plain insert (outside a transaction, with its one reconnect) is what
+    # meets the outage, not the rejected-event path.
+    event = raw_event("page_view", props={"page_location": "/"})
+    assert event_validate(event, received_at=timezone.now(), skew=timedelta(0), source=Source.WEB)
+    batch = {"events": [event]}
     status, headers, body = _request(
         server,
         "POST",
