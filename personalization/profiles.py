@@ -109,6 +109,10 @@ def _payload_events(events, facts: dict[int, tuple[int, int | None]]) -> list[di
     return entries
 
 
+# What a malformed record can raise while its profile update is prepared.
+RECORD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, OverflowError)
+
+
 def _fact_ids(events) -> set[int]:
     """The products whose category and brand the profile update of these events needs."""
     ids: set[int] = set()
@@ -116,8 +120,8 @@ def _fact_ids(events) -> set[int]:
         if _moves_profile(event):
             try:
                 ids.update(product_id for product_id, _ in _item_ids(event))
-            except (TypeError, ValueError):
-                continue  # a malformed old record: the rebuild meets it again and skips it
+            except RECORD_ERRORS:
+                continue  # a malformed old record (properties not an object): the rebuild meets it again and skips it
     return ids
 
 
@@ -236,8 +240,6 @@ REBUILD_CHUNK = 2000
 # A rebuilt profile waits in staging keys only until it is swapped in; keys a stopped rebuild
 # left behind expire after an hour.
 STAGING_TTL = 3600
-# What a malformed record can raise while its profile update is prepared.
-RECORD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, OverflowError)
 
 
 @dataclass(frozen=True)

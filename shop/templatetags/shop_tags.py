@@ -104,7 +104,10 @@ def datalayer_push(context, event: str, products=None, list_name: str = "", line
     if event != "view_item_list":
         ecommerce["value"] = round(sum(item["price"] * item.get("quantity", 1) for item in items), 2)
     payload = json.dumps({"event": event, "ecommerce": ecommerce}).translate(_SCRIPT_ESCAPES)
-    nonce = context["request"].csp_nonce
+    request = context.get("request")
+    if request is None:
+        return ""  # rendered for no page (a mail, a file): there is no dataLayer to push to
+    nonce = request.csp_nonce
     return mark_safe(f'<script nonce="{nonce}">window.dataLayer.push({payload});</script>')  # noqa: S308 - escaped above
 
 
