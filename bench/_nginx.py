@@ -3,13 +3,11 @@
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from bench._server import START_TIMEOUT, STOP_TIMEOUT, free_port, http_get
+from bench._server import free_port, process_group_stop, served_started
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "deploy" / "nginx.conf"
@@ -85,32 +83,11 @@ class Nginx:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = self.log_tail()
-                self.__exit__(None, None, None)
-                raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{tail}")
-            try:
-                status, _ = http_get(self.port, "/healthz", timeout=2)
-            except OSError:
-                status = None
-            if status == 200:
-                return self
-            time.sleep(0.1)
-        tail = self.log_tail()
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"nginx did not pass /healthz within {START_TIMEOUT}s:\n{tail}")
+        served_started(self, name="nginx")
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None and self.process.poll() is None:
-            # SIGTERM is nginx's fast shutdown; the workers are in the master's own process group.
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(STOP_TIMEOUT)
+        process_group_stop(self.process)  # SIGTERM is nginx's fast shutdown
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def log_tail(self, lines: int = 40) -> str:

@@ -213,32 +213,11 @@ class Gunicorn:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = self.log_tail()
-                self.__exit__(None, None, None)
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{tail}")
-            try:
-                status, _ = http_get(self.port, "/healthz", timeout=2)
-            except OSError:
-                status = None
-            if status == 200 or (status is not None and not self.healthy):
-                return self
-            time.sleep(0.2)
-        tail = self.log_tail()
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"gunicorn did not answer /healthz within {START_TIMEOUT}s:\n{tail}")
+        served_started(self, name="gunicorn", any_answer=not self.healthy)
+        return self
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None and self.process.poll() is None:
-            # Our own process group (start_new_session): the master and the workers it forked.
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(STOP_TIMEOUT)
+        process_group_stop(self.process)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 
@@ -279,6 +258,41 @@ class Visitor:
     @property
     def cookie(self) -> str:
         return f"ll_consent=granted; ll_vid={self.visitor_id}; ll_sid={self.session_id}"
+
+
+def served_started(server, *, name: str, any_answer: bool = False) -> None:
+    """Wait until server (a Gunicorn or an Nginx: .process, .port, .log_tail(), a context
+    manager) answers /healthz with 200 (or with anything, any_answer); on its exit or after
+    START_TIMEOUT, stop it and raise with the tail of its log."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            tail = server.log_tail()
+            server.__exit__(None, None, None)
+            raise RuntimeError(f"{name} exited with {server.process.returncode}:\n{tail}")
+        try:
+            status, _ = http_get(server.port, "/healthz", timeout=2)
+        except OSError:
+            status = None
+        if status == 200 or (status is not None and any_answer):
+            return
+        time.sleep(0.1)
+    tail = server.log_tail()
+    server.__exit__(None, None, None)
+    raise RuntimeError(f"{name} did not answer /healthz within {START_TIMEOUT}s:\n{tail}")
+
+
+def process_group_stop(process: subprocess.Popen | None) -> None:
+    """SIGTERM to a server started with start_new_session (its master and workers share the
+    group), SIGKILL if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(STOP_TIMEOUT)
 
 
 def visitors_make(count: int, *, seed: int = 7) -> list[Visitor]:
