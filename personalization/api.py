@@ -11,7 +11,7 @@ from shop.keyspace import profile_keys
 
 from .erasure import erasures_record
 from .profiles import profile_owner, profile_read
-from .serving import page_slots
+from .serving import page_blocks, page_fill
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +63,19 @@ def profile_forget(
 
 
 def page_context(request, page: str, *, products: list[int] = ()) -> dict:
-    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}}.
+    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}}, and
+    {"segments": the slugs of the segments the visitor is in} (read in the same round trip).
 
     page is "home", "product" or "cart"; products are what the page is about (the product
     shown, the cart's lines), which both steer and are left out of the recommendations.
     """
     context = getattr(request, "tracking", None)
     user = getattr(request, "user", None)
-    slots = page_slots(
+    fill = page_fill(
         page=page,
         user_id=user.pk if user is not None and user.is_authenticated else None,
         visitor_id=context.visitor_id if context is not None and context.granted else None,
         page_products=list(products),
     )
-    return {"slots": slots}
+    segments = fill.state.segments if fill is not None and fill.state is not None else frozenset()
+    return {"slots": page_blocks(fill) if fill is not None else {}, "segments": segments}

@@ -132,3 +132,30 @@ class RedisBatch:
 def ingest_stats_key(hour: datetime) -> str:
     """One hour (UTC) of ingest counters: a hash of '<source>:<accepted|duplicates|rejected>' fields."""
     return f"ingest:stats:{hour.astimezone(UTC):%Y%m%d%H}"
+
+
+# Segments (segments/): per-owner counters, memberships and the due-times of time-based changes.
+def segment_counts_key(owner: str) -> str:
+    """Hash of one owner's time-bucketed counters: '<counter>|c|<minute>' counts, '<counter>|s|<minute>'
+    sums in cents, '<counter>|n|<session>' per-session counts; one hash so a batch reads it in one command."""
+    return f"seg:{{{owner}}}:counts"
+
+
+def segment_meta_key(owner: str) -> str:
+    """Hash of an owner's first and last event (epoch ms) and the session of the last (shop/lua/segment_meta.lua)."""
+    return f"seg:{{{owner}}}:meta"
+
+
+def owner_segments_key(owner: str) -> str:
+    """Set of the slugs of the segments an owner is in, read with the profile at render."""
+    return f"seg:{{{owner}}}:in"
+
+
+def segment_members_key(slug: str) -> str:
+    """Set of the owners in one segment, for its size and export."""
+    return f"segment:{slug}:members"
+
+
+def segment_due_key() -> str:
+    """Sorted set of owner -> epoch second when a segment of theirs may change with time alone."""
+    return "segment:due"

@@ -60,7 +60,15 @@ class EventSpec:
 
 
 # Properties any event may carry (GA4-like page context).
-COMMON = {"page_location": STR, "page_title": STR, "page_type": STR, "page_referrer": STR, "item_list_id": STR}
+COMMON = {
+    "page_location": STR,
+    "page_title": STR,
+    "page_type": STR,
+    "page_referrer": STR,
+    "item_list_id": STR,
+    # desktop, mobile or tablet as the tracker judged it: what device segments read.
+    "device": STR,
+}
 ITEM = {"item_list_name": STR, "index": INT, "slot": STR, "algorithm": STR, "position": INT, "price": NUM}
 MONEY = {"currency": STR, "value": NUM, "items": LIST}
 

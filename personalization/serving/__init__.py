@@ -27,7 +27,7 @@ from .state import ServingState, slot_configs_ensure, slots_publish, state_read
 if TYPE_CHECKING:
     from shop.catalog.models import Product
 
-__all__ = ["SlotBlock", "page_slots", "slot_configs_ensure", "slots_publish"]
+__all__ = ["SlotBlock", "page_blocks", "page_fill", "page_slots", "slot_configs_ensure", "slots_publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +51,18 @@ def _stages(paths: tuple[str, ...]) -> tuple[Stage, ...]:
 def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: list[int] = (), rng=None) -> dict:
     """The filled slots of one page, by slot name; with personalization off, the same shelves
     show the newest products without reading Redis."""
+    fill = page_fill(page=page, user_id=user_id, visitor_id=visitor_id, page_products=page_products, rng=rng)
+    return page_blocks(fill) if fill is not None else {}
+
+
+def page_fill(
+    *, page: str, user_id: int | None, visitor_id, page_products: list[int] = (), rng=None
+) -> PageFill | None:
+    """The page's slots after every stage ran, with the state they read (profile, segments, ...);
+    None when the page has no slots or Redis did not answer."""
     names = page_slot_names(page)
     if not names:
-        return {}
+        return None
     state: ServingState | None = None
     if settings.PERSONALIZATION_ENABLED:
         owner = profile_owner(visitor_id=visitor_id, user_id=user_id) if (user_id or visitor_id) else None
@@ -61,7 +70,7 @@ def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: lis
             state = state_read(owner)
         except RedisError:
             logger.warning("personalization unavailable: Redis did not answer")
-            return {}
+            return None
         wanted = [(name, state.settings.get(name)) for name in names]
         fills = [
             SlotFill(slot=SLOTS_BY_NAME[name], settings=value) for name, value in wanted if value and value.is_active
@@ -78,10 +87,10 @@ def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: lis
     fill = PageFill(page=page, slots=fills, page_products=tuple(page_products), state=state, rng=rng or random.Random())
     for stage in _stages(tuple(settings.PERSONALIZATION_SLOT_STAGES)):
         stage.apply(fill)
-    return _blocks(fill)
+    return fill
 
 
-def _blocks(page: PageFill) -> dict[str, SlotBlock]:
+def page_blocks(page: PageFill) -> dict[str, SlotBlock]:
     """Only the products that will show are loaded: loading every candidate as a model with its
     images cost ~6 ms a page for 64 of them."""
     products = products_for_cards(ids={c.product_id for fill in page.slots for c in fill.shown})

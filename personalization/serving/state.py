@@ -5,7 +5,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from shop.keyspace import models_active_key, redis_client, slots_key
+from shop.keyspace import models_active_key, owner_segments_key, redis_client, slots_key
 
 from ..models import SlotConfig
 from ..profiles import Profile, profile_from_replies, profile_queue
@@ -28,6 +28,8 @@ class ServingState:
     profile: Profile | None
     versions: dict[str, str]  # name -> version token
     settings: dict[str, SlotSettings]
+    # The slugs of the segments the visitor is in (segments/), for stages, rules and experiments.
+    segments: frozenset[str] = frozenset()
 
     def model(self, name: str, *, settings: SlotSettings) -> Recommender | None:
         """The serving model of an algorithm; "hybrid" is composed of the served parts with the
@@ -91,17 +93,20 @@ def slots_publish() -> dict[str, SlotSettings]:
 
 
 def state_read(owner: str | None) -> ServingState:
-    """Profile, serving versions and slot settings: one pipelined round trip."""
+    """Profile, serving versions, slot settings and segments: one pipelined round trip."""
     pipe = redis_client().pipeline(transaction=False)
     if owner:
         profile_queue(pipe, owner=owner)
     pipe.hgetall(models_active_key())
     pipe.hgetall(slots_key())
+    if owner:
+        pipe.smembers(owner_segments_key(owner))
     replies = pipe.execute()
+    segments = frozenset(slug.decode() for slug in replies.pop()) if owner else frozenset()
     profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
     versions = {key.decode(): value.decode() for key, value in replies[-2].items()}
     settings = {key.decode(): SlotSettings.from_json(json.loads(value)) for key, value in replies[-1].items()}
     if not settings:
         # Redis was flushed or never told: the database knows; republish for the next page.
         settings, versions = slots_publish(), models_publish()
-    return ServingState(profile=profile, versions=versions, settings=settings)
+    return ServingState(profile=profile, versions=versions, settings=settings, segments=segments)

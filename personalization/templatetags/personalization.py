@@ -11,3 +11,9 @@ def slot(context, name: str) -> dict:
     block = (context.get("slots") or {}).get(name)
     # The cards use the page's own context (currency, cart limits, the user).
     return {**context.flatten(), "block": block}
+
+
+@register.simple_tag(takes_context=True)
+def in_segment(context, slug: str) -> bool:
+    """Whether the visitor is in the segment, from the page context: {% in_segment "newsletter" as reader %}."""
+    return slug in (context.get("segments") or ())

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "shop.accounts",
     "tracking",
     "personalization",
+    "segments",
     "axes",
 ]
 
@@ -219,6 +220,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Segments: due-times every few seconds, so a change with time alone lands within a minute of
+# its moment; the sweep behind it only corrects what the live path missed.
+CELERY_BEAT_SCHEDULE |= {
+    "segments-due-fire": {"task": "segments.tasks.segments_due_fire_task", "schedule": 5.0},
+    "segments-sweep": {"task": "segments.tasks.segments_sweep", "schedule": crontab(minute=40)},
+}
+
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
@@ -233,7 +241,13 @@ LOGGING = {
 # What runs once events are stored or a visitor logs in (tracking/hooks.py), in this order:
 # the hourly ingest counters, then the live profiles.
 TRACKING_HOOKS = env.list(
-    "TRACKING_HOOKS", default=["tracking.analytics.quality.IngestCounters", "personalization.hooks.ProfileHook"]
+    "TRACKING_HOOKS",
+    default=[
+        "tracking.analytics.quality.IngestCounters",
+        "personalization.hooks.ProfileHook",
+        # Segments re-checked on each batch (segments/hooks.py).
+        "segments.hooks.SegmentHook",
+    ],
 )
 # The storefront's function that maps SKUs to (product id, category id) for import_events.
 TRACKING_CATALOG_BY_SKU = "shop.catalog.selectors.products_by_sku"

@@ -1,0 +1,1 @@
+"""Segments: declarative conditions over the event record, kept true live, with cohorts and clusters."""

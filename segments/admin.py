@@ -1,0 +1,119 @@
+"""Segments admin: definitions validated on save, a preview before saving, size over time, CSV of members."""
+
+import csv
+import logging
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, time_series_chart
+
+from .conditions import ConditionError, definition_parse
+from .models import Segment
+from .services import segment_members, segment_preview, segment_sizes
+from .tasks import segments_sweep
+
+logger = logging.getLogger(__name__)
+PREVIEW_SAMPLE = 10
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "is_active", "last_evaluated_at", "last_corrections", "error")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    readonly_fields = ("last_evaluated_at", "last_error", "last_corrections", "created_at", "updated_at", "members")
+    change_form_template = "admin/segments/segment/change_form.html"
+
+    class Media:
+        js = CHART_SCRIPTS
+
+    def get_readonly_fields(self, request, obj=None):
+        # Pages and stages name a segment by its slug; renaming it would orphan its members in Redis.
+        return (*self.readonly_fields, "slug") if obj else self.readonly_fields
+
+    @admin.display(description="Error")
+    def error(self, obj):
+        return obj.last_error[:80] or "–"
+
+    @admin.display(description="Members")
+    def members(self, obj):
+        if not obj.pk:
+            return "–"
+        count = obj.memberships.filter(exited_at__isnull=True).count()
+        url = reverse("admin:segments_segment_members", args=[obj.pk])
+        return format_html('{} — <a href="{}">download CSV</a>', count, url)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: self._backfill(request))
+
+    def _backfill(self, request):
+        """New or edited definitions are evaluated over the whole record, by a worker."""
+        try:
+            segments_sweep.delay()
+        except Exception:
+            logger.warning("segment backfill not queued", exc_info=True)
+            messages.warning(request, "The backfill could not be queued; the hourly sweep will evaluate this segment.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        segment = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if segment is not None:
+            extra["size_chart"] = time_series_chart(
+                segment_sizes(segment=segment),
+                title=f"Members of {segment.name}, last 30 days",
+                time_format="%d %b",
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("preview/", view(self.preview_view), name="segments_segment_preview"),
+            path("<int:pk>/members.csv", view(self.members_view), name="segments_segment_members"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request):
+        """How many owners the posted definition matches now, and some of them; saves nothing."""
+        context = {**self.admin_site.each_context(request), "title": "Segment preview", "media": CHART_MEDIA}
+        if request.method != "POST":
+            return HttpResponse("Post a definition from the segment form.", status=405)
+        form = self.get_form(request)(request.POST)
+        raw = (
+            form.fields["definition"].clean(request.POST.get("definition", "")) if "definition" in form.fields else None
+        )
+        try:
+            definition = definition_parse(raw)
+        except ConditionError as error:
+            context["error"] = str(error)
+            return TemplateResponse(request, "admin/segments/segment/preview.html", context, status=400)
+        except ValidationError as error:
+            context["error"] = "; ".join(error.messages)
+            return TemplateResponse(request, "admin/segments/segment/preview.html", context, status=400)
+        slug = request.POST.get("slug") or "preview"
+        context["preview"] = segment_preview(slug=slug, definition=definition, sample=PREVIEW_SAMPLE)
+        return TemplateResponse(request, "admin/segments/segment/preview.html", context)
+
+    def members_view(self, request, pk):
+        segment = get_object_or_404(Segment, pk=pk)
+        writer = csv.writer(_Echo())
+        rows = (writer.writerow(row) for row in [("owner", "entered_at")])
+        body = (writer.writerow((owner, entered.isoformat())) for owner, entered in segment_members(segment=segment))
+        response = StreamingHttpResponse(
+            (line for part in (rows, body) for line in part), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="segment-{segment.slug}.csv"'
+        return response

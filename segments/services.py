@@ -1,0 +1,486 @@
+"""Keeping memberships true: the live driver (ingest hook, due-times) and the backfill over the record.
+
+Postgres is the record of entries and exits; Redis holds the counters and the sets a page reads.
+A transition is written to Postgres first (idempotently: one open Membership per segment and
+owner), then published to Redis. A process dying between the two leaves Redis behind the record,
+never the record behind Redis: the next evaluation of that owner, or the sweep, publishes it.
+A process dying before the Postgres commit has recorded nothing; the counters already hold the
+event, so the next evaluation (a batch, a due-time, the sweep) finds the transition again.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Case, CharField, Value, When
+from django.db.models.functions import Cast, Concat
+from django.utils import timezone
+
+from shop.keyspace import (
+    RedisBatch,
+    owner_segments_key,
+    redis_client,
+    segment_counts_key,
+    segment_due_key,
+    segment_members_key,
+    segment_meta_key,
+)
+from tracking.hooks import TrackedEvent
+from tracking.models import Event
+
+from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse
+from .evaluator import Facts, epoch_ms, evaluate, increments, next_change_ms, stale_fields
+from .models import Membership, Segment
+
+logger = logging.getLogger(__name__)
+
+# Counters outlive their longest window by a day so a due-time never reads a vanished hash.
+COUNTS_TTL = int((MAX_WINDOW + timedelta(days=1)).total_seconds())
+# How long a process trusts its copy of the definitions: an edit reaches the live path within this.
+DEFINITIONS_TTL_SECONDS = 2.0
+# Owners per pipeline in the due firing and the backfill's writes: 500 kept a round trip under 5 ms.
+OWNERS_PER_ROUND_TRIP = 500
+# Events per database fetch in the backfill.
+BACKFILL_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The segments as the evaluator needs them, loaded once and shared by the drivers."""
+
+    definitions: dict[str, Definition]  # every valid segment, for references
+    active: dict[str, int]  # slug -> id of the segments kept live
+    errors: dict[str, str] = field(default_factory=dict)  # slug -> why its definition does not parse
+
+    @property
+    def counters(self) -> frozenset[Counter]:
+        return frozenset(counter for slug in self._used() for counter in self.definitions[slug].counters)
+
+    def _used(self) -> set[str]:
+        used, todo = set(), [slug for slug in self.active if slug in self.definitions]
+        while todo:
+            slug = todo.pop()
+            if slug in used or slug not in self.definitions:
+                continue
+            used.add(slug)
+            todo.extend(self.definitions[slug].references)
+        return used
+
+    @property
+    def by_event(self) -> dict[str, tuple[Counter, ...]]:
+        grouped: dict[str, list[Counter]] = defaultdict(list)
+        for counter in self.counters:
+            grouped[counter.event].append(counter)
+        return {name: tuple(counters) for name, counters in grouped.items()}
+
+    @property
+    def horizons(self) -> dict[str, int]:
+        """Per minute-counter, the longest window that reads it."""
+        longest: dict[str, int] = {}
+        for slug in self._used():
+            for node in _leaves(self.definitions[slug].root):
+                if getattr(node, "window", None):
+                    longest[node.counter.id] = max(longest.get(node.counter.id, 0), node.window)
+        return longest
+
+
+def _leaves(node):
+    yield node
+    for child in node.children():
+        yield from _leaves(child)
+
+
+_cache: dict[str, tuple[float, Catalogue]] = {}
+
+
+def catalogue_load() -> Catalogue:
+    """Every segment's parsed definition, held per process for DEFINITIONS_TTL_SECONDS."""
+    held = _cache.get("catalogue")
+    if held is not None and time.monotonic() - held[0] < DEFINITIONS_TTL_SECONDS:
+        return held[1]
+    definitions, active, errors = {}, {}, {}
+    for segment_id, slug, raw, is_active in Segment.objects.values_list("id", "slug", "definition", "is_active"):
+        try:
+            definitions[slug] = definition_parse(raw)
+        except ConditionError as error:
+            errors[slug] = str(error)
+            continue
+        if is_active:
+            active[slug] = segment_id
+    catalogue = Catalogue(definitions=definitions, active=active, errors=errors)
+    _cache["catalogue"] = (time.monotonic(), catalogue)
+    return catalogue
+
+
+def catalogue_forget() -> None:
+    _cache.clear()
+
+
+@dataclass
+class Verdict:
+    entered: set[str]
+    exited: set[str]
+    due_ms: int | None
+    stale: list[str]
+
+
+def owner_judge(*, facts: Facts, current: set[str], now_ms: int, catalogue: Catalogue) -> Verdict:
+    """Which active segments the owner enters and leaves now, and when time alone may change that."""
+    matching = set()
+    for slug in catalogue.active:
+        definition = catalogue.definitions[slug]
+        if evaluate(definition.root, facts, now_ms=now_ms, definitions=catalogue.definitions):
+            matching.add(slug)
+    known = set(catalogue.active)
+    roots = [catalogue.definitions[slug].root for slug in catalogue.active]
+    return Verdict(
+        entered=matching - current,
+        exited=(current & known) - matching,
+        due_ms=next_change_ms(roots, facts, now_ms=now_ms, definitions=catalogue.definitions),
+        stale=stale_fields(facts, horizons=catalogue.horizons, now_ms=now_ms),
+    )
+
+
+def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime, catalogue: Catalogue) -> None:
+    """Write entries and exits (owner, slug, entered) to Postgres in one transaction. Recording one
+    twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too."""
+    if not changes:
+        return
+    with transaction.atomic():
+        Membership.objects.bulk_create(
+            [
+                Membership(segment_id=catalogue.active[slug], owner=owner, entered_at=at)
+                for owner, slug, entered in changes
+                if entered
+            ],
+            ignore_conflicts=True,
+        )
+        exits: dict[str, list[str]] = defaultdict(list)
+        for owner, slug, entered in changes:
+            if not entered:
+                exits[slug].append(owner)
+        for slug, owners in exits.items():
+            Membership.objects.filter(
+                segment_id=catalogue.active[slug], owner__in=owners, exited_at__isnull=True
+            ).update(exited_at=at)
+
+
+def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
+    """Queue the Redis side of a verdict: the owner's set, each segment's members, the due-time."""
+    key = owner_segments_key(owner)
+    if verdict.entered:
+        pipe.sadd(key, *verdict.entered)
+        for slug in verdict.entered:
+            pipe.sadd(segment_members_key(slug), owner)
+    if verdict.exited:
+        pipe.srem(key, *verdict.exited)
+        for slug in verdict.exited:
+            pipe.srem(segment_members_key(slug), owner)
+    if verdict.due_ms is None:
+        pipe.zrem(segment_due_key(), owner)
+    else:
+        pipe.zadd(segment_due_key(), {owner: -(-verdict.due_ms // 1000)})
+    if verdict.stale:
+        pipe.hdel(segment_counts_key(owner), *verdict.stale)
+
+
+def _queue_read(pipe, owner: str) -> None:
+    pipe.hgetall(segment_counts_key(owner))
+    pipe.hgetall(segment_meta_key(owner))
+    pipe.smembers(owner_segments_key(owner))
+
+
+def _facts_from(counts: dict, meta: dict, members: set) -> tuple[Facts, set[str]]:
+    first = meta.get(b"first")
+    session = (meta.get(b"session") or b"").decode() or None
+    facts = Facts.from_fields(
+        {key.decode(): value for key, value in counts.items()}, first_ms=int(first) if first else None, session=session
+    )
+    return facts, {member.decode() for member in members}
+
+
+def _changes(owner: str, verdict: Verdict) -> list[tuple[str, str, bool]]:
+    return [(owner, slug, True) for slug in sorted(verdict.entered)] + [
+        (owner, slug, False) for slug in sorted(verdict.exited)
+    ]
+
+
+def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
+    """Count a stored batch into the owner's counters and re-check their segments.
+
+    One round trip of its own (increment, then read back), the Postgres record if anything
+    changed, and the publishing queued on the ingest's batch.
+    """
+    by_event = catalogue.by_event
+    added: dict[str, int] = defaultdict(int)
+    for event in events:
+        for key, amount in increments(
+            by_event.get(event.name, ()),
+            name=event.name,
+            product_id=event.product_id,
+            category_id=event.category_id,
+            properties=event.properties,
+            session_id=event.session_id,
+            at_ms=epoch_ms(event.occurred_at),
+        ):
+            added[key] += amount
+    moments = [epoch_ms(event.occurred_at) for event in events]
+    last = max(range(len(events)), key=lambda index: (moments[index], index))
+    own = RedisBatch(batch.client)
+    counts = segment_counts_key(owner)
+    for key, amount in added.items():
+        own.pipe.hincrby(counts, key, amount)
+    if added:
+        own.pipe.expire(counts, COUNTS_TTL)
+    own.script(
+        "segment_meta",
+        keys=[segment_meta_key(owner)],
+        args=[min(moments), moments[last], str(events[last].session_id or ""), COUNTS_TTL],
+    )
+    _queue_read(own.pipe, owner)
+    replies = own.execute()
+    facts, current = _facts_from(*replies[-3:])
+    now = timezone.now()
+    verdict = owner_judge(facts=facts, current=current, now_ms=epoch_ms(now), catalogue=catalogue)
+    memberships_record(changes=_changes(owner, verdict), at=now, catalogue=catalogue)
+    memberships_publish(batch.pipe, owner=owner, verdict=verdict)
+    return verdict
+
+
+@dataclass
+class DueResult:
+    owners: int = 0
+    entered: int = 0
+    exited: int = 0
+    lateness_ms: list[int] = field(default_factory=list)
+
+
+def segments_due_fire(*, limit: int = 5000) -> DueResult:
+    """Re-check every owner whose due-time has come; they are taken off the sorted set
+    atomically, so two workers never fire one twice, and put back with their next due-time."""
+    catalogue = catalogue_load()
+    client = redis_client()
+    result = DueResult()
+    now = timezone.now()
+    now_ms = epoch_ms(now)
+    take = RedisBatch(client)
+    take.pipe.zrangebyscore(segment_due_key(), "-inf", now_ms // 1000, start=0, num=limit, withscores=True)
+    take.script("segment_due_pop", keys=[segment_due_key()], args=[now_ms // 1000, limit])
+    scored, owners = take.execute()
+    due_at = {owner: int(score) for owner, score in scored}
+    owners = [owner.decode() for owner in owners]
+    for start in range(0, len(owners), OWNERS_PER_ROUND_TRIP):
+        chunk = owners[start : start + OWNERS_PER_ROUND_TRIP]
+        read = client.pipeline(transaction=False)
+        for owner in chunk:
+            _queue_read(read, owner)
+        replies = read.execute()
+        verdicts, changes = {}, []
+        for index, owner in enumerate(chunk):
+            facts, current = _facts_from(*replies[index * 3 : index * 3 + 3])
+            verdicts[owner] = verdict = owner_judge(facts=facts, current=current, now_ms=now_ms, catalogue=catalogue)
+            changes.extend(_changes(owner, verdict))
+            if verdict.entered or verdict.exited:
+                result.lateness_ms.append(now_ms - due_at.get(owner.encode(), now_ms // 1000) * 1000)
+            result.entered += len(verdict.entered)
+            result.exited += len(verdict.exited)
+        memberships_record(changes=changes, at=now, catalogue=catalogue)
+        publish = client.pipeline(transaction=False)
+        for owner, verdict in verdicts.items():
+            memberships_publish(publish, owner=owner, verdict=verdict)
+        publish.execute()
+        result.owners += len(chunk)
+    return result
+
+
+def _owner_expression():
+    """The owner key of an event in SQL, as tracking.owners.owner_key builds it."""
+    return Case(
+        When(user_id__isnull=False, then=Concat(Value("u:"), Cast("user_id", CharField()))),
+        default=Concat(Value("v:"), Cast("visitor_id", CharField())),
+        output_field=CharField(),
+    )
+
+
+def owners_facts(*, catalogue: Catalogue, owners: Iterable[str] | None = None) -> Iterator[tuple[str, dict, Facts]]:
+    """The backfill driver: each owner's counter fields and facts built from the Postgres record
+    by the same increments() the ingest hook uses, owner by owner."""
+    by_event = catalogue.by_event
+    events = Event.objects.annotate(owner=_owner_expression())
+    if owners is not None:
+        events = events.filter(owner__in=list(owners))
+    rows = events.order_by("owner", "occurred_at", "id").values_list(
+        "owner", "name", "product_id", "category_id", "properties", "session_id", "occurred_at"
+    )
+    current, fields, first, last, session = None, defaultdict(int), None, None, None
+
+    def finish():
+        facts = Facts.from_fields(fields, first_ms=first, session=str(session) if session else None)
+        return current, dict(fields), facts
+
+    for owner, name, product_id, category_id, properties, session_id, occurred_at in rows.iterator(
+        chunk_size=BACKFILL_CHUNK
+    ):
+        if owner != current:
+            if current is not None:
+                yield finish()
+            current, fields, first, last, session = owner, defaultdict(int), None, None, None
+        at_ms = epoch_ms(occurred_at)
+        for key, amount in increments(
+            by_event.get(name, ()),
+            name=name,
+            product_id=product_id,
+            category_id=category_id,
+            properties=properties,
+            session_id=session_id,
+            at_ms=at_ms,
+        ):
+            fields[key] += amount
+        first = at_ms if first is None else min(first, at_ms)
+        if last is None or at_ms >= last:
+            last, session = at_ms, session_id
+    if current is not None:
+        yield finish()
+
+
+@dataclass
+class BackfillResult:
+    owners: int = 0
+    members: dict[str, int] = field(default_factory=dict)
+    corrections: dict[str, int] = field(default_factory=dict)  # slug -> memberships the record had wrong
+    seconds: float = 0.0
+
+
+def _open_memberships(catalogue: Catalogue, owners: set[str] | None) -> dict[str, set[str]]:
+    slugs = {segment_id: slug for slug, segment_id in catalogue.active.items()}
+    rows = Membership.objects.filter(exited_at__isnull=True, segment_id__in=slugs)
+    if owners is not None:
+        rows = rows.filter(owner__in=owners)
+    held: dict[str, set[str]] = defaultdict(set)
+    for owner, segment_id in rows.values_list("owner", "segment_id").iterator(chunk_size=BACKFILL_CHUNK):
+        held[owner].add(slugs[segment_id])
+    return held
+
+
+def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
+    """Evaluate every active segment over the record and make Postgres and Redis agree with it:
+    what a new or edited segment, a Redis flush and the periodic sweep all call. Rewrites the
+    owners' counters and sets in Redis; counts in corrections what the record had to change."""
+    started = time.monotonic()
+    catalogue_forget()
+    catalogue = catalogue_load()
+    wanted = set(owners) if owners is not None else None
+    held = _open_memberships(catalogue, wanted)
+    now = timezone.now()
+    now_ms = epoch_ms(now)
+    result = BackfillResult(members=dict.fromkeys(catalogue.active, 0), corrections=dict.fromkeys(catalogue.active, 0))
+    client = redis_client()
+    pipe, queued, changes = client.pipeline(transaction=False), 0, []
+    seen: set[str] = set()
+
+    def flush():
+        nonlocal pipe, queued, changes
+        memberships_record(changes=changes, at=now, catalogue=catalogue)
+        pipe.execute()
+        pipe, queued, changes = client.pipeline(transaction=False), 0, []
+
+    def settle(owner: str, fields: dict, facts: Facts):
+        nonlocal queued
+        record = held.get(owner, set())
+        verdict = owner_judge(facts=facts, current=record, now_ms=now_ms, catalogue=catalogue)
+        members = (record | verdict.entered) - verdict.exited
+        for slug in members:
+            result.members[slug] += 1
+        for slug in verdict.entered | verdict.exited:
+            result.corrections[slug] += 1
+        changes.extend(_changes(owner, verdict))
+        live = {key: value for key, value in fields.items() if key not in set(verdict.stale)}
+        pipe.delete(segment_counts_key(owner), owner_segments_key(owner))
+        if live:
+            pipe.hset(segment_counts_key(owner), mapping=live)
+            pipe.expire(segment_counts_key(owner), COUNTS_TTL)
+        if facts.first_ms is not None:
+            pipe.hset(segment_meta_key(owner), mapping={"first": facts.first_ms, "session": facts.session or ""})
+            pipe.expire(segment_meta_key(owner), COUNTS_TTL)
+        if members:
+            pipe.sadd(owner_segments_key(owner), *members)
+        for slug in members:
+            pipe.sadd(segment_members_key(slug), owner)
+        for slug in verdict.exited:
+            pipe.srem(segment_members_key(slug), owner)
+        if verdict.due_ms is None:
+            pipe.zrem(segment_due_key(), owner)
+        else:
+            pipe.zadd(segment_due_key(), {owner: -(-verdict.due_ms // 1000)})
+        queued += 1
+        if queued >= OWNERS_PER_ROUND_TRIP:
+            flush()
+
+    for owner, fields, facts in owners_facts(catalogue=catalogue, owners=wanted):
+        seen.add(owner)
+        settle(owner, fields, facts)
+        result.owners += 1
+    # Owners the record holds in a segment who have no events left (erased or purged) leave it.
+    for owner in set(held) - seen:
+        settle(owner, {}, Facts())
+    flush()
+    if wanted is None:
+        Segment.objects.filter(id__in=catalogue.active.values()).update(last_evaluated_at=now, last_error="")
+        for slug, segment_id in catalogue.active.items():
+            Segment.objects.filter(id=segment_id).update(last_corrections=result.corrections[slug])
+        for slug, error in catalogue.errors.items():
+            Segment.objects.filter(slug=slug).update(last_error=error, last_evaluated_at=now)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+@dataclass
+class Preview:
+    count: int
+    sample: list[str]
+
+
+def segment_preview(*, slug: str, definition: Definition, sample: int = 10) -> Preview:
+    """How many owners a definition matches now, and a few of them, computed by the backfill
+    driver over the record without writing anything."""
+    catalogue = catalogue_load()
+    definitions = {**catalogue.definitions, slug: definition}
+    trial = Catalogue(definitions=definitions, active={slug: 0})
+    now_ms = epoch_ms(timezone.now())
+    count, chosen = 0, []
+    for owner, _, facts in owners_facts(catalogue=trial):
+        if evaluate(definition.root, facts, now_ms=now_ms, definitions=definitions):
+            count += 1
+            if len(chosen) < sample:
+                chosen.append(owner)
+    return Preview(count=count, sample=chosen)
+
+
+def segment_sizes(*, segment: Segment, days: int = 30) -> list[tuple[datetime, int]]:
+    """Members at the end of each of the last days, from the record of entries and exits."""
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    ends = [today - timedelta(days=offset) + timedelta(days=1) for offset in range(days - 1, -1, -1)]
+    stays = list(segment.memberships.values_list("entered_at", "exited_at"))
+    return [
+        (end, sum(1 for entered, exited in stays if entered < end and (exited is None or exited >= end)))
+        for end in ends
+    ]
+
+
+def segment_members(*, segment: Segment) -> Iterator[tuple[str, datetime]]:
+    """The owners in a segment now, by the record, with when they entered."""
+    yield from (
+        segment.memberships.filter(exited_at__isnull=True)
+        .order_by("entered_at", "owner")
+        .values_list("owner", "entered_at")
+        .iterator(chunk_size=BACKFILL_CHUNK)
+    )
+
+
+def owner_segments(*, owner: str) -> set[str]:
+    """The segments an owner is in, as the page reads them."""
+    return {slug.decode() for slug in redis_client().smembers(owner_segments_key(owner))}

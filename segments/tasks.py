@@ -1,0 +1,25 @@
+"""Celery tasks of segments: due-times fired every few seconds, the hourly sweep."""
+
+import logging
+
+from celery import shared_task
+
+from .services import segments_backfill, segments_due_fire
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def segments_due_fire_task() -> dict:
+    result = segments_due_fire()
+    return {"owners": result.owners, "entered": result.entered, "exited": result.exited}
+
+
+@shared_task(soft_time_limit=60 * 25, time_limit=60 * 30)
+def segments_sweep() -> dict:
+    """The safety net: a full backfill; what it had to correct is logged and shown in admin."""
+    result = segments_backfill()
+    corrected = {slug: count for slug, count in result.corrections.items() if count}
+    if corrected:
+        logger.warning("segment sweep corrected memberships the live path missed: %s", corrected)
+    return {"owners": result.owners, "corrections": corrected, "seconds": round(result.seconds, 2)}
