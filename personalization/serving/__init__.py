@@ -67,7 +67,15 @@ def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: lis
         ]
     else:
         fills = [SlotFill(slot=SLOTS_BY_NAME[name], settings=SLOTS_BY_NAME[name].off_settings()) for name in names]
-    fill = PageFill(page=page, slots=fills, page_products=tuple(page_products), state=state, rng=rng or random.Random())
+    fill = PageFill(
+        page=page,
+        slots=fills,
+        page_products=tuple(page_products),
+        state=state,
+        rng=rng or random.Random(),
+        visitor_id=visitor_id,
+        user_id=user_id,
+    )
     for stage in _stages(tuple(settings.PERSONALIZATION_SLOT_STAGES)):
         stage.apply(fill)
     return _blocks(fill)

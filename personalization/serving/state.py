@@ -5,7 +5,9 @@ import json
 import logging
 from dataclasses import dataclass
 
-from shop.keyspace import models_active_key, redis_client, slots_key
+from django.utils import timezone
+
+from shop.keyspace import experiments_key, exposed_key, models_active_key, redis_client, slots_key, utc_day
 
 from ..models import SlotConfig
 from ..profiles import Profile, profile_from_replies, profile_queue
@@ -28,6 +30,10 @@ class ServingState:
     profile: Profile | None
     versions: dict[str, str]  # name -> version token
     settings: dict[str, SlotSettings]
+    # Running experiments as published (JSON, None when never published) and the ones whose
+    # exposure of this owner is recorded today: read here, interpreted by the experiments stages.
+    experiments: bytes | None = None
+    exposed: frozenset[str] = frozenset()
 
     def model(self, name: str, *, settings: SlotSettings) -> Recommender | None:
         """The serving model of an algorithm; "hybrid" is composed of the served parts with the
@@ -92,17 +98,26 @@ def slots_publish() -> dict[str, SlotSettings]:
 
 
 def state_read(owner: str | None) -> ServingState:
-    """Profile, serving versions and slot settings: one pipelined round trip."""
+    """Profile, serving versions, slot settings and experiments: one pipelined round trip."""
     pipe = redis_client().pipeline(transaction=False)
     if owner:
         profile_queue(pipe, owner=owner)
     pipe.hgetall(models_active_key())
     pipe.hgetall(slots_key())
-    replies = pipe.execute()
+    # experiments: the running ones, and which of them this owner's exposure is recorded for today
+    pipe.get(experiments_key())
+    pipe.smembers(exposed_key(owner or "-", utc_day(timezone.now())))
+    *replies, experiments, exposed = pipe.execute()
     profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
     versions = {key.decode(): value.decode() for key, value in replies[-2].items()}
     settings = {key.decode(): SlotSettings.from_json(json.loads(value)) for key, value in replies[-1].items()}
     if not settings:
         # Redis was flushed or never told: the database knows; republish for the next page.
         settings, versions = slots_publish(), models_publish()
-    return ServingState(profile=profile, versions=versions, settings=settings)
+    return ServingState(
+        profile=profile,
+        versions=versions,
+        settings=settings,
+        experiments=experiments,
+        exposed=frozenset(member.decode() for member in exposed),
+    )

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "shop.accounts",
     "tracking",
     "personalization",
+    "experiments",
     "axes",
 ]
 
@@ -233,7 +234,12 @@ LOGGING = {
 # What runs once events are stored or a visitor logs in (tracking/hooks.py), in this order:
 # the hourly ingest counters, then the live profiles.
 TRACKING_HOOKS = env.list(
-    "TRACKING_HOOKS", default=["tracking.analytics.quality.IngestCounters", "personalization.hooks.ProfileHook"]
+    "TRACKING_HOOKS",
+    default=[
+        "tracking.analytics.quality.IngestCounters",
+        "personalization.hooks.ProfileHook",
+        "experiments.exposures.ExposureHook",
+    ],
 )
 # The storefront's function that maps SKUs to (product id, category id) for import_events.
 TRACKING_CATALOG_BY_SKU = "shop.catalog.selectors.products_by_sku"
@@ -297,12 +303,21 @@ PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)
 # The stages that fill a page's slots, in order (personalization/serving/stages.py); a new
 # step is a Stage subclass added here.
 PERSONALIZATION_SLOT_STAGES = [
+    # first: a slot under test takes its variant's settings before candidates are drawn
+    "experiments.stages.ExperimentVariants",
     "personalization.serving.stages.ModelCandidates",
     "personalization.serving.stages.SellableFilter",
     "personalization.serving.stages.Diversity",
     "personalization.serving.stages.Fallback",
     "personalization.serving.stages.Exploration",
+    # last: only what the page really shows counts as an exposure
+    "experiments.stages.ExperimentExposures",
 ]
+
+# Experiments. The global holdout: a share of visitors (percent) who never see personalization,
+# the same visitors across every experiment, so the programme's own effect keeps being measured.
+# Off until an operator chooses what revenue to spend on that measurement (5 is common).
+EXPERIMENTS_HOLDOUT_PERCENT = env.float("EXPERIMENTS_HOLDOUT_PERCENT", default=0.0)
 
 # Content-Security-Policy (django-csp: Django 5.2 has no policy of its own). Scripts, styles and
 # images come from the shop's own origin only, so injected markup cannot load or run anything; the
