@@ -43,6 +43,23 @@ def slots_key() -> str:
     return "slots:config"
 
 
+def experiments_key() -> str:
+    """The running experiments as JSON, read by every page in its one round trip."""
+    return "experiments:running"
+
+
+def utc_day(moment: datetime) -> int:
+    """Days since 1970-01-01 in UTC: the day an exposure counts for, as a plain number (an event's
+    text property holding a date's seven digits would be taken for a phone number and redacted)."""
+    return int(moment.timestamp() // 86_400)
+
+
+def exposed_key(owner: str, day: int) -> str:
+    """Set of the experiments whose exposure of this owner is recorded on one utc_day, so a page
+    records each once a day; rebuilt from the record's own dedupe when lost."""
+    return f"exp:{{{owner}}}:exposed:{day}"
+
+
 def address_limit_key(address: str, scope: str, window: int) -> str:
     """A counter or set of one address in one fixed window; address is the digest of
     shop.client_address.address_bucket. All keys of an address share its hash tag, so one script

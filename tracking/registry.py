@@ -25,6 +25,7 @@ class EventName(models.TextChoices):
     MICRO_CONVERSION = "micro_conversion", "Micro-conversion"
     LOGIN = "login", "Login"
     SIGN_UP = "sign_up", "Sign-up"
+    EXPERIMENT_EXPOSURE = "experiment_exposure", "Experiment variant shown"
 
 
 class Source(models.TextChoices):
@@ -87,6 +88,7 @@ NUMBER_RANGES: dict[str, tuple[int, int]] = {
     "results": (0, MAX_COUNT),
     "price": (0, MAX_MONEY),
     "value": (0, MAX_MONEY),
+    "day": (0, 100_000),  # days since 1970 (an experiment exposure's): until the year 2243
 }
 
 REGISTRY: dict[str, EventSpec] = {
@@ -108,4 +110,9 @@ REGISTRY: dict[str, EventSpec] = {
     EventName.MICRO_CONVERSION: EventSpec(required={"action": STR}, optional={"label": STR, "value": NUM}),
     EventName.LOGIN: EventSpec(optional={"method": STR}, server_only=True),
     EventName.SIGN_UP: EventSpec(optional={"method": STR}, server_only=True),
+    # Recorded by the server when a page renders an experiment's variant, once per visitor,
+    # experiment and UTC day (days since 1970, in the event and in its derived event id).
+    EventName.EXPERIMENT_EXPOSURE: EventSpec(
+        required={"experiment": STR, "variant": STR, "day": INT}, optional={"slot": STR}, server_only=True
+    ),
 }

@@ -84,7 +84,15 @@ def page_fill(
             for name in names
             if name not in off
         ]
-    fill = PageFill(page=page, slots=fills, page_products=tuple(page_products), state=state, rng=rng or random.Random())
+    fill = PageFill(
+        page=page,
+        slots=fills,
+        page_products=tuple(page_products),
+        state=state,
+        rng=rng or random.Random(),
+        visitor_id=visitor_id,
+        user_id=user_id,
+    )
     for stage in _stages(tuple(settings.PERSONALIZATION_SLOT_STAGES)):
         stage.apply(fill)
     return fill

@@ -70,6 +70,9 @@ class PageFill:
     page_products: tuple[int, ...]
     state: ServingState | None  # None when personalization is off
     rng: random.Random
+    # Who looks, for stages that record what they showed (experiment exposures).
+    visitor_id: object = None
+    user_id: int | None = None
 
     @property
     def profile(self) -> Profile | None:
@@ -121,6 +124,8 @@ class ModelCandidates(Stage):
             return
         taste, excluded = page.taste(), page.excluded
         for fill in page.slots:
+            if fill.settings.algorithm == NEWEST:
+                continue  # generic newest products: the fallback's list, for everyone alike
             wanted = fill.settings.size * CANDIDATE_FACTOR
             names = [fill.settings.algorithm, *[name for name in FALLBACKS if name != fill.settings.algorithm]]
             for name in names:

@@ -5,7 +5,17 @@ import json
 import logging
 from dataclasses import dataclass
 
-from shop.keyspace import models_active_key, owner_segments_key, redis_client, slots_key
+from django.utils import timezone
+
+from shop.keyspace import (
+    experiments_key,
+    exposed_key,
+    models_active_key,
+    owner_segments_key,
+    redis_client,
+    slots_key,
+    utc_day,
+)
 
 from ..models import SlotConfig
 from ..profiles import Profile, profile_from_replies, profile_queue
@@ -30,6 +40,10 @@ class ServingState:
     settings: dict[str, SlotSettings]
     # The slugs of the segments the visitor is in (segments/), for stages, rules and experiments.
     segments: frozenset[str] = frozenset()
+    # Running experiments as published (JSON, None when never published) and the ones whose
+    # exposure of this owner is recorded today: read here, interpreted by the experiments stages.
+    experiments: bytes | None = None
+    exposed: frozenset[str] = frozenset()
 
     def model(self, name: str, *, settings: SlotSettings) -> Recommender | None:
         """The serving model of an algorithm; "hybrid" is composed of the served parts with the
@@ -93,7 +107,7 @@ def slots_publish() -> dict[str, SlotSettings]:
 
 
 def state_read(owner: str | None) -> ServingState:
-    """Profile, serving versions, slot settings and segments: one pipelined round trip."""
+    """Profile, serving versions, slot settings, segments and experiments: one pipelined round trip."""
     pipe = redis_client().pipeline(transaction=False)
     if owner:
         profile_queue(pipe, owner=owner)
@@ -101,7 +115,10 @@ def state_read(owner: str | None) -> ServingState:
     pipe.hgetall(slots_key())
     if owner:
         pipe.smembers(owner_segments_key(owner))
-    replies = pipe.execute()
+    # experiments: the running ones, and which of them this owner's exposure is recorded for today
+    pipe.get(experiments_key())
+    pipe.smembers(exposed_key(owner or "-", utc_day(timezone.now())))
+    *replies, experiments, exposed = pipe.execute()
     segments = frozenset(slug.decode() for slug in replies.pop()) if owner else frozenset()
     profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
     versions = {key.decode(): value.decode() for key, value in replies[-2].items()}
@@ -109,4 +126,11 @@ def state_read(owner: str | None) -> ServingState:
     if not settings:
         # Redis was flushed or never told: the database knows; republish for the next page.
         settings, versions = slots_publish(), models_publish()
-    return ServingState(profile=profile, versions=versions, settings=settings, segments=segments)
+    return ServingState(
+        profile=profile,
+        versions=versions,
+        settings=settings,
+        segments=segments,
+        experiments=experiments,
+        exposed=frozenset(member.decode() for member in exposed),
+    )

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "tracking",
     "personalization",
     "segments",
+    "experiments",
     "axes",
 ]
 
@@ -247,6 +248,7 @@ TRACKING_HOOKS = env.list(
         "personalization.hooks.ProfileHook",
         # Segments re-checked on each batch (segments/hooks.py).
         "segments.hooks.SegmentHook",
+        "experiments.exposures.ExposureHook",
     ],
 )
 # The storefront's function that maps SKUs to (product id, category id) for import_events.
@@ -311,12 +313,21 @@ PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)
 # The stages that fill a page's slots, in order (personalization/serving/stages.py); a new
 # step is a Stage subclass added here.
 PERSONALIZATION_SLOT_STAGES = [
+    # first: a slot under test takes its variant's settings before candidates are drawn
+    "experiments.stages.ExperimentVariants",
     "personalization.serving.stages.ModelCandidates",
     "personalization.serving.stages.SellableFilter",
     "personalization.serving.stages.Diversity",
     "personalization.serving.stages.Fallback",
     "personalization.serving.stages.Exploration",
+    # last: only what the page really shows counts as an exposure
+    "experiments.stages.ExperimentExposures",
 ]
+
+# Experiments. The global holdout: a share of visitors (percent) who never see personalization,
+# the same visitors across every experiment, so the programme's own effect keeps being measured.
+# Off until an operator chooses what revenue to spend on that measurement (5 is common).
+EXPERIMENTS_HOLDOUT_PERCENT = env.float("EXPERIMENTS_HOLDOUT_PERCENT", default=0.0)
 
 # Content-Security-Policy (django-csp: Django 5.2 has no policy of its own). Scripts, styles and
 # images come from the shop's own origin only, so injected markup cannot load or run anything; the

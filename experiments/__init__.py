@@ -1,0 +1,1 @@
+"""Experiments on what pages show: assignment, exposure, metrics and their statistics."""

@@ -1,0 +1,8 @@
+"""App config of experiments."""
+
+from django.apps import AppConfig
+
+
+class ExperimentsConfig(AppConfig):
+    name = "experiments"
+    verbose_name = "Experiments"

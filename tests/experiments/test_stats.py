@@ -1,0 +1,224 @@
+"""The experiment statistics against known values and, by simulation, their error rates."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from experiments.stats import (
+    Arm,
+    chance_to_beat_control,
+    cuped_adjust,
+    holm,
+    proportion_power,
+    proportion_z_test,
+    sample_ratio,
+    sequential,
+    sequential_half_width,
+    welch_t_test,
+)
+
+TESTS = 1000
+
+
+def arm_of(values, pre=None) -> Arm:
+    values = np.asarray(values, dtype=float)
+    if pre is None:
+        return Arm(n=len(values), total=values.sum(), total_squares=(values**2).sum())
+    pre = np.asarray(pre, dtype=float)
+    return Arm(
+        n=len(values),
+        total=values.sum(),
+        total_squares=(values**2).sum(),
+        pre_total=pre.sum(),
+        pre_squares=(pre**2).sum(),
+        cross=(values * pre).sum(),
+    )
+
+
+def test_two_proportion_z_matches_the_chi_square_of_the_two_by_two_table():
+    control, treatment = Arm.proportion(n=1000, successes=200), Arm.proportion(n=1000, successes=250)
+    effect = proportion_z_test(control=control, treatment=treatment)
+    table = [[200, 800], [250, 750]]
+    _, p_value, _, _ = stats.chi2_contingency(table, correction=False)
+    assert effect.p_value == pytest.approx(p_value, rel=1e-9)
+    assert effect.absolute == pytest.approx(0.05)
+    assert effect.relative == pytest.approx(0.25)
+    # Wald interval: 0.05 ± 1.96 * sqrt(.2*.8/1000 + .25*.75/1000)
+    half = stats.norm.ppf(0.975) * math.sqrt(0.2 * 0.8 / 1000 + 0.25 * 0.75 / 1000)
+    assert effect.absolute_interval.low == pytest.approx(0.05 - half)
+    assert effect.absolute_interval.high == pytest.approx(0.05 + half)
+    assert effect.absolute_interval.low == pytest.approx(0.01346, abs=1e-4)
+    assert effect.relative_interval.low < effect.relative < effect.relative_interval.high
+
+
+def test_welch_matches_scipy_on_raw_data():
+    rng = np.random.default_rng(1)
+    a, b = rng.lognormal(3, 1, 400), rng.lognormal(3.1, 1.3, 300)
+    effect = welch_t_test(control=arm_of(a), treatment=arm_of(b))
+    reference = stats.ttest_ind(b, a, equal_var=False)
+    interval = reference.confidence_interval(0.95)
+    assert effect.p_value == pytest.approx(reference.pvalue, rel=1e-6)
+    assert effect.absolute_interval.low == pytest.approx(interval.low, rel=1e-6)
+    assert effect.absolute_interval.high == pytest.approx(interval.high, rel=1e-6)
+
+
+def test_welch_on_a_textbook_example():
+    # Welch (1947) style data as in NIST's e-Handbook 7.3.1: t and df by hand.
+    a = [19.1, 20.3, 18.8, 21.0, 19.9, 20.5]
+    b = [22.0, 21.4, 23.9, 20.8, 22.7, 24.1, 21.9, 23.0]
+    effect = welch_t_test(control=arm_of(a), treatment=arm_of(b))
+    va, vb = np.var(a, ddof=1) / 6, np.var(b, ddof=1) / 8
+    t = (np.mean(b) - np.mean(a)) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / 5 + vb**2 / 7)
+    assert effect.p_value == pytest.approx(2 * stats.t.sf(t, df))
+
+
+def test_a_a_tests_have_a_false_positive_rate_near_alpha():
+    rng = np.random.default_rng(7)
+    positives_z = positives_t = 0
+    for _ in range(TESTS):
+        a, b = rng.binomial(2000, 0.1, size=2)
+        positives_z += proportion_z_test(
+            control=Arm.proportion(n=2000, successes=int(a)), treatment=Arm.proportion(n=2000, successes=int(b))
+        ).is_significant
+        revenue_a, revenue_b = rng.exponential(40, 300), rng.exponential(40, 300)
+        positives_t += welch_t_test(control=arm_of(revenue_a), treatment=arm_of(revenue_b)).is_significant
+    assert 0.03 <= positives_z / TESTS <= 0.07
+    assert 0.03 <= positives_t / TESTS <= 0.07
+
+
+def _peeking(rng, *, days: int, daily: int, rate: float, lift: float = 0.0):
+    """Per simulated experiment, whether any daily look of the fixed and of the sequential
+    interval excluded zero."""
+    fixed = always = 0
+    for _ in range(TESTS):
+        a = np.cumsum(rng.binomial(daily, rate, size=days))
+        b = np.cumsum(rng.binomial(daily, rate * (1 + lift), size=days))
+        hit_fixed = hit_always = False
+        for day in range(days):
+            n = daily * (day + 1)
+            effect = proportion_z_test(
+                control=Arm.proportion(n=n, successes=int(a[day])), treatment=Arm.proportion(n=n, successes=int(b[day]))
+            )
+            hit_fixed |= effect.is_significant
+            hit_always |= sequential(effect, n=2 * n).is_significant
+        fixed += hit_fixed
+        always += hit_always
+    return fixed / TESTS, always / TESTS
+
+
+def test_daily_peeking_inflates_fixed_horizon_errors_but_not_the_sequential_ones():
+    fixed, always = _peeking(np.random.default_rng(11), days=28, daily=250, rate=0.1)
+    assert fixed > 0.12  # the trap: ~4x alpha after four weeks of daily looks
+    assert always <= 0.05
+
+
+def test_the_sequential_interval_still_finds_a_real_lift():
+    _, always = _peeking(np.random.default_rng(12), days=28, daily=250, rate=0.1, lift=0.25)
+    assert always > 0.6
+
+
+@given(
+    se=st.floats(min_value=1e-4, max_value=10),
+    n=st.integers(min_value=10, max_value=10_000_000),
+)
+def test_the_sequential_interval_is_never_narrower_than_the_fixed_one(se, n):
+    assert sequential_half_width(standard_error=se, n=n) >= stats.norm.ppf(0.975) * se
+
+
+def test_cuped_reduces_variance_and_leaves_the_estimate_unbiased():
+    rng = np.random.default_rng(3)
+    raw_lifts, cuped_lifts, reductions = [], [], []
+    for _ in range(300):
+        pre_a, pre_b = rng.gamma(2, 20, 500), rng.gamma(2, 20, 500)
+        a = 0.8 * pre_a + rng.normal(0, 15, 500)
+        b = 0.8 * pre_b + rng.normal(0, 15, 500) + 2.0  # true lift: 2.0
+        control, treatment = arm_of(a, pre_a), arm_of(b, pre_b)
+        raw = welch_t_test(control=control, treatment=treatment)
+        cuped_control, cuped_treatment = cuped_adjust(control=control, treatment=treatment)
+        adjusted = welch_t_test(control=cuped_control, treatment=cuped_treatment)
+        raw_lifts.append(raw.absolute)
+        cuped_lifts.append(adjusted.absolute)
+        reductions.append(1 - adjusted.standard_error**2 / raw.standard_error**2)
+    # corr(pre, post)^2 = (0.8 * 28.3)^2 / ((0.8 * 28.3)^2 + 15^2) ≈ 0.69
+    assert np.mean(reductions) == pytest.approx(0.69, abs=0.05)
+    assert np.mean(cuped_lifts) == pytest.approx(2.0, abs=0.15)
+    assert np.std(cuped_lifts) < 0.6 * np.std(raw_lifts)
+
+
+def test_cuped_sums_match_the_adjusted_values_computed_one_by_one():
+    rng = np.random.default_rng(4)
+    pre_a, pre_b = rng.normal(10, 3, 50), rng.normal(10, 3, 60)
+    a, b = pre_a + rng.normal(0, 1, 50), pre_b + rng.normal(0, 1, 60)
+    control, treatment = cuped_adjust(control=arm_of(a, pre_a), treatment=arm_of(b, pre_b))
+    x = np.concatenate([pre_a, pre_b])
+    y = np.concatenate([a, b])
+    theta = np.cov(y, x, ddof=0)[0, 1] / np.var(x)
+    for arm, values, pre in ((control, a, pre_a), (treatment, b, pre_b)):
+        expected = values - theta * (pre - x.mean())
+        assert arm.mean == pytest.approx(expected.mean())
+        assert arm.variance == pytest.approx(np.var(expected, ddof=1))
+
+
+def test_chance_to_beat_control_matches_posterior_draws():
+    rng = np.random.default_rng(5)
+    control, treatment = Arm.proportion(n=1000, successes=100), Arm.proportion(n=1000, successes=118)
+    draws_a = rng.beta(101, 901, 400_000)
+    draws_b = rng.beta(119, 883, 400_000)
+    assert chance_to_beat_control(control=control, treatment=treatment, proportion=True) == pytest.approx(
+        (draws_b > draws_a).mean(), abs=0.003
+    )
+    assert chance_to_beat_control(control=control, treatment=control, proportion=True) == pytest.approx(0.5, abs=1e-3)
+    revenue = arm_of([10, 12, 9, 11, 13, 8])
+    assert chance_to_beat_control(control=revenue, treatment=revenue, proportion=False) == 0.5
+
+
+def test_holm_on_a_worked_example():
+    # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 -> 0.02, 0.03, 0.06, 0.04, then running max
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=12))
+def test_holm_never_lowers_a_p_value_and_keeps_their_order(p_values):
+    adjusted = holm(p_values)
+    assert all(raw <= adj <= 1 for raw, adj in zip(p_values, adjusted, strict=True))
+    for i, p in enumerate(p_values):
+        for j, q in enumerate(p_values):
+            if p < q:
+                assert adjusted[i] <= adjusted[j]
+
+
+def test_srm_flags_a_52_48_split_and_not_a_tiny_deviation_at_a_huge_sample():
+    broken = sample_ratio(counts=[5200, 4800], weights=[50, 50])
+    assert broken.p_value == pytest.approx(stats.chisquare([5200, 4800]).pvalue)
+    assert broken.mismatch
+    # p < 0.001 but 0.2 points off: no decision would change
+    tiny = sample_ratio(counts=[5_010_000, 4_990_000], weights=[1, 1])
+    assert tiny.p_value < 0.001
+    assert not tiny.mismatch
+
+
+def test_srm_rarely_raises_a_false_alarm_on_a_true_even_split():
+    rng = np.random.default_rng(9)
+    splits = rng.binomial(10_000, 0.5, TESTS)
+    alarms = sum(sample_ratio(counts=[int(a), 10_000 - int(a)], weights=[1, 1]).mismatch for a in splits)
+    assert alarms <= 3  # expected 1 in 1,000
+
+
+def test_measured_power_matches_the_planned_power():
+    base, lift, n = 0.1, 0.15, 6700
+    planned = proportion_power(base_rate=base, relative_lift=lift, n_per_arm=n)
+    rng = np.random.default_rng(13)
+    detected = sum(
+        proportion_z_test(
+            control=Arm.proportion(n=n, successes=int(rng.binomial(n, base))),
+            treatment=Arm.proportion(n=n, successes=int(rng.binomial(n, base * (1 + lift)))),
+        ).is_significant
+        for _ in range(TESTS)
+    )
+    assert planned == pytest.approx(0.80, abs=0.05)
+    assert detected / TESTS == pytest.approx(planned, abs=0.04)
