@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from shop.keyspace import RedisBatch, exposed_key, redis_client, utc_day
 from tracking.hooks import StoredBatch
 from tracking.owners import owner_key
-from tracking.payloads import raw_event
+from tracking.payloads import derived_event_id, raw_event
 from tracking.registry import EventName, Source
 from tracking.services import event_ingest
 
@@ -25,7 +25,7 @@ EXPOSED_TTL = 2 * 86_400
 def exposure_event_id(*, experiment: str, owner: str, day: int) -> uuid.UUID:
     """The one event id of an owner's exposure to an experiment on a day, in the random (version
     4) form the ingest accepts: a second recording of the same exposure is a duplicate."""
-    return uuid.UUID(bytes=uuid.uuid5(NAMESPACE, f"{experiment}/{owner}/{day}").bytes, version=4)
+    return derived_event_id(NAMESPACE, f"{experiment}/{owner}/{day}")
 
 
 def exposures_record(

@@ -34,6 +34,12 @@ def raw_event(
     return event
 
 
+def derived_event_id(namespace: uuid.UUID, name: str) -> uuid.UUID:
+    """A deterministic id (the same name gives the same id, so a second recording is a duplicate)
+    in the random version-4 form the ingest and the identity cookies accept."""
+    return uuid.UUID(bytes=uuid.uuid5(namespace, name).bytes, version=4)
+
+
 def money(value: Decimal | float) -> float:
     """A price or total as JSON carries it: a float of whole pence."""
     return float(Decimal(str(value)).quantize(Decimal("0.01")))

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from urllib.parse import quote_plus
 
-from tracking.payloads import commerce_props, ga4_item, raw_event
+from tracking.payloads import commerce_props, derived_event_id, ga4_item, raw_event
 from tracking.registry import EventName, Source
 
 from .personas import Persona, persona_for
@@ -167,7 +167,7 @@ class _VisitorState:
 def event_id_for(name: str) -> uuid.UUID:
     """A deterministic id in the random (version 4) form the collector and the identity cookies
     accept, as a browser's would be: events, visitors and sessions alike."""
-    return uuid.UUID(bytes=uuid.uuid5(NAMESPACE, name).bytes, version=4)
+    return derived_event_id(NAMESPACE, name)
 
 
 def visitor_id_for(*, seed: int, index: int) -> uuid.UUID:
