@@ -11,12 +11,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from personalization.recommenders.base import Context, Interactions, Recommender
 
 # A log has one row per interaction: who, what, when (epoch seconds), its training weight,
-# and whether it counts as a target in the test period. Optional: "category" (the item's
-# category, becomes item_features["category"]) and "split" ("train"/"test", a dataset's own split).
+# and whether it counts as a target in the test period. Optional: "category", "brand" and
+# "text" (what the item is, become item_features), "rating" (explicit stars, become
+# Interactions.ratings) and "split" ("train"/"test", a dataset's own split).
 LOG_COLUMNS = ("user", "item", "ts", "weight", "target")
 TEST_SHARE = 0.2
 # Hyper-parameters are chosen on the last 10% of the train period's time, never on the test.
@@ -109,18 +111,31 @@ def ground_truth(split: Split) -> dict[Hashable, frozenset]:
     return {user: frozenset(items) for user, items in fresh.groupby("user", sort=True)["item"]}
 
 
+ITEM_FEATURES = ("category", "brand", "text")
+
+
 def interactions_from(train: pd.DataFrame) -> Interactions:
-    """The training matrix: summed weights per (user, item), latest time per cell, item categories."""
+    """The training matrix: summed weights per (user, item), latest time per cell, what items are
+    (category, brand, text: each the latest an interaction gave, as catalogs get re-filed) and
+    explicit stars (a cell's latest rating)."""
     data = Interactions.from_triples(
         users=train["user"].to_numpy(),
         items=train["item"].to_numpy(),
         weights=train["weight"].to_numpy(dtype=np.float64),
         times=train["ts"].to_numpy(dtype=np.float64),
     )
-    if "category" in train.columns:
-        # An item's category is the one of its latest interaction (catalogs get re-filed).
-        latest = train.sort_values("ts", kind="stable").drop_duplicates("item", keep="last").set_index("item")
-        data.item_features["category"] = latest["category"].reindex(data.item_ids).to_numpy(dtype=object)
+    ordered = train.sort_values("ts", kind="stable")
+    for feature in ITEM_FEATURES:
+        if feature in train.columns:
+            known = ordered[ordered[feature].notna()].drop_duplicates("item", keep="last").set_index("item")
+            data.item_features[feature] = known[feature].reindex(data.item_ids).to_numpy(dtype=object)
+    if "rating" in train.columns and train["rating"].notna().any():
+        rated = ordered[ordered["rating"].notna()].drop_duplicates(["user", "item"], keep="last")
+        users = np.searchsorted(data.user_ids, rated["user"].to_numpy())
+        items = np.searchsorted(data.item_ids, rated["item"].to_numpy())
+        data.ratings = sp.csr_matrix(
+            (rated["rating"].to_numpy(dtype=np.float32), (users, items)), shape=data.matrix.shape
+        )
     return data
 
 

@@ -64,7 +64,7 @@ def run_summary(run: Run) -> str:
 
 
 def table_lines(run: Run) -> list[str]:
-    """The run as fixed-width lines: one per algorithm, best NDCG@10 first, refusals at the end."""
+    """The run as fixed-width lines: one per algorithm, best NDCG@10 first, failures at the end."""
     rows = sorted((result_row(result) for result in run.results), key=lambda row: -row["ndcg_at_10"])
     width = max([len(label) for _, label in COLUMNS[:1]] + [len(row["algorithm"]) for row in rows] + [9])
     header = f"{'algorithm':{width}s} " + " ".join(f"{label:>8s}" for _, label in COLUMNS[1:])
@@ -87,7 +87,7 @@ def table_lines(run: Run) -> list[str]:
             note += f"  fewer than {FEW_HITS} hits: noise"
         lines.append(f"{row['algorithm']:{width}s} " + " ".join(cells) + note)
     for label, reason in run.failures.items():
-        lines.append(f"{label:{width}s} refused: {reason}")
+        lines.append(f"{label:{width}s} failed: {reason}")
     lines.append("fit s: mean wall time of the fits; peak MB: Python-heap peak of one more fit, traced (tracemalloc).")
     return lines
 

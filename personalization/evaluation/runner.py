@@ -75,7 +75,9 @@ def evaluation_run(
     split: str = "test",
     progress: Callable[[str], None] | None = None,
 ) -> Run:
-    """Evaluate each candidate under the protocol; one that refuses the data (ValueError) is reported, not fatal.
+    """Evaluate each candidate under the protocol; one that refuses the data (ValueError) or fails
+    on it (any other error, such as a third-party model dividing by zero) is reported in its row,
+    and the others still run.
 
     progress is called with each candidate's label once it is done.
     """
@@ -102,6 +104,8 @@ def evaluation_run(
             )
         except ValueError as error:
             run.failures[candidate.label] = str(error)
+        except Exception as error:  # one model's bug must not cost the whole report
+            run.failures[candidate.label] = f"{type(error).__name__}: {error}"
         else:
             run.results.append(result)
             run.absent_share = result.metrics.absent_share

@@ -271,10 +271,10 @@ def test_stored_events_become_a_log_keyed_by_user_or_visitor():
     _shop_history(start=start)
     log = datasets.events_log()
     assert len(log) == 6 * 4 + 4
-    assert set(log["item"]) == {"1", "2", "3", "4", "5"}
+    assert set(log["item"]) == {1, 2, 3, 4, 5}
     assert {user for user in log["user"] if user.startswith("u:")} == {"u:1000", "u:1001", "u:1002"}
     assert log["user"].nunique() == 6
-    assert log.loc[log["target"], "item"].isin({"4", "5"}).all()
+    assert log.loc[log["target"], "item"].isin({4, 5}).all()
 
 
 @pytest.mark.django_db
@@ -326,7 +326,7 @@ def test_the_report_escapes_labels_and_lists_refusals(tmp_path):
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
     lines = table_lines(run)
-    assert any(line.startswith("surprise_knnbaseline") and "refused: too many items" in line for line in lines)
+    assert any(line.startswith("surprise_knnbaseline") and "failed: too many items" in line for line in lines)
     assert any("fewer than 100 hits" in line for line in lines)
     paths = run_write(run, directory=tmp_path / "out")
     assert [path.name for path in paths] == ["hand_test.csv", "hand_test.json", "hand_test_ndcg.svg"]
@@ -377,3 +377,97 @@ def test_online_retail_itemknn_beats_the_strongest_public_baseline(online_retail
     result = protocol.algorithm_evaluate(cls=algorithm("itemknn"), data=data, truth=truth, measure_memory=False)
     assert result.metrics.ndcg > 0.105
     assert result.metrics.hits > 1000
+
+
+# A broken algorithm, a log of equal weights, a dataset's own columns.
+
+
+class _Crashes(Recommender):
+    """Fails the way a third-party model does on data it cannot handle: not with a ValueError."""
+
+    name = "crashes"
+
+    def fit(self, data: Interactions) -> Self:
+        raise ZeroDivisionError("float division")
+
+    def score(self, context: Context) -> np.ndarray:
+        raise AssertionError("never fitted")
+
+
+def test_an_algorithm_that_crashes_is_reported_in_its_row_and_the_rest_still_run(tmp_path):
+    from personalization.evaluation.runner import Candidate
+
+    candidates = [
+        *candidates_from(["popularity"]),
+        Candidate(label="crashes", cls=_Crashes),
+        *candidates_from(["itemknn"])[1:],
+    ]
+    run = evaluation_run(log=HAND_LOG, dataset="hand", candidates=candidates)
+    assert [result.algorithm for result in run.results] == ["popularity", "itemknn"]
+    assert run.failures["crashes"] == "ZeroDivisionError: float division"
+    assert any(line.startswith("crashes") and "failed: ZeroDivisionError" in line for line in table_lines(run))
+
+
+def _equal_weights_log() -> pd.DataFrame:
+    """Two worlds of shoppers, every interaction weighing 1 (a log of clicks), the last days test."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for world in "ab":
+        for shopper in range(25):
+            for day, item in enumerate(rng.choice(8, size=5, replace=False)):
+                rows.append((f"{world}{shopper}", f"{world}-item{item}", day * 2 + rng.uniform(0, 1), 1.0, True))
+    return _log(rows)
+
+
+def test_a_log_of_equal_weights_runs_every_algorithm():
+    run = evaluation_run(log=_equal_weights_log(), dataset="clicks", candidates=candidates_from([]))
+    assert run.failures == {}
+    assert {result.algorithm for result in run.results} == set(algorithm_names())
+
+
+def algorithm_names() -> list[str]:
+    from personalization.recommenders.registry import algorithms
+
+    return list(algorithms())
+
+
+def test_a_generic_csv_brings_its_split_ratings_titles_and_numeric_ids(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(
+        "visitor,item,event,timestamp,title,brand,category,rating,split\n"
+        "v1,10,purchase,2024-01-01T10:00:00Z,Blue garden lantern,Acme,,4,train\n"
+        "v1,9,purchase,2024-01-02T10:00:00Z,Red kitchen mug,,,2,train\n"
+        "v2,10,purchase,2024-01-03T10:00:00Z,Blue garden lantern,Acme,,5,test\n"
+        "v2,9,view,2024-01-01T09:00:00Z,Red kitchen mug,,,,train\n"
+    )
+    log = datasets.dataset_log(name="csv", path=path).sort_values("ts")
+    # Numeric ids stay numbers: 9 ranks before 10 on a tie, not after it as the text "9" would.
+    assert log["item"].tolist() == [9, 10, 9, 10]
+    assert log["text"].tolist() == ["Red kitchen mug", "Blue garden lantern", "Red kitchen mug", "Blue garden lantern"]
+    assert log["brand"].tolist()[1] == "Acme"
+    assert log["rating"].tolist()[1:] == [4.0, 2.0, 5.0]
+    assert math.isnan(log["rating"].tolist()[0])
+    split = protocol.split_by_time(log)
+    # The file's own split, though its test row is not the latest.
+    assert len(split.test) == 1
+    assert split.test["ts"].tolist() == [datetime(2024, 1, 3, 10, tzinfo=UTC).timestamp()]
+    data = protocol.interactions_from(split.train)
+    assert data.item_ids.tolist() == [9, 10]
+    assert data.item_features["text"].tolist() == ["Red kitchen mug", "Blue garden lantern"]
+    assert data.ratings is not None and data.ratings.nnz == 2
+
+
+@pytest.mark.django_db
+def test_stored_events_bring_item_text_and_leave_a_missing_category_missing():
+    from tests.factories.catalog import ProductFactory
+
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    _shop_history(start=start)
+    lamp = ProductFactory(title="Brass reading lamp")
+    EventFactory(name="view_item", product_id=lamp.pk, client_ts=start, occurred_at=start)
+    log = datasets.events_log()
+    assert log["item"].dtype.kind == "i"
+    data = protocol.interactions_from(log)
+    text = dict(zip(data.item_ids.tolist(), data.item_features["text"].tolist(), strict=True))
+    assert "Brass reading lamp" in text[lamp.pk]
+    assert not any("None" in str(value) for value in data.item_features.get("category", []))

@@ -266,14 +266,20 @@ def test_knnbaseline_refuses_a_catalog_too_large_for_its_dense_matrix(data, monk
         surprise_models.KNNBaselineItems().fit(data)
 
 
-def test_behaviour_ratings_run_one_to_five_on_a_log_scale(data):
-    ratings = np.array([rating for _, _, rating in surprise_models.behaviour_ratings(data)])
-    assert ratings.min() >= 1.0
-    assert ratings.max() == pytest.approx(5.0)
+def test_behaviour_ratings_run_two_to_five_on_a_log_scale_and_one_for_items_passed_over(data):
+    triples = surprise_models.behaviour_ratings(data)
     weights = data.matrix.tocoo().data
+    done = np.array([rating for _, _, rating in triples[: len(weights)]])
+    assert done.min() >= 2.0
+    assert done.max() == pytest.approx(5.0)
     # More behaviour, a higher rating.
-    assert ratings[np.argmax(weights)] >= ratings[np.argmin(weights)]
-    assert len(set(np.round(ratings, 6))) == len(set(weights.tolist()))
+    assert done[np.argmax(weights)] >= done[np.argmin(weights)]
+    assert len(set(np.round(done, 6))) == len(set(weights.tolist()))
+    passed_over = triples[len(weights) :]
+    assert {rating for _, _, rating in passed_over} == {1.0}
+    assert len(passed_over) == len(weights)
+    assert not {(u, i) for u, i, _ in passed_over} & {(u, i) for u, i, _ in triples[: len(weights)]}
+    assert surprise_models.behaviour_ratings(data) == triples
 
 
 def test_a_ratings_source_plugs_in(data):
@@ -310,3 +316,65 @@ def test_review_stars_become_ratings_for_the_users_and_products_trained_on():
     assert sorted(triples) == sorted(
         [(user, data.item_index(liked.product_id), 5.0), (user, data.item_index(disliked.product_id), 2.0)]
     )
+
+
+def _equal_weights(data: Interactions) -> Interactions:
+    """The planted worlds as a log of clicks: every interaction weighs 1."""
+    flat = data.matrix.copy()
+    flat.data[:] = 1.0
+    return Interactions(
+        matrix=flat,
+        user_ids=data.user_ids,
+        item_ids=data.item_ids,
+        last_seen=data.last_seen,
+        item_features=data.item_features,
+    )
+
+
+@pytest.mark.parametrize(("name", "share"), [("surprise_knnbaseline", 0.9), ("surprise_svd", 0.6)])
+def test_rating_models_find_the_planted_worlds_on_a_log_of_equal_weights(data, name, share):
+    model = algorithms()[name]().fit(_equal_weights(data))
+    own = []
+    for user in data.user_ids.tolist():
+        context = _context(data, user)
+        top = model.recommend(context, n=4, exclude=set(context.history))
+        own += [data.item_ids[item][0] == user[0] for item, _ in top]
+    # By chance 7 of a person's 19 untouched items are of their world: 0.37.
+    assert np.mean(own) > share
+
+
+def test_behaviour_ratings_are_not_one_constant_when_every_weight_is_equal(data):
+    ratings = {rating for _, _, rating in surprise_models.behaviour_ratings(_equal_weights(data))}
+    assert len(ratings) > 1
+
+
+def test_explicit_stars_are_what_the_rating_models_learn_when_the_data_has_them(data):
+    # Stars that say the opposite of behaviour: every a-user gives b00 five stars, their own items one.
+    stars = sp.lil_matrix(data.matrix.shape, dtype=np.float32)
+    b00 = data.item_index("b00")
+    for u in range(data.n_users):
+        for i in data.matrix[u].indices:
+            stars[u, i] = 1.0
+        stars[u, b00] = 5.0
+    rated = Interactions(
+        matrix=data.matrix, user_ids=data.user_ids, item_ids=data.item_ids, ratings=sp.csr_matrix(stars)
+    )
+    model = surprise_models.SVDRatings(n_factors=4).fit(rated)
+    context = _context(data, "a-user02")
+    assert model.ratings_used_ == "explicit"
+    assert model.recommend(context, n=1, exclude=set(context.history))[0][0] == b00
+
+
+def test_content_ignores_a_missing_category_and_reads_the_text():
+    items = np.array([1, 2, 3, 4])
+    data = Interactions.from_triples(np.array(["u", "u", "v", "v"]), items, np.ones(4, dtype=np.float32))
+    data.item_features = {
+        "category": np.array([None, None, None, None], dtype=object),
+        "text": np.array(["oak table", "glass vase", "oak chair", "glass bowl"], dtype=object),
+    }
+    model = algorithms()["content"]().fit(data)
+    # Neighbours by what the items say, not the lowest ids behind a shared "categoryNone" token.
+    assert [data.item_ids[i] for i, _ in model.similar_items(data.item_index(2), n=1)] == [4]
+    bare = Interactions.from_triples(np.array(["u", "v"]), np.array([1, 2]), np.ones(2, dtype=np.float32))
+    bare.item_features = {"category": np.array([None, None], dtype=object)}
+    assert not algorithms()["content"]().fit(bare).score(Context(history={0: 1.0})).any()
