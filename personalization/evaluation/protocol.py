@@ -15,6 +15,8 @@ import scipy.sparse as sp
 
 from personalization.recommenders.base import Context, Interactions, Recommender
 
+from .noise import standard_error
+
 # A log has one row per interaction: who, what, when (epoch seconds), its training weight,
 # and whether it counts as a target in the test period. Optional: "category", "brand" and
 # "text" (what the item is, become item_features), "rating" (explicit stars, become
@@ -37,6 +39,9 @@ class Split:
 
 @dataclass(frozen=True)
 class Metrics:
+    """Means over evaluated users, each with its standard error; per_user keeps every user's
+    figure (in truth order, the same for every algorithm of a run) for paired differences."""
+
     users: int
     precision: float  # P@10
     recall: float  # R@20
@@ -45,6 +50,15 @@ class Metrics:
     coverage: float  # coverage@10
     hits: int  # all users' top-10 hits
     absent_share: float  # share of truth items never seen in train
+    hr20: float = 0.0  # HR@20: share of users with a hit in the top 20 (the session literature's)
+    mrr20: float = 0.0  # MRR@20: mean reciprocal rank of the first hit within the top 20
+    ndcg_se: float = 0.0
+    precision_se: float = 0.0
+    recall_se: float = 0.0
+    hit_rate_se: float = 0.0
+    hr20_se: float = 0.0
+    mrr20_se: float = 0.0
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -175,7 +189,7 @@ def metrics_compute(
     """The protocol's metrics averaged over the users in truth (a user without a list scores zero)."""
     catalog = set(train_items)
     discounts = 1.0 / np.log2(np.arange(2, CUTOFF + 2))
-    precision, recall, ndcg, hit = [], [], [], []
+    precision, recall, ndcg, hit, hit20, reciprocal = [], [], [], [], [], []
     shown: set = set()
     hits = absent = truth_total = 0
     for user, relevant in truth.items():
@@ -188,24 +202,34 @@ def metrics_compute(
         recall.append(sum(item in relevant for item in ranked[:LIST_LENGTH]) / len(relevant))
         ndcg.append(float(gains @ discounts[: len(gains)]) / ideal)
         hit.append(top_hits > 0)
+        first = next((rank for rank, item in enumerate(ranked[:LIST_LENGTH], start=1) if item in relevant), None)
+        hit20.append(first is not None)
+        reciprocal.append(1.0 / first if first else 0.0)
         hits += top_hits
         shown.update(top)
         absent += len(relevant - catalog)
         truth_total += len(relevant)
-    count = len(truth)
-
-    def mean(values: list) -> float:
-        return float(np.mean(values)) if values else 0.0
-
+    per_user = {
+        name: np.asarray(values, dtype=np.float64)
+        for name, values in (
+            ("precision", precision),
+            ("recall", recall),
+            ("ndcg", ndcg),
+            ("hit_rate", hit),
+            ("hr20", hit20),
+            ("mrr20", reciprocal),
+        )
+    }
+    means = {name: float(values.mean()) if values.size else 0.0 for name, values in per_user.items()}
+    errors = {f"{name}_se": standard_error(values) for name, values in per_user.items()}
     return Metrics(
-        users=count,
-        precision=mean(precision),
-        recall=mean(recall),
-        ndcg=mean(ndcg),
-        hit_rate=mean(hit),
+        users=len(truth),
         coverage=len(shown & catalog) / len(catalog) if catalog else 0.0,
         hits=hits,
         absent_share=absent / truth_total if truth_total else 0.0,
+        per_user=per_user,
+        **means,
+        **errors,
     )
 
 

@@ -471,3 +471,42 @@ def test_stored_events_bring_item_text_and_leave_a_missing_category_missing():
     text = dict(zip(data.item_ids.tolist(), data.item_features["text"].tolist(), strict=True))
     assert "Brass reading lamp" in text[lamp.pk]
     assert not any("None" in str(value) for value in data.item_features.get("category", []))
+
+
+# Statistical honesty.
+
+
+def test_metrics_carry_their_standard_errors_and_the_session_measures():
+    ranked = [f"x{i}" for i in range(20)]
+    truth = {"a": frozenset({"x0", "x14"}), "b": frozenset({"x3"}), "c": frozenset({"y"})}
+    metrics = protocol.metrics_compute(
+        rankings={"a": ranked, "b": ranked, "c": ranked}, truth=truth, train_items=ranked
+    )
+    ndcg_a = 1 / (1 + 1 / math.log2(3))
+    ndcg_b = 1 / math.log2(5)
+    assert metrics.ndcg_se == pytest.approx(np.std([ndcg_a, ndcg_b, 0.0], ddof=1) / math.sqrt(3))
+    # HR@20: a and b have a hit in the top 20; MRR@20: the first hit's reciprocal rank.
+    assert metrics.hr20 == pytest.approx(2 / 3)
+    assert metrics.mrr20 == pytest.approx((1 + 1 / 4 + 0) / 3)
+    assert metrics.per_user["ndcg"].tolist() == pytest.approx([ndcg_a, ndcg_b, 0.0])
+
+
+def test_the_report_gives_each_algorithm_its_paired_difference_to_the_best_and_marks_ties(tmp_path):
+    run = evaluation_run(
+        log=_equal_weights_log(), dataset="clicks", candidates=candidates_from(["itemknn", "itemknn_cosine"])
+    )
+    best = max(run.results, key=lambda result: result.metrics.ndcg)
+    lines = table_lines(run)
+    header = next(line for line in lines if line.startswith("algorithm"))
+    for column in ("±se", "Δbest", "±Δse"):
+        assert column in header
+    names = {"popularity", "itemknn", "itemknn_cosine"}
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in names}
+    assert "best" in rows[best.algorithm]
+    # A toy log: every figure rests on fewer than 100 hits, so none is told apart from the best.
+    assert all("noise" in line for line in rows.values())
+    run_write(run, directory=tmp_path)
+    document = json.loads((tmp_path / "clicks_test.json").read_text())
+    figures = {row["algorithm"]: row for row in document["results"]}
+    assert figures[best.algorithm]["diff_to_best"] == 0.0
+    assert {"ndcg_at_10_se", "hr_at_20", "mrr_at_20", "diff_to_best_se", "tie_with_best"} <= set(figures["popularity"])
