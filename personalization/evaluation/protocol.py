@@ -111,6 +111,54 @@ def validation_split(split: Split, *, share: float = VALIDATION_SHARE) -> Split:
     return split_by_time(split.train, test_share=share)
 
 
+PROTOCOLS = ("users", "sessions")
+
+
+def test_sessions(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple[pd.Series, float]:
+    """Per row, whether its session is a test session (see session_split), and the cut in time."""
+    if "split" in log.columns:
+        is_test = log.groupby("user")["split"].transform(lambda values: values.eq("test").any()).astype(bool)
+        cut = float(log.loc[is_test, "ts"].min()) if is_test.any() else float(log["ts"].max()) + 1.0
+        return is_test, cut
+    low, high = float(log["ts"].min()), float(log["ts"].max())
+    cut = low + (1.0 - test_share) * (high - low)
+    return log.groupby("user")["ts"].transform("min") >= cut, cut
+
+
+def session_validation(log: pd.DataFrame) -> tuple[Split, dict[Hashable, frozenset]]:
+    """The session protocol inside the train sessions only: their last VALIDATION_SHARE of time is the test."""
+    log = log_validate(log)
+    is_test, _ = test_sessions(log)
+    return session_split(log[~is_test].drop(columns="split", errors="ignore"), test_share=VALIDATION_SHARE)
+
+
+def session_split(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple[Split, dict[Hashable, frozenset]]:
+    """The session protocol of EVALUATION.md: whole sessions (each log user is a session) are
+    train or test, and each test session's first half is revealed.
+
+    Test sessions are those the dataset's own split marks test, else those that start in the
+    last test_share of the log's time. Each test session's first max(1, n // 2) events (by time)
+    join train, so every model is fit on train plus the revealed prefixes; its truth is the rest
+    of its distinct items that it did not reveal. Sessions with nothing left to predict are not
+    evaluated. Returns the split (test holds the unrevealed events) and the truth.
+    """
+    log = log_validate(log)
+    if log.empty:
+        raise ValueError("the log is empty")
+    log = log.sort_values(["user", "ts"], kind="stable").reset_index(drop=True)
+    is_test, cut = test_sessions(log, test_share=test_share)
+    log = log.drop(columns="split", errors="ignore")
+    position = log.groupby("user").cumcount()
+    length = log.groupby("user")["ts"].transform("size")
+    revealed = ~is_test | (position < np.maximum(1, length // 2))
+    train, test = log[revealed].reset_index(drop=True), log[~revealed].reset_index(drop=True)
+    seen = train.loc[train["user"].isin(test["user"].unique()), ["user", "item"]].drop_duplicates()
+    rest = test[["user", "item"]].drop_duplicates().merge(seen.assign(_seen=True), on=["user", "item"], how="left")
+    fresh = rest[rest["_seen"].isna()]
+    truth = {user: frozenset(items) for user, items in fresh.groupby("user", sort=True)["item"]}
+    return Split(train=train, test=test, cut=cut), truth
+
+
 def ground_truth(split: Split) -> dict[Hashable, frozenset]:
     """Evaluated users and their truth: distinct target test items they did not interact with in train.
 

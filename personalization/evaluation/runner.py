@@ -13,11 +13,14 @@ from personalization.recommenders.base import Recommender
 from personalization.recommenders.registry import algorithm, algorithms
 
 from .protocol import (
+    PROTOCOLS,
     Result,
     Split,
     algorithm_evaluate,
     ground_truth,
     interactions_from,
+    session_split,
+    session_validation,
     split_by_time,
     validation_split,
 )
@@ -48,6 +51,12 @@ class Run:
     absent_share: float
     results: list[Result] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    protocol: str = "users"
+
+    @property
+    def evaluated(self) -> str:
+        """Who the figures average over: users, or sessions under the session protocol."""
+        return "sessions" if self.protocol == "sessions" else "users"
 
 
 def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
@@ -60,11 +69,17 @@ def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
     return [Candidate(label=name, cls=algorithm(name)) for name in ordered]
 
 
-def split_for(log: pd.DataFrame, *, split: str) -> Split:
+def split_for(log: pd.DataFrame, *, split: str, protocol: str = "users") -> tuple[Split, dict]:
+    """The split (test, or validation inside the train period) and its truth, under a protocol."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    if protocol == "sessions":
+        return session_split(log) if split == "test" else session_validation(log)
     whole = split_by_time(log)
-    return whole if split == "test" else validation_split(whole)
+    chosen = whole if split == "test" else validation_split(whole)
+    return chosen, ground_truth(chosen)
 
 
 def evaluation_run(
@@ -73,6 +88,7 @@ def evaluation_run(
     dataset: str,
     candidates: Sequence[Candidate],
     split: str = "test",
+    protocol: str = "users",
     progress: Callable[[str], None] | None = None,
 ) -> Run:
     """Evaluate each candidate under the protocol; one that refuses the data (ValueError) or fails
@@ -81,10 +97,14 @@ def evaluation_run(
 
     progress is called with each candidate's label once it is done.
     """
-    chosen = split_for(log, split=split)
-    truth = ground_truth(chosen)
+    chosen, truth = split_for(log, split=split, protocol=protocol)
     if not truth:
-        raise ValueError(f"{dataset}: no user has a target item in the {split} period that is new to them")
+        who = (
+            "no test session has an item left after its revealed half"
+            if protocol == "sessions"
+            else (f"no user has a target item in the {split} period that is new to them")
+        )
+        raise ValueError(f"{dataset}: {who}")
     data = interactions_from(chosen.train)
     run = Run(
         dataset=dataset,
@@ -96,6 +116,7 @@ def evaluation_run(
         train_users=data.n_users,
         train_items=data.n_items,
         absent_share=0.0,
+        protocol=protocol,
     )
     for candidate in candidates:
         try:

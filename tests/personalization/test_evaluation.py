@@ -510,3 +510,67 @@ def test_the_report_gives_each_algorithm_its_paired_difference_to_the_best_and_m
     figures = {row["algorithm"]: row for row in document["results"]}
     assert figures[best.algorithm]["diff_to_best"] == 0.0
     assert {"ndcg_at_10_se", "hr_at_20", "mrr_at_20", "diff_to_best_se", "tie_with_best"} <= set(figures["popularity"])
+
+
+# The session protocol.
+
+# Sessions over days 0..10 (cut at day 8): s1..s3 are train, s4 and s5 start after the cut.
+SESSION_LOG = _log(
+    [
+        ("s1", "a", 0.0, 1.0, False),
+        ("s1", "b", 0.1, 1.0, False),
+        ("s1", "c", 0.2, 3.0, True),
+        ("s2", "a", 2.0, 1.0, False),
+        ("s2", "c", 2.1, 1.0, False),
+        ("s3", "b", 7.9, 1.0, False),
+        ("s3", "d", 8.5, 1.0, False),  # s3 started before the cut: wholly train
+        ("s4", "a", 8.2, 1.0, False),
+        ("s4", "b", 8.3, 1.0, False),
+        ("s4", "a", 8.4, 1.0, False),  # a again: not truth, it was revealed
+        ("s4", "c", 8.6, 1.0, False),
+        ("s4", "e", 8.7, 1.0, False),  # never seen in train: truth that cannot be recommended
+        ("s5", "d", 10.0, 1.0, False),  # one event: revealed, nothing left to predict
+    ]
+)
+
+
+def test_the_session_protocol_reveals_each_test_sessions_first_half_and_asks_for_the_rest():
+    split, truth = protocol.session_split(SESSION_LOG)
+    assert split.cut == 8 * DAY
+    assert truth == {"s4": frozenset({"c", "e"})}
+    # Train: s1..s3 whole, then s4's first two events and s5's one.
+    assert sorted(split.train.groupby("user").size().items()) == [("s1", 3), ("s2", 2), ("s3", 2), ("s4", 2), ("s5", 1)]
+    data = protocol.interactions_from(split.train)
+    lists = protocol.rankings_compute(Popularity(count="users").fit(data), data, truth)
+    # Candidates are train items minus what s4 revealed (a, b): c (2 sessions), then d.
+    assert lists == {"s4": ["c", "d"]}
+    metrics = protocol.metrics_compute(rankings=lists, truth=truth, train_items=data.item_ids.tolist())
+    assert metrics.hr20 == 1.0 and metrics.mrr20 == 1.0
+    assert metrics.absent_share == 0.5
+
+
+def test_the_session_protocol_keeps_a_datasets_own_split():
+    log = SESSION_LOG.assign(split=np.where(SESSION_LOG["user"].isin(["s2", "s4"]), "test", "train"))
+    split, truth = protocol.session_split(log)
+    assert set(truth) == {"s2", "s4"}
+    assert truth["s2"] == frozenset({"c"})
+    assert split.train.loc[split.train["user"] == "s3", "item"].tolist() == ["b", "d"]
+
+
+@pytest.mark.django_db
+def test_the_command_evaluates_stored_sessions_under_the_session_protocol(tmp_path, capsys):
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    for session in range(12):
+        session_id = uuid.uuid4()
+        for step, product in enumerate([1 + session % 3, 4 + session % 3, 7 + session % 3, 10]):
+            moment = start + timedelta(days=session, minutes=step)
+            EventFactory(
+                name="view_item", session_id=session_id, product_id=product, client_ts=moment, occurred_at=moment
+            )
+    call_command("evaluate_recommenders", source="events", protocol="sessions", algorithms="itemknn", output=tmp_path)
+    out = capsys.readouterr().out
+    assert "sessions protocol" in out
+    assert "3 sessions evaluated" in out
+    document = json.loads((tmp_path / "events_sessions_test.json").read_text())
+    rows = {row["algorithm"]: row for row in document["results"]}
+    assert rows["itemknn"]["hr_at_20"] == 1.0

@@ -6,9 +6,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from personalization.evaluation import datasets
+from personalization.evaluation.protocol import PROTOCOLS
 from personalization.evaluation.report import run_write, table_lines
 from personalization.evaluation.runner import SPLITS, candidates_from, evaluation_run
 from personalization.evaluation.tuning import tuning_candidates, tuning_lines, tuning_run, tuning_write
+from personalization.recommenders.base import EVENT_WEIGHTS
 from shop.progress import progress_bar
 
 SOURCES = ("file", "events")
@@ -31,6 +33,13 @@ class Command(BaseCommand):
             default=",".join(sorted(datasets.DEFAULT_TARGETS)),
             help="Comma-separated event names whose test items are the truth (e.g. purchase,add_to_cart).",
         )
+        parser.add_argument(
+            "--protocol",
+            choices=PROTOCOLS,
+            default="users",
+            help="users: the temporal split of EVALUATION.md; sessions: each session a user, test sessions "
+            "revealed by their first half (HR@20, MRR@20, NDCG@10). Sessions imply --user-key session.",
+        )
         parser.add_argument("--split", choices=SPLITS, default="test", help="validation: the train period's last 10%%.")
         parser.add_argument("--tune", action="store_true", help="Run the tuning grid on validation and test instead.")
         parser.add_argument("--limit", type=int, help="Read only this many rows of the file.")
@@ -39,11 +48,27 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args, dataset, path, source, algorithms, user_key, targets, split, tune, limit, output, **options
+        self,
+        *args,
+        dataset,
+        path,
+        source,
+        algorithms,
+        user_key,
+        targets,
+        protocol,
+        split,
+        tune,
+        limit,
+        output,
+        **options,
     ):
         target_names = {name.strip() for name in targets.split(",") if name.strip()}
         if not target_names:
             raise CommandError("--targets names no event.")
+        if protocol == "sessions":
+            # A session's next item is any item it touches, not only what it bought.
+            user_key, target_names = "session", set(EVENT_WEIGHTS)
         try:
             if source == "events":
                 log = datasets.events_log(user_key=user_key, targets=target_names)
@@ -69,7 +94,12 @@ class Command(BaseCommand):
         with progress_bar(self, total=len(candidates), desc="Evaluating", unit="algorithm") as bar:
             try:
                 run = evaluation_run(
-                    log=log, dataset=label, candidates=candidates, split=split, progress=lambda name: bar.update(1)
+                    log=log,
+                    dataset=label,
+                    candidates=candidates,
+                    split=split,
+                    protocol=protocol,
+                    progress=lambda name: bar.update(1),
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
