@@ -75,6 +75,9 @@ def test_every_family_is_registered():
         "userknn",
         "surprise_knnbaseline",
         "surprise_svd",
+        "ease",
+        "session_knn",
+        "als",
     } <= set(ALGORITHMS)
 
 
@@ -378,3 +381,80 @@ def test_content_ignores_a_missing_category_and_reads_the_text():
     bare = Interactions.from_triples(np.array(["u", "v"]), np.array([1, 2]), np.ones(2, dtype=np.float32))
     bare.item_features = {"category": np.array([None, None], dtype=object)}
     assert not algorithms()["content"]().fit(bare).score(Context(history={0: 1.0})).any()
+
+
+# EASE, session kNN, implicit's ALS.
+
+
+def test_ease_weights_are_the_closed_form_with_a_zero_diagonal():
+    from personalization.recommenders.linear import EASE
+
+    matrix = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1], [1, 0, 0]], dtype=np.float32)
+    data = Interactions(matrix=sp.csr_matrix(matrix), user_ids=np.arange(4), item_ids=np.arange(3))
+    model = EASE(l2=2.0).fit(data)
+    precision = np.linalg.inv(matrix.T @ matrix + 2.0 * np.eye(3))
+    expected = np.eye(3) - precision / np.diag(precision)
+    np.fill_diagonal(expected, 0.0)
+    assert model.weights_ == pytest.approx(expected.astype(np.float32), abs=1e-6)
+    assert model.score(Context(history={0: 1.0})) == pytest.approx(expected[0], abs=1e-6)
+
+
+def test_ease_refuses_a_catalog_too_large_for_its_dense_inverse(data, monkeypatch):
+    from personalization.recommenders import linear
+
+    monkeypatch.setattr(linear, "EASE_MAX_ITEMS", data.n_items - 1)
+    with pytest.raises(ValueError, match="dense item x item matrix"):
+        linear.EASE().fit(data)
+
+
+def _sessions() -> Interactions:
+    """Past sessions of two worlds: a-items go together, b-items go together; b's sessions are older."""
+    users, items, times = [], [], []
+    for world, start in (("a", 10 * DAY), ("b", 0.0)):
+        for session in range(6):
+            for step, item in enumerate((0, 1 + session % 2, 3)):
+                users.append(f"{world}{session}")
+                items.append(f"{world}{item}")
+                times.append(1.7e9 + start + session * 3600 + step)
+    return Interactions.from_triples(
+        np.array(users), np.array(items), np.ones(len(users), dtype=np.float32), np.array(times)
+    )
+
+
+def test_session_knn_follows_the_latest_click():
+    from personalization.recommenders.sessionknn import SessionKNN
+
+    data = _sessions()
+    model = SessionKNN(k=6).fit(data)
+    # Looked at a0 a while ago and b0 just now: the six nearest sessions are b's.
+    context = Context(recent=(data.item_index("b0"), data.item_index("a0")))
+    top = model.recommend(context, n=3, exclude=set(context.recent))
+    assert [data.item_ids[i][0] for i, _ in top] == ["b", "b", "b"]
+    assert not model.score(Context()).any()
+
+
+def test_session_knn_compares_only_the_most_recent_sessions_and_weighs_them_by_age():
+    from personalization.recommenders.sessionknn import SessionKNN
+
+    data = _sessions()
+    # a0 and b0 together in one old session would tie them; the sample keeps the recent a-sessions.
+    context = Context(recent=(data.item_index("a3"),))
+    scores = SessionKNN(sample=2).fit(data).score(context)
+    assert np.count_nonzero(scores) == 4  # a0, a1, a2, a3 from the two latest a-sessions
+    recent_first = SessionKNN(recency_half_life_days=1.0).fit(data)
+    near = recent_first.score(Context(recent=(data.item_index("a0"),)))
+    # Sessions a0..a5 are an hour apart: the latest one's a2 outweighs a1 despite equal counts.
+    assert near[data.item_index("a2")] > near[data.item_index("a1")]
+
+
+def test_als_solves_a_live_profile_against_the_item_factors(data):
+    from personalization.recommenders.factorization import ImplicitALS
+
+    model = ImplicitALS().fit(data)
+    trained = _context(data, "a-user00")
+    # The solved factors are the fitted ones when the history is the trained row.
+    assert np.corrcoef(model.score(trained), model.score(Context(history=trained.history)))[0, 1] > 0.999
+    a_items = [data.item_index(f"a{i:02d}") for i in range(4)]
+    live = Context(history={item: 1.0 for item in a_items})
+    top = model.recommend(live, n=4, exclude=set(a_items))
+    assert {data.item_ids[i][0] for i, _ in top} == {"a"}

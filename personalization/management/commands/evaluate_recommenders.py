@@ -41,7 +41,11 @@ class Command(BaseCommand):
             "revealed by their first half (HR@20, MRR@20, NDCG@10). Sessions imply --user-key session.",
         )
         parser.add_argument("--split", choices=SPLITS, default="test", help="validation: the train period's last 10%%.")
-        parser.add_argument("--tune", action="store_true", help="Run the tuning grid on validation and test instead.")
+        parser.add_argument(
+            "--tune",
+            action="store_true",
+            help="Run the tuning grid (of --algorithms, or all) on validation and test instead.",
+        )
         parser.add_argument("--limit", type=int, help="Read only this many rows of the file.")
         parser.add_argument(
             "--output", type=Path, default=Path(settings.BASE_DIR) / "var" / "evaluation", help="Where files go."
@@ -84,11 +88,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if log.empty:
             raise CommandError("The log holds no usable interactions.")
+        names = [name.strip() for name in algorithms.split(",") if name.strip()]
         if tune:
-            self._tune(log, label=label, output=output)
+            self._tune(log, label=label, names=names, protocol=protocol, output=output)
             return
         try:
-            candidates = candidates_from([name.strip() for name in algorithms.split(",") if name.strip()])
+            candidates = candidates_from(names)
         except KeyError as exc:
             raise CommandError(exc.args[0]) from exc
         with progress_bar(self, total=len(candidates), desc="Evaluating", unit="algorithm") as bar:
@@ -108,13 +113,18 @@ class Command(BaseCommand):
         for written in run_write(run, directory=output):
             self.stdout.write(f"wrote {written}")
 
-    def _tune(self, log, *, label: str, output: Path) -> None:
-        candidates = tuning_candidates()
+    def _tune(self, log, *, label: str, names: list[str], protocol: str, output: Path) -> None:
+        candidates = tuning_candidates(names)
+        if not candidates:
+            raise CommandError(f"the tuning grid has no row for {', '.join(names)}")
         with progress_bar(self, total=len(candidates), desc="Tuning", unit="configuration") as bar:
             try:
-                rows = tuning_run(log=log, candidates=candidates, progress=lambda name: bar.update(1))
+                rows = tuning_run(
+                    log=log, candidates=candidates, protocol=protocol, progress=lambda name: bar.update(1)
+                )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
         for line in tuning_lines(rows):
             self.stdout.write(line)
-        self.stdout.write(f"wrote {tuning_write(rows, path=output / f'{label}_tuning.csv')}")
+        stem = label if protocol == "users" else f"{label}_{protocol}"
+        self.stdout.write(f"wrote {tuning_write(rows, path=output / f'{stem}_tuning.csv')}")
