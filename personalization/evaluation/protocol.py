@@ -314,10 +314,13 @@ def algorithm_evaluate(
     truth: Mapping[Hashable, frozenset],
     label: str | None = None,
     measure_memory: bool = True,
+    rank_with: Callable[..., dict[Hashable, list]] | None = None,
 ) -> Result:
     """Fit, rank and score one algorithm; a stochastic one runs with seeds 0, 1, 2 and reports the median NDCG run.
 
     Memory is measured on one extra fit (the first seed's), unless measure_memory is off.
+    rank_with(model, data, users) makes the lists (rankings_compute unless given: the served
+    pipeline gives its own).
     """
     params = dict(params or {})
     seeds: tuple[int | None, ...] = SEEDS if cls.stochastic else (None,)
@@ -332,7 +335,7 @@ def algorithm_evaluate(
         model, seconds = fit_timed(make, data)
         if measure_memory and not runs:
             peak = fit_peak_bytes(make, data)
-        lists = rankings_compute(model, data, truth)
+        lists = (rank_with or rankings_compute)(model, data, truth)
         metrics = metrics_compute(rankings=lists, truth=truth, train_items=data.item_ids.tolist())
         runs.append((metrics, seconds, seed))
     ndcgs = [metrics.ndcg for metrics, *_ in runs]

@@ -24,6 +24,7 @@ from .protocol import (
     split_by_time,
     validation_split,
 )
+from .served import coded, served_rankings
 
 BASELINE = "popularity"
 SPLITS = ("test", "validation")
@@ -89,11 +90,13 @@ def evaluation_run(
     candidates: Sequence[Candidate],
     split: str = "test",
     protocol: str = "users",
+    served: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Run:
     """Evaluate each candidate under the protocol; one that refuses the data (ValueError) or fails
     on it (any other error, such as a third-party model dividing by zero) is reported in its row,
-    and the others still run.
+    and the others still run. With served, each algorithm is also scored through the served
+    pipeline (served.py), reported as "<label> served".
 
     progress is called with each candidate's label once it is done.
     """
@@ -118,18 +121,30 @@ def evaluation_run(
         absent_share=0.0,
         protocol=protocol,
     )
-    for candidate in candidates:
+    jobs = [(candidate, candidate.label, data, truth, None) for candidate in candidates]
+    if served:
+        served_data, served_truth = coded(data, truth)
+        jobs += [
+            (candidate, f"{candidate.label} served", served_data, served_truth, served_rankings)
+            for candidate in candidates
+        ]
+    for candidate, label, job_data, job_truth, rank_with in jobs:
         try:
             result = algorithm_evaluate(
-                cls=candidate.cls, params=candidate.params, data=data, truth=truth, label=candidate.label
+                cls=candidate.cls,
+                params=candidate.params,
+                data=job_data,
+                truth=job_truth,
+                label=label,
+                rank_with=rank_with,
             )
         except ValueError as error:
-            run.failures[candidate.label] = str(error)
+            run.failures[label] = str(error)
         except Exception as error:  # one model's bug must not cost the whole report
-            run.failures[candidate.label] = f"{type(error).__name__}: {error}"
+            run.failures[label] = f"{type(error).__name__}: {error}"
         else:
             run.results.append(result)
             run.absent_share = result.metrics.absent_share
         if progress:
-            progress(candidate.label)
+            progress(label)
     return run

@@ -574,3 +574,46 @@ def test_the_command_evaluates_stored_sessions_under_the_session_protocol(tmp_pa
     document = json.loads((tmp_path / "events_sessions_test.json").read_text())
     rows = {row["algorithm"]: row for row in document["results"]}
     assert rows["itemknn"]["hr_at_20"] == 1.0
+
+
+# The served pipeline.
+
+
+def _categorised_log() -> pd.DataFrame:
+    """Shoppers who buy within one category; each category has many items, so diversity has work to do."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for shopper in range(40):
+        home = shopper % 2
+        for day in range(8):
+            category = home if rng.uniform() < 0.8 else 2 + day % 3
+            rows.append(
+                (f"u{shopper}", f"c{category}-i{rng.integers(6)}", day + rng.uniform(), 5.0, True, f"cat{category}")
+            )
+    frame = pd.DataFrame(rows, columns=["user", "item", "day", "weight", "target", "category"])
+    return frame.assign(ts=frame["day"] * DAY).drop(columns="day")
+
+
+def test_the_served_pipeline_is_scored_beside_the_raw_model_through_serving_stages():
+    from personalization.evaluation import served
+
+    log = _categorised_log()
+    run = evaluation_run(log=log, dataset="shop", candidates=candidates_from(["itemknn"]), served=True)
+    results = {result.algorithm: result for result in run.results}
+    assert set(results) == {"popularity", "itemknn", "popularity served", "itemknn served"}
+    assert results["itemknn served"].metrics.users == results["itemknn"].metrics.users
+    # Diversity reorders the model's list: the served lists are not the raw ones.
+    whole = protocol.split_by_time(log)
+    data = protocol.interactions_from(whole.train)
+    model = algorithm("itemknn")().fit(data)
+    raw = protocol.rankings_compute(model, data, protocol.ground_truth(whole))
+    coded_data, coded_truth = served.coded(data, protocol.ground_truth(whole))
+    shelves = served.served_rankings(algorithm("itemknn")().fit(coded_data), coded_data, coded_truth)
+    as_ids = {user: [data.item_ids[i] for i in shelf] for user, shelf in shelves.items()}
+    assert as_ids != raw
+    assert all(
+        len(shelf) == 20 and not set(shelf) & set(data.item_ids[data.matrix[data.user_index(user)].indices])
+        for user, shelf in as_ids.items()
+    )
+    # The same seed, the same shelves.
+    assert served.served_rankings(algorithm("itemknn")().fit(coded_data), coded_data, coded_truth) == shelves

@@ -46,6 +46,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Run the tuning grid (of --algorithms, or all) on validation and test instead.",
         )
+        parser.add_argument(
+            "--served",
+            action="store_true",
+            help="Also score each algorithm through the served pipeline (candidates, diversity, exploration).",
+        )
         parser.add_argument("--limit", type=int, help="Read only this many rows of the file.")
         parser.add_argument(
             "--output", type=Path, default=Path(settings.BASE_DIR) / "var" / "evaluation", help="Where files go."
@@ -62,6 +67,7 @@ class Command(BaseCommand):
         targets,
         protocol,
         split,
+        served,
         tune,
         limit,
         output,
@@ -96,7 +102,8 @@ class Command(BaseCommand):
             candidates = candidates_from(names)
         except KeyError as exc:
             raise CommandError(exc.args[0]) from exc
-        with progress_bar(self, total=len(candidates), desc="Evaluating", unit="algorithm") as bar:
+        total = len(candidates) * (2 if served else 1)
+        with progress_bar(self, total=total, desc="Evaluating", unit="algorithm") as bar:
             try:
                 run = evaluation_run(
                     log=log,
@@ -104,6 +111,7 @@ class Command(BaseCommand):
                     candidates=candidates,
                     split=split,
                     protocol=protocol,
+                    served=served,
                     progress=lambda name: bar.update(1),
                 )
             except ValueError as exc:
