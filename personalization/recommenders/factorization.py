@@ -11,8 +11,10 @@ from .base import Context, Interactions, Recommender, rank
 from .itemknn import history_weights
 from .registry import register
 
-# Defaults chosen on the online retail validation split (personalization/evaluation/tuning.py).
-DEFAULTS: dict[str, Any] = {"factors": 64, "regularization": 1.0, "alpha": 2.0, "iterations": 15, "seed": 0}
+# Defaults chosen on the online retail validation split (personalization/evaluation/tuning.py):
+# 64 factors, regularisation 1, alpha 1, 30 iterations, NDCG@10 0.0926 (577 hits; test 0.1070, the
+# public baseline's 0.105). 32 and 128 factors gave 0.0867 and 0.0838; alpha 5 and 20, 0.0805 and 0.0623.
+DEFAULTS: dict[str, Any] = {"factors": 64, "regularization": 1.0, "alpha": 1.0, "iterations": 30, "seed": 0}
 
 
 @register

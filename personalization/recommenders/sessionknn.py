@@ -11,8 +11,10 @@ import scipy.sparse as sp
 from .base import SECONDS_PER_DAY, Context, Interactions, Recommender
 from .registry import register
 
-# Defaults chosen on validation splits carved from the training period only (tuning.py):
-# online retail (users as sessions) and REES46 sessions.
+# Defaults chosen on the REES46 sessions' validation split (the tenth of train sessions that start
+# last; tuning.py): k 100, position half-life 2 steps, NDCG@10 0.0868, but on 36 hits, so every
+# setting tried (k 50-500, half-lives 1-20, sample 500-5000, cosine, session recency) is within the
+# noise there. On online retail's long customer histories it reaches 0.07, where item-item is at 0.12.
 DEFAULTS: dict[str, Any] = {
     "k": 100,
     "sample": 1000,

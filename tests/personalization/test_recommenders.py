@@ -391,7 +391,7 @@ def test_ease_weights_are_the_closed_form_with_a_zero_diagonal():
 
     matrix = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1], [1, 0, 0]], dtype=np.float32)
     data = Interactions(matrix=sp.csr_matrix(matrix), user_ids=np.arange(4), item_ids=np.arange(3))
-    model = EASE(l2=2.0).fit(data)
+    model = EASE(l2=2.0, weighting="binary").fit(data)
     precision = np.linalg.inv(matrix.T @ matrix + 2.0 * np.eye(3))
     expected = np.eye(3) - precision / np.diag(precision)
     np.fill_diagonal(expected, 0.0)
