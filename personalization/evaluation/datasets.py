@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from personalization.recommenders.base import EVENT_WEIGHTS
@@ -42,13 +43,55 @@ def dataset_path(name: str) -> Path | None:
     return default_path(name)
 
 
+def typed_ids(values: pd.Series) -> pd.Series:
+    """Item ids as numbers when every one is a plain integer (REES46, Taobao, shop products), so
+    the protocol's id tie-break orders 9 before 10; anything else ("85123A") stays text."""
+    text = values.astype(str)
+    if text.empty or not text.str.fullmatch(r"0|[1-9][0-9]{0,17}").all():
+        return values.astype(str).astype(object)
+    return text.astype(np.int64)
+
+
+def _label_text(value: object) -> str | None:
+    """A label as words: REES46's "electronics.audio.headphone" reads as three."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.replace(".", " ").replace("_", " ").strip()
+
+
+def item_columns(properties: pd.Series) -> pd.DataFrame:
+    """What events say about their item and the row itself, as the log's optional columns.
+
+    text: the item's name and its category label as words; brand; rating (explicit stars);
+    split (the dataset's own train/test). A column no event fills is left out.
+    """
+    values = properties.tolist()
+    names = [props.get("item_name") for props in values]
+    labels = [_label_text(props.get("item_category")) for props in values]
+    columns = {
+        "text": [" ".join(filter(None, pair)) or None for pair in zip(names, labels, strict=True)],
+        "brand": [props.get("item_brand") for props in values],
+        "rating": [props.get("rating") for props in values],
+        "split": [props.get("split") for props in values],
+    }
+    frame = pd.DataFrame({name: pd.Series(column, dtype=object) for name, column in columns.items()})
+    frame = frame[[name for name in frame.columns if frame[name].notna().any()]]
+    if "rating" in frame:
+        frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce")
+    if "split" in frame:
+        # Rows the dataset did not assign are train: only what it calls test is held out.
+        frame["split"] = frame["split"].fillna("train")
+    return frame
+
+
 def log_from_events(
     events: pd.DataFrame, *, user_key: str, targets: Iterable[str] = DEFAULT_TARGETS, category: str | None = None
 ) -> pd.DataFrame:
     """An importer's events frame (name, visitor_id, session_id, item, properties, client_ts) as a log.
 
     Events without a behaviour weight (remove_from_cart, page views...) or without the user
-    key are left out; so is anything without an item.
+    key are left out; so is anything without an item. Item text, brand, stars and the dataset's
+    own split come along where the events carry them (item_columns).
     """
     if user_key not in USER_KEYS:
         raise ValueError(f"user_key must be one of {USER_KEYS}, not {user_key!r}")
@@ -59,7 +102,7 @@ def log_from_events(
     log = pd.DataFrame(
         {
             "user": users.astype(str).to_numpy(),
-            "item": events["item"].astype(str).to_numpy(),
+            "item": typed_ids(events["item"]).to_numpy(),
             "ts": (events["client_ts"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(),
             "weight": events["name"].map(EVENT_WEIGHTS).to_numpy(dtype=float),
             "target": events["name"].isin(target_names).to_numpy(),
@@ -67,7 +110,7 @@ def log_from_events(
     )
     if category:
         log["category"] = pd.Series([props.get(category) for props in events["properties"]], dtype=object)
-    return log
+    return pd.concat([log, item_columns(events["properties"].reset_index(drop=True))], axis=1)
 
 
 def dataset_log(
@@ -100,7 +143,22 @@ def dataset_log(
     if name in WINDOWS:
         start, end = WINDOWS[name]
         events = events[(events["client_ts"] >= start) & (events["client_ts"] < end)]
-    return log_from_events(events, user_key=user_key, targets=targets, category=CATEGORY_PROPERTY.get(name))
+    log = log_from_events(events, user_key=user_key, targets=targets, category=CATEGORY_PROPERTY.get(name))
+    if name == "online_retail":
+        log["text"] = log["item"].map(online_retail_descriptions(Path(path), limit=limit))
+    return log
+
+
+def online_retail_descriptions(path: Path, *, limit: int | None) -> dict[str, str]:
+    """Each stock code's latest description, read with the importer's one reader of the file (its
+    events keep no description: the catalogue importer reads them the same way)."""
+    from tracking.importers.online_retail import rows_read
+
+    latest: dict[str, str] = {}
+    for frame, _, _ in rows_read(path, limit=limit, chunk_rows=READ_CHUNK_ROWS, descriptions=True):
+        described = frame[frame["Description"].notna()].sort_values("client_ts", kind="stable")
+        latest.update(zip(described["code"].tolist(), described["Description"].str.strip().tolist(), strict=True))
+    return latest
 
 
 def events_log(*, user_key: str = "visitor", targets: Iterable[str] = DEFAULT_TARGETS) -> pd.DataFrame:
@@ -141,8 +199,34 @@ def events_log(*, user_key: str = "visitor", targets: Iterable[str] = DEFAULT_TA
             continue
         found = event_items(product_id=product, properties=properties or {}, imported=source == Source.IMPORT)
         for item in found:
-            records.append((who, str(item.item), occurred.timestamp(), EVENT_WEIGHTS[name], name, category))
-    frame = pd.DataFrame(records, columns=["user", "item", "ts", "weight", "name", "category"])
+            records.append(
+                (who, str(item.item), occurred.timestamp(), EVENT_WEIGHTS[name], name, category, properties or {})
+            )
+    frame = pd.DataFrame(records, columns=["user", "item", "ts", "weight", "name", "category", "properties"])
+    frame["item"] = typed_ids(frame["item"])
     frame["category"] = frame["category"].astype(object)
     frame["target"] = frame["name"].isin(set(targets))
-    return frame.drop(columns="name")
+    extra = item_columns(frame["properties"])
+    frame = pd.concat([frame.drop(columns=["name", "properties"]), extra], axis=1)
+    return _with_catalog_text(frame)
+
+
+def _with_catalog_text(log: pd.DataFrame) -> pd.DataFrame:
+    """Items that are shop products read the catalogue's words (title, description, brand,
+    category, attributes) before what their events said about them."""
+    from personalization.training import product_features
+    from shop.catalog.models import Product
+
+    if log.empty or log["item"].dtype.kind != "i":
+        return log
+    products = np.array(
+        sorted(Product.objects.filter(pk__in=log["item"].unique().tolist()).values_list("pk", flat=True)),
+        dtype=np.int64,
+    )
+    if not len(products):
+        return log
+    text = dict(zip(products.tolist(), product_features(products)["text"].tolist(), strict=True))
+    from_catalog = log["item"].map(text)
+    if "text" in log:
+        from_catalog = from_catalog.where(from_catalog.notna(), log["text"])
+    return log.assign(text=from_catalog.astype(object))

@@ -11,12 +11,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from personalization.recommenders.base import Context, Interactions, Recommender
 
+from .noise import standard_error
+
 # A log has one row per interaction: who, what, when (epoch seconds), its training weight,
-# and whether it counts as a target in the test period. Optional: "category" (the item's
-# category, becomes item_features["category"]) and "split" ("train"/"test", a dataset's own split).
+# and whether it counts as a target in the test period. Optional: "category", "brand" and
+# "text" (what the item is, become item_features), "rating" (explicit stars, become
+# Interactions.ratings) and "split" ("train"/"test", a dataset's own split).
 LOG_COLUMNS = ("user", "item", "ts", "weight", "target")
 TEST_SHARE = 0.2
 # Hyper-parameters are chosen on the last 10% of the train period's time, never on the test.
@@ -35,6 +39,9 @@ class Split:
 
 @dataclass(frozen=True)
 class Metrics:
+    """Means over evaluated users, each with its standard error; per_user keeps every user's
+    figure (in truth order, the same for every algorithm of a run) for paired differences."""
+
     users: int
     precision: float  # P@10
     recall: float  # R@20
@@ -43,6 +50,15 @@ class Metrics:
     coverage: float  # coverage@10
     hits: int  # all users' top-10 hits
     absent_share: float  # share of truth items never seen in train
+    hr20: float = 0.0  # HR@20: share of users with a hit in the top 20 (the session literature's)
+    mrr20: float = 0.0  # MRR@20: mean reciprocal rank of the first hit within the top 20
+    ndcg_se: float = 0.0
+    precision_se: float = 0.0
+    recall_se: float = 0.0
+    hit_rate_se: float = 0.0
+    hr20_se: float = 0.0
+    mrr20_se: float = 0.0
+    per_user: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -95,6 +111,58 @@ def validation_split(split: Split, *, share: float = VALIDATION_SHARE) -> Split:
     return split_by_time(split.train, test_share=share)
 
 
+PROTOCOLS = ("users", "sessions")
+
+
+def test_sessions(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple[pd.Series, float]:
+    """Per row, whether its session is a test session (see session_split), and the cut in time."""
+    if "split" in log.columns:
+        is_test = log.groupby("user")["split"].transform(lambda values: values.eq("test").any()).astype(bool)
+        cut = float(log.loc[is_test, "ts"].min()) if is_test.any() else float(log["ts"].max()) + 1.0
+        return is_test, cut
+    # A share of sessions rather than of time: a log whose hours are uneven (REES46's first file has
+    # a tenth of its events before 02:00 and the rest in 50 minutes) would otherwise put most
+    # sessions in test, and leave a validation split with none.
+    starts = log.groupby("user")["ts"].transform("min")
+    firsts = np.sort(log.groupby("user")["ts"].min().to_numpy())
+    cut = float(firsts[-max(1, round(test_share * len(firsts)))])
+    return starts >= cut, cut
+
+
+def session_validation(log: pd.DataFrame) -> tuple[Split, dict[Hashable, frozenset]]:
+    """The session protocol inside the train sessions only: the VALIDATION_SHARE of them starting last are test."""
+    log = log_validate(log)
+    is_test, _ = test_sessions(log)
+    return session_split(log[~is_test].drop(columns="split", errors="ignore"), test_share=VALIDATION_SHARE)
+
+
+def session_split(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple[Split, dict[Hashable, frozenset]]:
+    """The session protocol of EVALUATION.md: whole sessions (each log user is a session) are
+    train or test, and each test session's first half is revealed.
+
+    Test sessions are those the dataset's own split marks test, else the test_share of sessions
+    that start last (the cut is the first of their starts). Each test session's first max(1, n // 2) events (by time)
+    join train, so every model is fit on train plus the revealed prefixes; its truth is the rest
+    of its distinct items that it did not reveal. Sessions with nothing left to predict are not
+    evaluated. Returns the split (test holds the unrevealed events) and the truth.
+    """
+    log = log_validate(log)
+    if log.empty:
+        raise ValueError("the log is empty")
+    log = log.sort_values(["user", "ts"], kind="stable").reset_index(drop=True)
+    is_test, cut = test_sessions(log, test_share=test_share)
+    log = log.drop(columns="split", errors="ignore")
+    position = log.groupby("user").cumcount()
+    length = log.groupby("user")["ts"].transform("size")
+    revealed = ~is_test | (position < np.maximum(1, length // 2))
+    train, test = log[revealed].reset_index(drop=True), log[~revealed].reset_index(drop=True)
+    seen = train.loc[train["user"].isin(test["user"].unique()), ["user", "item"]].drop_duplicates()
+    rest = test[["user", "item"]].drop_duplicates().merge(seen.assign(_seen=True), on=["user", "item"], how="left")
+    fresh = rest[rest["_seen"].isna()]
+    truth = {user: frozenset(items) for user, items in fresh.groupby("user", sort=True)["item"]}
+    return Split(train=train, test=test, cut=cut), truth
+
+
 def ground_truth(split: Split) -> dict[Hashable, frozenset]:
     """Evaluated users and their truth: distinct target test items they did not interact with in train.
 
@@ -109,18 +177,31 @@ def ground_truth(split: Split) -> dict[Hashable, frozenset]:
     return {user: frozenset(items) for user, items in fresh.groupby("user", sort=True)["item"]}
 
 
+ITEM_FEATURES = ("category", "brand", "text")
+
+
 def interactions_from(train: pd.DataFrame) -> Interactions:
-    """The training matrix: summed weights per (user, item), latest time per cell, item categories."""
+    """The training matrix: summed weights per (user, item), latest time per cell, what items are
+    (category, brand, text: each the latest an interaction gave, as catalogs get re-filed) and
+    explicit stars (a cell's latest rating)."""
     data = Interactions.from_triples(
         users=train["user"].to_numpy(),
         items=train["item"].to_numpy(),
         weights=train["weight"].to_numpy(dtype=np.float64),
         times=train["ts"].to_numpy(dtype=np.float64),
     )
-    if "category" in train.columns:
-        # An item's category is the one of its latest interaction (catalogs get re-filed).
-        latest = train.sort_values("ts", kind="stable").drop_duplicates("item", keep="last").set_index("item")
-        data.item_features["category"] = latest["category"].reindex(data.item_ids).to_numpy(dtype=object)
+    ordered = train.sort_values("ts", kind="stable")
+    for feature in ITEM_FEATURES:
+        if feature in train.columns:
+            known = ordered[ordered[feature].notna()].drop_duplicates("item", keep="last").set_index("item")
+            data.item_features[feature] = known[feature].reindex(data.item_ids).to_numpy(dtype=object)
+    if "rating" in train.columns and train["rating"].notna().any():
+        rated = ordered[ordered["rating"].notna()].drop_duplicates(["user", "item"], keep="last")
+        users = np.searchsorted(data.user_ids, rated["user"].to_numpy())
+        items = np.searchsorted(data.item_ids, rated["item"].to_numpy())
+        data.ratings = sp.csr_matrix(
+            (rated["rating"].to_numpy(dtype=np.float32), (users, items)), shape=data.matrix.shape
+        )
     return data
 
 
@@ -160,7 +241,7 @@ def metrics_compute(
     """The protocol's metrics averaged over the users in truth (a user without a list scores zero)."""
     catalog = set(train_items)
     discounts = 1.0 / np.log2(np.arange(2, CUTOFF + 2))
-    precision, recall, ndcg, hit = [], [], [], []
+    precision, recall, ndcg, hit, hit20, reciprocal = [], [], [], [], [], []
     shown: set = set()
     hits = absent = truth_total = 0
     for user, relevant in truth.items():
@@ -173,24 +254,34 @@ def metrics_compute(
         recall.append(sum(item in relevant for item in ranked[:LIST_LENGTH]) / len(relevant))
         ndcg.append(float(gains @ discounts[: len(gains)]) / ideal)
         hit.append(top_hits > 0)
+        first = next((rank for rank, item in enumerate(ranked[:LIST_LENGTH], start=1) if item in relevant), None)
+        hit20.append(first is not None)
+        reciprocal.append(1.0 / first if first else 0.0)
         hits += top_hits
         shown.update(top)
         absent += len(relevant - catalog)
         truth_total += len(relevant)
-    count = len(truth)
-
-    def mean(values: list) -> float:
-        return float(np.mean(values)) if values else 0.0
-
+    per_user = {
+        name: np.asarray(values, dtype=np.float64)
+        for name, values in (
+            ("precision", precision),
+            ("recall", recall),
+            ("ndcg", ndcg),
+            ("hit_rate", hit),
+            ("hr20", hit20),
+            ("mrr20", reciprocal),
+        )
+    }
+    means = {name: float(values.mean()) if values.size else 0.0 for name, values in per_user.items()}
+    errors = {f"{name}_se": standard_error(values) for name, values in per_user.items()}
     return Metrics(
-        users=count,
-        precision=mean(precision),
-        recall=mean(recall),
-        ndcg=mean(ndcg),
-        hit_rate=mean(hit),
+        users=len(truth),
         coverage=len(shown & catalog) / len(catalog) if catalog else 0.0,
         hits=hits,
         absent_share=absent / truth_total if truth_total else 0.0,
+        per_user=per_user,
+        **means,
+        **errors,
     )
 
 
@@ -227,10 +318,13 @@ def algorithm_evaluate(
     truth: Mapping[Hashable, frozenset],
     label: str | None = None,
     measure_memory: bool = True,
+    rank_with: Callable[..., dict[Hashable, list]] | None = None,
 ) -> Result:
     """Fit, rank and score one algorithm; a stochastic one runs with seeds 0, 1, 2 and reports the median NDCG run.
 
     Memory is measured on one extra fit (the first seed's), unless measure_memory is off.
+    rank_with(model, data, users) makes the lists (rankings_compute unless given: the served
+    pipeline gives its own).
     """
     params = dict(params or {})
     seeds: tuple[int | None, ...] = SEEDS if cls.stochastic else (None,)
@@ -245,7 +339,7 @@ def algorithm_evaluate(
         model, seconds = fit_timed(make, data)
         if measure_memory and not runs:
             peak = fit_peak_bytes(make, data)
-        lists = rankings_compute(model, data, truth)
+        lists = (rank_with or rankings_compute)(model, data, truth)
         metrics = metrics_compute(rankings=lists, truth=truth, train_items=data.item_ids.tolist())
         runs.append((metrics, seconds, seed))
     ndcgs = [metrics.ndcg for metrics, *_ in runs]

@@ -13,14 +13,18 @@ from personalization.recommenders.base import Recommender
 from personalization.recommenders.registry import algorithm, algorithms
 
 from .protocol import (
+    PROTOCOLS,
     Result,
     Split,
     algorithm_evaluate,
     ground_truth,
     interactions_from,
+    session_split,
+    session_validation,
     split_by_time,
     validation_split,
 )
+from .served import coded, served_rankings
 
 BASELINE = "popularity"
 SPLITS = ("test", "validation")
@@ -48,6 +52,12 @@ class Run:
     absent_share: float
     results: list[Result] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    protocol: str = "users"
+
+    @property
+    def evaluated(self) -> str:
+        """Who the figures average over: users, or sessions under the session protocol."""
+        return "sessions" if self.protocol == "sessions" else "users"
 
 
 def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
@@ -60,11 +70,17 @@ def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
     return [Candidate(label=name, cls=algorithm(name)) for name in ordered]
 
 
-def split_for(log: pd.DataFrame, *, split: str) -> Split:
+def split_for(log: pd.DataFrame, *, split: str, protocol: str = "users") -> tuple[Split, dict]:
+    """The split (test, or validation inside the train period) and its truth, under a protocol."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    if protocol == "sessions":
+        return session_split(log) if split == "test" else session_validation(log)
     whole = split_by_time(log)
-    return whole if split == "test" else validation_split(whole)
+    chosen = whole if split == "test" else validation_split(whole)
+    return chosen, ground_truth(chosen)
 
 
 def evaluation_run(
@@ -73,16 +89,25 @@ def evaluation_run(
     dataset: str,
     candidates: Sequence[Candidate],
     split: str = "test",
+    protocol: str = "users",
+    served: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Run:
-    """Evaluate each candidate under the protocol; one that refuses the data (ValueError) is reported, not fatal.
+    """Evaluate each candidate under the protocol; one that refuses the data (ValueError) or fails
+    on it (any other error, such as a third-party model dividing by zero) is reported in its row,
+    and the others still run. With served, each algorithm is also scored through the served
+    pipeline (served.py), reported as "<label> served".
 
     progress is called with each candidate's label once it is done.
     """
-    chosen = split_for(log, split=split)
-    truth = ground_truth(chosen)
+    chosen, truth = split_for(log, split=split, protocol=protocol)
     if not truth:
-        raise ValueError(f"{dataset}: no user has a target item in the {split} period that is new to them")
+        who = (
+            "no test session has an item left after its revealed half"
+            if protocol == "sessions"
+            else (f"no user has a target item in the {split} period that is new to them")
+        )
+        raise ValueError(f"{dataset}: {who}")
     data = interactions_from(chosen.train)
     run = Run(
         dataset=dataset,
@@ -94,17 +119,32 @@ def evaluation_run(
         train_users=data.n_users,
         train_items=data.n_items,
         absent_share=0.0,
+        protocol=protocol,
     )
-    for candidate in candidates:
+    jobs = [(candidate, candidate.label, data, truth, None) for candidate in candidates]
+    if served:
+        served_data, served_truth = coded(data, truth)
+        jobs += [
+            (candidate, f"{candidate.label} served", served_data, served_truth, served_rankings)
+            for candidate in candidates
+        ]
+    for candidate, label, job_data, job_truth, rank_with in jobs:
         try:
             result = algorithm_evaluate(
-                cls=candidate.cls, params=candidate.params, data=data, truth=truth, label=candidate.label
+                cls=candidate.cls,
+                params=candidate.params,
+                data=job_data,
+                truth=job_truth,
+                label=label,
+                rank_with=rank_with,
             )
         except ValueError as error:
-            run.failures[candidate.label] = str(error)
+            run.failures[label] = str(error)
+        except Exception as error:  # one model's bug must not cost the whole report
+            run.failures[label] = f"{type(error).__name__}: {error}"
         else:
             run.results.append(result)
             run.absent_share = result.metrics.absent_share
         if progress:
-            progress(candidate.label)
+            progress(label)
     return run

@@ -20,8 +20,8 @@ import pandas as pd
 from personalization.recommenders.base import Context, Interactions, Recommender
 from personalization.recommenders.registry import algorithm
 
-from .protocol import Metrics, algorithm_evaluate, ground_truth, interactions_from, split_by_time, validation_split
-from .runner import Candidate
+from .protocol import Metrics, algorithm_evaluate, interactions_from
+from .runner import Candidate, split_for
 
 # The item-item settings the search started from (cosine, K 50, shrinkage 10, no weighting,
 # no time decay); every item-item row below states what it changes from these.
@@ -89,8 +89,9 @@ def _blend(label: str, *parts: tuple[str, dict, float]) -> Candidate:
     return Candidate(label=f"blend {label}", cls=Blend, params={"parts": parts})
 
 
-def tuning_candidates() -> list[Candidate]:
-    """The grid, in the order it was explored."""
+def tuning_candidates(names: Iterable[str] | None = None) -> list[Candidate]:
+    """The grid, in the order it was explored; only the named algorithms' rows when names are given."""
+    names = set(names) if names else None
     item = "itemknn"
     grid: list[Candidate] = [
         *_sweep("popularity", {}, count=["weight", "users"]),
@@ -163,8 +164,17 @@ def tuning_candidates() -> list[Candidate]:
         # Surprise's rating models on behaviour-derived ratings.
         *_sweep("surprise_knnbaseline", {}, k=[20, 40, 100]),
         *_sweep("surprise_svd", {}, n_factors=[20, 100]),
+        # EASE: the L2 penalty, on binary and log-weighted behaviour.
+        *_sweep("ease", {}, l2=[50.0, 100.0, 300.0, 1000.0, 3000.0], weighting=["binary", "log"]),
+        # Session kNN: neighbours, sample, position and session-recency weights.
+        *_sweep("session_knn", {}, k=[50, 100, 200, 500], position_half_life=[1.0, 2.0, 5.0, 20.0]),
+        *_sweep("session_knn", {}, sample=[500, 5000], similarity=["dot", "cosine"]),
+        *_sweep("session_knn", {}, recency_half_life_days=[7.0, 30.0, 90.0]),
+        # implicit's ALS: factors, regularisation, confidence.
+        *_sweep("als", {}, factors=[32, 64, 128], regularization=[0.1, 1.0, 10.0]),
+        *_sweep("als", {}, alpha=[1.0, 5.0, 20.0], iterations=[15, 30]),
     ]
-    return grid
+    return [candidate for candidate in grid if names is None or candidate.cls.name in names]
 
 
 @dataclass(frozen=True)
@@ -175,12 +185,18 @@ class TuningRow:
 
 
 def tuning_run(
-    *, log: pd.DataFrame, candidates: list[Candidate] | None = None, progress: Callable[[str], None] | None = None
+    *,
+    log: pd.DataFrame,
+    candidates: list[Candidate] | None = None,
+    protocol: str = "users",
+    progress: Callable[[str], None] | None = None,
 ) -> list[TuningRow]:
-    """Each candidate's figures on the validation split and on the test split (median seed run for SVD)."""
-    whole = split_by_time(log)
-    splits = {"validation": validation_split(whole), "test": whole}
-    prepared = {name: (interactions_from(split.train), ground_truth(split)) for name, split in splits.items()}
+    """Each candidate's figures on the validation split (carved from the train period only) and on
+    the test split (median seed run for stochastic models)."""
+    prepared = {}
+    for name in ("validation", "test"):
+        split, truth = split_for(log, split=name, protocol=protocol)
+        prepared[name] = (interactions_from(split.train), truth)
     rows = []
     for candidate in candidates or tuning_candidates():
         figures = {}

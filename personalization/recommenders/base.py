@@ -35,6 +35,7 @@ class Interactions:
     item_ids: np.ndarray
     last_seen: sp.csr_matrix | None = None
     item_features: dict[str, np.ndarray] = field(default_factory=dict)
+    ratings: sp.csr_matrix | None = None
     # Raw events behind the matrix (several may fold into one cell), for reporting.
     events_used: int = 0
 
@@ -79,6 +80,7 @@ class Interactions:
             item_ids=self.item_ids,
             last_seen=self.last_seen[keep] if self.last_seen is not None else None,
             item_features=self.item_features,
+            ratings=self.ratings[keep] if self.ratings is not None else None,
             events_used=self.events_used,
         )
 

@@ -19,6 +19,15 @@ from .registry import register
 FACET_REPEAT = 3
 
 
+def present(value: Any) -> bool:
+    """Whether an item feature says something: not None, NaN, blank, or the -1 of "no brand"."""
+    if value is None or (isinstance(value, float) and value != value):
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return not (isinstance(value, int | np.integer) and value < 0)
+
+
 @register
 class Content(Recommender):
     """Items like the ones a person looked at, by what the items say about themselves.
@@ -36,12 +45,13 @@ class Content(Recommender):
     def _documents(self, data: Interactions) -> list[str]:
         features = data.item_features
         text = features.get("text")
-        docs = [str(t) for t in text] if text is not None else [""] * data.n_items
+        docs = [str(value) if present(value) else "" for value in text] if text is not None else [""] * data.n_items
         for facet in ("category", "brand"):
             values = features.get(facet)
             if values is not None:
+                # A missing facet adds no token: "categoryNone" on every item made them all alike.
                 docs = [
-                    f"{doc} {(' ' + facet + str(value)) * FACET_REPEAT}"
+                    f"{doc} {(' ' + facet + str(value)) * FACET_REPEAT}" if present(value) else doc
                     for doc, value in zip(docs, values, strict=True)
                 ]
         return docs

@@ -13,6 +13,9 @@ MODULES = (
     "personalization.recommenders.content",
     "personalization.recommenders.session",
     "personalization.recommenders.hybrid",
+    "personalization.recommenders.linear",
+    "personalization.recommenders.sessionknn",
+    "personalization.recommenders.factorization",
 )
 
 _ALGORITHMS: dict[str, type[Recommender]] = {}

@@ -1,9 +1,10 @@
 """Surprise's rating models (KNNBaseline item-based, SVD) under the recommender contract.
 
-They predict star ratings. Few shoppers leave reviews, so by default the ratings are derived
-from behaviour (behaviour_ratings); ratings="reviews" reads the shop's published stars
-instead, and any function that returns (user index, item index, rating) triples for an
-Interactions plugs in the same way (module-level, so a saved model can be loaded again).
+They predict star ratings. By default they learn the data's own stars when it has them (a
+rating column: explicit_ratings), else stars derived from behaviour (behaviour_ratings), since
+few shoppers leave reviews; ratings="reviews" reads the shop's published stars instead, and
+any function that returns (user index, item index, rating) triples for an Interactions plugs
+in the same way (module-level, so a saved model can be loaded again).
 score() is the predicted rating of every item for a known user, computed from the fitted
 parameters in numpy (Surprise's predict() one pair at a time would take minutes for a
 catalog); cold users get zeros, so the tie-break (popularity) ranks for them.
@@ -16,6 +17,7 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .base import Context, Interactions, Recommender, rank
 from .registry import register
@@ -28,24 +30,59 @@ RATING_CAP_PERCENTILE = 99.0
 # (about 3,700 items) needs 110 MB; a larger catalog belongs to the sparse item-item model.
 KNN_MAX_ITEMS = 10_000
 
+# The draw of passed-over items in behaviour_ratings: fixed, so a refit gives the same model.
+NEGATIVE_SEED = 0
+
 RatingsSource = Callable[[Interactions], Iterable[tuple[int, int, float]]]
 
 
-def behaviour_ratings(data: Interactions) -> list[tuple[int, int, float]]:
-    """Ratings 1..5 from summed behaviour weights, on a log scale.
-
-    rating = 1 + 4 x min(1, log(1 + w) / log(1 + cap)), cap = the 99th percentile of cell
-    weights. On online retail (weight 5 per purchase) one purchase is about 2.8, two 3.4,
-    and a dozen or more 5. Log because the tenth re-order says less than the second.
-    """
-    matrix = data.matrix.tocoo()
-    weights = np.maximum(matrix.data.astype(np.float64), 0.0)
-    if weights.size == 0:
-        return []
-    cap = max(float(np.percentile(weights, RATING_CAP_PERCENTILE)), float(weights.min()), 1e-9)
+def weight_ratings(weights: np.ndarray, *, cap: float) -> np.ndarray:
+    """Stars for what people did: 2 + 3 x min(1, log(1 + w) / log(1 + cap)), so even the
+    lightest interaction rates above the 1 of an item passed over."""
     low, high = RATING_SCALE
-    ratings = low + (high - low) * np.minimum(1.0, np.log1p(weights) / np.log1p(cap))
-    return list(zip(matrix.row.tolist(), matrix.col.tolist(), ratings.tolist(), strict=True))
+    floor = low + 1.0
+    return floor + (high - floor) * np.minimum(1.0, np.log1p(np.maximum(weights, 0.0)) / np.log1p(cap))
+
+
+def weight_cap(data: Interactions) -> float:
+    """The weight that maps to the top of the scale (RATING_CAP_PERCENTILE of all cells)."""
+    weights = data.matrix.data
+    return max(float(np.percentile(weights, RATING_CAP_PERCENTILE)), 1e-9) if weights.size else 1.0
+
+
+def behaviour_ratings(data: Interactions) -> list[tuple[int, int, float]]:
+    """Ratings from behaviour: 2..5 for what each person did, 1 for as many items they passed over.
+
+    Interactions rate by summed weight on a log scale (weight_ratings; on online retail, weight
+    5 per purchase, one purchase is about 3.3 and a dozen or more 5). Implicit data has no low
+    ratings, and on a log where every interaction weighs the same every rating would be one
+    constant: a rating model would learn nothing, and KNNBaseline's pearson_baseline divides by
+    zero. So each person also rates 1 as many untouched items as they touched (at most all the
+    untouched ones), drawn uniformly with a fixed seed: the same data gives the same ratings.
+    """
+    matrix = sp.csr_matrix(data.matrix)
+    coo = matrix.tocoo()
+    if coo.nnz == 0:
+        return []
+    ratings = weight_ratings(coo.data.astype(np.float64), cap=weight_cap(data))
+    triples = list(zip(coo.row.tolist(), coo.col.tolist(), ratings.tolist(), strict=True))
+    rng = np.random.default_rng(NEGATIVE_SEED)
+    low = RATING_SCALE[0]
+    for user in range(matrix.shape[0]):
+        touched = matrix.indices[matrix.indptr[user] : matrix.indptr[user + 1]]
+        untouched = np.setdiff1d(np.arange(matrix.shape[1]), touched, assume_unique=False)
+        count = min(len(touched), len(untouched))
+        if count:
+            triples += [(user, int(item), low) for item in rng.choice(untouched, size=count, replace=False)]
+    return triples
+
+
+def explicit_ratings(data: Interactions) -> list[tuple[int, int, float]]:
+    """The stars the data itself carries (a rating column), as they are."""
+    if data.ratings is None:
+        return []
+    coo = sp.csr_matrix(data.ratings).tocoo()
+    return list(zip(coo.row.tolist(), coo.col.tolist(), coo.data.astype(np.float64).tolist(), strict=True))
 
 
 def review_ratings(data: Interactions) -> list[tuple[int, int, float]]:
@@ -65,16 +102,26 @@ def review_ratings(data: Interactions) -> list[tuple[int, int, float]]:
 
 
 # Ratings sources by name, so settings (RECOMMENDER_PARAMS) can pick one; a callable works too.
-RATINGS_SOURCES: dict[str, RatingsSource] = {"behaviour": behaviour_ratings, "reviews": review_ratings}
+# "auto" reads the data's own stars when it has any, else derives them from behaviour.
+RATINGS_SOURCES: dict[str, RatingsSource] = {
+    "behaviour": behaviour_ratings,
+    "explicit": explicit_ratings,
+    "reviews": review_ratings,
+}
+AUTO = "auto"
 
 
 class SurpriseModel(Recommender):
     """What both Surprise models share: the trainset from a ratings source, ids back to indices."""
 
-    def __init__(self, *, ratings: str | RatingsSource = "behaviour", **params: Any) -> None:
-        if isinstance(ratings, str) and ratings not in RATINGS_SOURCES:
-            raise ValueError(f"ratings must be one of {', '.join(RATINGS_SOURCES)} or a function, not {ratings!r}")
+    def __init__(self, *, ratings: str | RatingsSource = AUTO, **params: Any) -> None:
+        if isinstance(ratings, str) and ratings not in (AUTO, *RATINGS_SOURCES):
+            raise ValueError(
+                f"ratings must be one of {', '.join((AUTO, *RATINGS_SOURCES))} or a function, not {ratings!r}"
+            )
         super().__init__(ratings=ratings, **params)
+        # The source a fit read: "auto" resolved, for the report.
+        self.ratings_used_: str | None = None
         self.user_inner_: np.ndarray | None = None  # our user index -> Surprise inner id (-1: unrated)
         self.item_inner_: np.ndarray | None = None
 
@@ -82,6 +129,9 @@ class SurpriseModel(Recommender):
         from surprise import Dataset, Reader
 
         source = self.params["ratings"]
+        if source == AUTO:
+            source = "explicit" if data.ratings is not None and data.ratings.nnz else "behaviour"
+        self.ratings_used_ = source if isinstance(source, str) else getattr(source, "__qualname__", repr(source))
         triples = list((RATINGS_SOURCES[source] if isinstance(source, str) else source)(data))
         frame = pd.DataFrame(triples, columns=["user", "item", "rating"])
         if frame.empty:
@@ -164,13 +214,8 @@ class KNNBaselineItems(SurpriseModel):
             for inner_user, pairs in trainset.ur.items()
         }
         self.item_rated_ = rated
-        self._cap = self._weight_cap(data)
+        self._cap = weight_cap(data)
         return self
-
-    @staticmethod
-    def _weight_cap(data: Interactions) -> float:
-        weights = data.matrix.data
-        return max(float(np.percentile(weights, RATING_CAP_PERCENTILE)), 1e-9) if weights.size else 1.0
 
     def _history_ratings(self, context: Context) -> tuple[np.ndarray, np.ndarray]:
         merged = dict(context.history)
@@ -178,9 +223,7 @@ class KNNBaselineItems(SurpriseModel):
             merged.setdefault(item, 1.0)
         items = np.array([i for i in merged if self.item_rated_[i]], dtype=np.int64)
         weights = np.array([merged[i] for i in items.tolist()], dtype=np.float64)
-        low, high = RATING_SCALE
-        ratings = low + (high - low) * np.minimum(1.0, np.log1p(np.maximum(weights, 0)) / np.log1p(self._cap))
-        return items, ratings
+        return items, weight_ratings(weights, cap=self._cap)
 
     def score(self, context: Context) -> np.ndarray:
         assert self.data is not None, "fit() first"

@@ -271,10 +271,10 @@ def test_stored_events_become_a_log_keyed_by_user_or_visitor():
     _shop_history(start=start)
     log = datasets.events_log()
     assert len(log) == 6 * 4 + 4
-    assert set(log["item"]) == {"1", "2", "3", "4", "5"}
+    assert set(log["item"]) == {1, 2, 3, 4, 5}
     assert {user for user in log["user"] if user.startswith("u:")} == {"u:1000", "u:1001", "u:1002"}
     assert log["user"].nunique() == 6
-    assert log.loc[log["target"], "item"].isin({"4", "5"}).all()
+    assert log.loc[log["target"], "item"].isin({4, 5}).all()
 
 
 @pytest.mark.django_db
@@ -326,7 +326,7 @@ def test_the_report_escapes_labels_and_lists_refusals(tmp_path):
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
     lines = table_lines(run)
-    assert any(line.startswith("surprise_knnbaseline") and "refused: too many items" in line for line in lines)
+    assert any(line.startswith("surprise_knnbaseline") and "failed: too many items" in line for line in lines)
     assert any("fewer than 100 hits" in line for line in lines)
     paths = run_write(run, directory=tmp_path / "out")
     assert [path.name for path in paths] == ["hand_test.csv", "hand_test.json", "hand_test_ndcg.svg"]
@@ -377,3 +377,243 @@ def test_online_retail_itemknn_beats_the_strongest_public_baseline(online_retail
     result = protocol.algorithm_evaluate(cls=algorithm("itemknn"), data=data, truth=truth, measure_memory=False)
     assert result.metrics.ndcg > 0.105
     assert result.metrics.hits > 1000
+
+
+# A broken algorithm, a log of equal weights, a dataset's own columns.
+
+
+class _Crashes(Recommender):
+    """Fails the way a third-party model does on data it cannot handle: not with a ValueError."""
+
+    name = "crashes"
+
+    def fit(self, data: Interactions) -> Self:
+        raise ZeroDivisionError("float division")
+
+    def score(self, context: Context) -> np.ndarray:
+        raise AssertionError("never fitted")
+
+
+def test_an_algorithm_that_crashes_is_reported_in_its_row_and_the_rest_still_run(tmp_path):
+    from personalization.evaluation.runner import Candidate
+
+    candidates = [
+        *candidates_from(["popularity"]),
+        Candidate(label="crashes", cls=_Crashes),
+        *candidates_from(["itemknn"])[1:],
+    ]
+    run = evaluation_run(log=HAND_LOG, dataset="hand", candidates=candidates)
+    assert [result.algorithm for result in run.results] == ["popularity", "itemknn"]
+    assert run.failures["crashes"] == "ZeroDivisionError: float division"
+    assert any(line.startswith("crashes") and "failed: ZeroDivisionError" in line for line in table_lines(run))
+
+
+def _equal_weights_log() -> pd.DataFrame:
+    """Two worlds of shoppers, every interaction weighing 1 (a log of clicks), the last days test."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for world in "ab":
+        for shopper in range(25):
+            for day, item in enumerate(rng.choice(8, size=5, replace=False)):
+                rows.append((f"{world}{shopper}", f"{world}-item{item}", day * 2 + rng.uniform(0, 1), 1.0, True))
+    return _log(rows)
+
+
+def test_a_log_of_equal_weights_runs_every_algorithm():
+    run = evaluation_run(log=_equal_weights_log(), dataset="clicks", candidates=candidates_from([]))
+    assert run.failures == {}
+    assert {result.algorithm for result in run.results} == set(algorithm_names())
+
+
+def algorithm_names() -> list[str]:
+    from personalization.recommenders.registry import algorithms
+
+    return list(algorithms())
+
+
+def test_a_generic_csv_brings_its_split_ratings_titles_and_numeric_ids(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(
+        "visitor,item,event,timestamp,title,brand,category,rating,split\n"
+        "v1,10,purchase,2024-01-01T10:00:00Z,Blue garden lantern,Acme,,4,train\n"
+        "v1,9,purchase,2024-01-02T10:00:00Z,Red kitchen mug,,,2,train\n"
+        "v2,10,purchase,2024-01-03T10:00:00Z,Blue garden lantern,Acme,,5,test\n"
+        "v2,9,view,2024-01-01T09:00:00Z,Red kitchen mug,,,,train\n"
+    )
+    log = datasets.dataset_log(name="csv", path=path).sort_values("ts")
+    # Numeric ids stay numbers: 9 ranks before 10 on a tie, not after it as the text "9" would.
+    assert log["item"].tolist() == [9, 10, 9, 10]
+    assert log["text"].tolist() == ["Red kitchen mug", "Blue garden lantern", "Red kitchen mug", "Blue garden lantern"]
+    assert log["brand"].tolist()[1] == "Acme"
+    assert log["rating"].tolist()[1:] == [4.0, 2.0, 5.0]
+    assert math.isnan(log["rating"].tolist()[0])
+    split = protocol.split_by_time(log)
+    # The file's own split, though its test row is not the latest.
+    assert len(split.test) == 1
+    assert split.test["ts"].tolist() == [datetime(2024, 1, 3, 10, tzinfo=UTC).timestamp()]
+    data = protocol.interactions_from(split.train)
+    assert data.item_ids.tolist() == [9, 10]
+    assert data.item_features["text"].tolist() == ["Red kitchen mug", "Blue garden lantern"]
+    assert data.ratings is not None and data.ratings.nnz == 2
+
+
+@pytest.mark.django_db
+def test_stored_events_bring_item_text_and_leave_a_missing_category_missing():
+    from tests.factories.catalog import ProductFactory
+
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    _shop_history(start=start)
+    lamp = ProductFactory(title="Brass reading lamp")
+    EventFactory(name="view_item", product_id=lamp.pk, client_ts=start, occurred_at=start)
+    log = datasets.events_log()
+    assert log["item"].dtype.kind == "i"
+    data = protocol.interactions_from(log)
+    text = dict(zip(data.item_ids.tolist(), data.item_features["text"].tolist(), strict=True))
+    assert "Brass reading lamp" in text[lamp.pk]
+    assert not any("None" in str(value) for value in data.item_features.get("category", []))
+
+
+# Statistical honesty.
+
+
+def test_metrics_carry_their_standard_errors_and_the_session_measures():
+    ranked = [f"x{i}" for i in range(20)]
+    truth = {"a": frozenset({"x0", "x14"}), "b": frozenset({"x3"}), "c": frozenset({"y"})}
+    metrics = protocol.metrics_compute(
+        rankings={"a": ranked, "b": ranked, "c": ranked}, truth=truth, train_items=ranked
+    )
+    ndcg_a = 1 / (1 + 1 / math.log2(3))
+    ndcg_b = 1 / math.log2(5)
+    assert metrics.ndcg_se == pytest.approx(np.std([ndcg_a, ndcg_b, 0.0], ddof=1) / math.sqrt(3))
+    # HR@20: a and b have a hit in the top 20; MRR@20: the first hit's reciprocal rank.
+    assert metrics.hr20 == pytest.approx(2 / 3)
+    assert metrics.mrr20 == pytest.approx((1 + 1 / 4 + 0) / 3)
+    assert metrics.per_user["ndcg"].tolist() == pytest.approx([ndcg_a, ndcg_b, 0.0])
+
+
+def test_the_report_gives_each_algorithm_its_paired_difference_to_the_best_and_marks_ties(tmp_path):
+    run = evaluation_run(
+        log=_equal_weights_log(), dataset="clicks", candidates=candidates_from(["itemknn", "itemknn_cosine"])
+    )
+    best = max(run.results, key=lambda result: result.metrics.ndcg)
+    lines = table_lines(run)
+    header = next(line for line in lines if line.startswith("algorithm"))
+    for column in ("±se", "Δbest", "±Δse"):
+        assert column in header
+    names = {"popularity", "itemknn", "itemknn_cosine"}
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in names}
+    assert "best" in rows[best.algorithm]
+    # A toy log: every figure rests on fewer than 100 hits, so none is told apart from the best.
+    assert all("noise" in line for line in rows.values())
+    run_write(run, directory=tmp_path)
+    document = json.loads((tmp_path / "clicks_test.json").read_text())
+    figures = {row["algorithm"]: row for row in document["results"]}
+    assert figures[best.algorithm]["diff_to_best"] == 0.0
+    assert {"ndcg_at_10_se", "hr_at_20", "mrr_at_20", "diff_to_best_se", "tie_with_best"} <= set(figures["popularity"])
+
+
+# The session protocol.
+
+# Five sessions over days 0..10: with a test share of 40%, s4 and s5 (the two that start last) are test.
+SESSION_LOG = _log(
+    [
+        ("s1", "a", 0.0, 1.0, False),
+        ("s1", "b", 0.1, 1.0, False),
+        ("s1", "c", 0.2, 3.0, True),
+        ("s2", "a", 2.0, 1.0, False),
+        ("s2", "c", 2.1, 1.0, False),
+        ("s3", "b", 7.9, 1.0, False),
+        ("s3", "d", 8.5, 1.0, False),  # s3 started before the cut: wholly train, though this is later
+        ("s4", "a", 8.2, 1.0, False),
+        ("s4", "b", 8.3, 1.0, False),
+        ("s4", "a", 8.4, 1.0, False),  # a again: not truth, it was revealed
+        ("s4", "c", 8.6, 1.0, False),
+        ("s4", "e", 8.7, 1.0, False),  # never seen in train: truth that cannot be recommended
+        ("s5", "d", 10.0, 1.0, False),  # one event: revealed, nothing left to predict
+    ]
+)
+
+
+def test_the_session_protocol_reveals_each_test_sessions_first_half_and_asks_for_the_rest():
+    split, truth = protocol.session_split(SESSION_LOG, test_share=0.4)
+    assert split.cut == 8.2 * DAY
+    assert truth == {"s4": frozenset({"c", "e"})}
+    # Train: s1..s3 whole, then s4's first two events and s5's one.
+    assert sorted(split.train.groupby("user").size().items()) == [("s1", 3), ("s2", 2), ("s3", 2), ("s4", 2), ("s5", 1)]
+    data = protocol.interactions_from(split.train)
+    lists = protocol.rankings_compute(Popularity(count="users").fit(data), data, truth)
+    # Candidates are train items minus what s4 revealed (a, b): c (2 sessions), then d.
+    assert lists == {"s4": ["c", "d"]}
+    metrics = protocol.metrics_compute(rankings=lists, truth=truth, train_items=data.item_ids.tolist())
+    assert metrics.hr20 == 1.0 and metrics.mrr20 == 1.0
+    assert metrics.absent_share == 0.5
+
+
+def test_the_session_protocol_keeps_a_datasets_own_split():
+    log = SESSION_LOG.assign(split=np.where(SESSION_LOG["user"].isin(["s2", "s4"]), "test", "train"))
+    split, truth = protocol.session_split(log)
+    assert set(truth) == {"s2", "s4"}
+    assert truth["s2"] == frozenset({"c"})
+    assert split.train.loc[split.train["user"] == "s3", "item"].tolist() == ["b", "d"]
+
+
+@pytest.mark.django_db
+def test_the_command_evaluates_stored_sessions_under_the_session_protocol(tmp_path, capsys):
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    for session in range(12):
+        session_id = uuid.uuid4()
+        for step, product in enumerate([1 + session % 3, 4 + session % 3, 7 + session % 3, 10]):
+            moment = start + timedelta(days=session, minutes=step)
+            EventFactory(
+                name="view_item", session_id=session_id, product_id=product, client_ts=moment, occurred_at=moment
+            )
+    call_command("evaluate_recommenders", source="events", protocol="sessions", algorithms="itemknn", output=tmp_path)
+    out = capsys.readouterr().out
+    assert "sessions protocol" in out
+    assert "2 sessions evaluated" in out  # the fifth of 12 sessions that start last
+    document = json.loads((tmp_path / "events_sessions_test.json").read_text())
+    rows = {row["algorithm"]: row for row in document["results"]}
+    assert rows["itemknn"]["hr_at_20"] == 1.0
+
+
+# The served pipeline.
+
+
+def _categorised_log() -> pd.DataFrame:
+    """Shoppers who buy within one category; each category has many items, so diversity has work to do."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for shopper in range(40):
+        home = shopper % 2
+        for day in range(8):
+            category = home if rng.uniform() < 0.8 else 2 + day % 3
+            rows.append(
+                (f"u{shopper}", f"c{category}-i{rng.integers(6)}", day + rng.uniform(), 5.0, True, f"cat{category}")
+            )
+    frame = pd.DataFrame(rows, columns=["user", "item", "day", "weight", "target", "category"])
+    return frame.assign(ts=frame["day"] * DAY).drop(columns="day")
+
+
+def test_the_served_pipeline_is_scored_beside_the_raw_model_through_serving_stages():
+    from personalization.evaluation import served
+
+    log = _categorised_log()
+    run = evaluation_run(log=log, dataset="shop", candidates=candidates_from(["itemknn"]), served=True)
+    results = {result.algorithm: result for result in run.results}
+    assert set(results) == {"popularity", "itemknn", "popularity served", "itemknn served"}
+    assert results["itemknn served"].metrics.users == results["itemknn"].metrics.users
+    # Diversity reorders the model's list: the served lists are not the raw ones.
+    whole = protocol.split_by_time(log)
+    data = protocol.interactions_from(whole.train)
+    model = algorithm("itemknn")().fit(data)
+    raw = protocol.rankings_compute(model, data, protocol.ground_truth(whole))
+    coded_data, coded_truth = served.coded(data, protocol.ground_truth(whole))
+    shelves = served.served_rankings(algorithm("itemknn")().fit(coded_data), coded_data, coded_truth)
+    as_ids = {user: [data.item_ids[i] for i in shelf] for user, shelf in shelves.items()}
+    assert as_ids != raw
+    assert all(
+        len(shelf) == 20 and not set(shelf) & set(data.item_ids[data.matrix[data.user_index(user)].indices])
+        for user, shelf in as_ids.items()
+    )
+    # The same seed, the same shelves.
+    assert served.served_rankings(algorithm("itemknn")().fit(coded_data), coded_data, coded_truth) == shelves

@@ -75,6 +75,9 @@ def test_every_family_is_registered():
         "userknn",
         "surprise_knnbaseline",
         "surprise_svd",
+        "ease",
+        "session_knn",
+        "als",
     } <= set(ALGORITHMS)
 
 
@@ -266,14 +269,20 @@ def test_knnbaseline_refuses_a_catalog_too_large_for_its_dense_matrix(data, monk
         surprise_models.KNNBaselineItems().fit(data)
 
 
-def test_behaviour_ratings_run_one_to_five_on_a_log_scale(data):
-    ratings = np.array([rating for _, _, rating in surprise_models.behaviour_ratings(data)])
-    assert ratings.min() >= 1.0
-    assert ratings.max() == pytest.approx(5.0)
+def test_behaviour_ratings_run_two_to_five_on_a_log_scale_and_one_for_items_passed_over(data):
+    triples = surprise_models.behaviour_ratings(data)
     weights = data.matrix.tocoo().data
+    done = np.array([rating for _, _, rating in triples[: len(weights)]])
+    assert done.min() >= 2.0
+    assert done.max() == pytest.approx(5.0)
     # More behaviour, a higher rating.
-    assert ratings[np.argmax(weights)] >= ratings[np.argmin(weights)]
-    assert len(set(np.round(ratings, 6))) == len(set(weights.tolist()))
+    assert done[np.argmax(weights)] >= done[np.argmin(weights)]
+    assert len(set(np.round(done, 6))) == len(set(weights.tolist()))
+    passed_over = triples[len(weights) :]
+    assert {rating for _, _, rating in passed_over} == {1.0}
+    assert len(passed_over) == len(weights)
+    assert not {(u, i) for u, i, _ in passed_over} & {(u, i) for u, i, _ in triples[: len(weights)]}
+    assert surprise_models.behaviour_ratings(data) == triples
 
 
 def test_a_ratings_source_plugs_in(data):
@@ -310,3 +319,142 @@ def test_review_stars_become_ratings_for_the_users_and_products_trained_on():
     assert sorted(triples) == sorted(
         [(user, data.item_index(liked.product_id), 5.0), (user, data.item_index(disliked.product_id), 2.0)]
     )
+
+
+def _equal_weights(data: Interactions) -> Interactions:
+    """The planted worlds as a log of clicks: every interaction weighs 1."""
+    flat = data.matrix.copy()
+    flat.data[:] = 1.0
+    return Interactions(
+        matrix=flat,
+        user_ids=data.user_ids,
+        item_ids=data.item_ids,
+        last_seen=data.last_seen,
+        item_features=data.item_features,
+    )
+
+
+@pytest.mark.parametrize(("name", "share"), [("surprise_knnbaseline", 0.9), ("surprise_svd", 0.6)])
+def test_rating_models_find_the_planted_worlds_on_a_log_of_equal_weights(data, name, share):
+    model = algorithms()[name]().fit(_equal_weights(data))
+    own = []
+    for user in data.user_ids.tolist():
+        context = _context(data, user)
+        top = model.recommend(context, n=4, exclude=set(context.history))
+        own += [data.item_ids[item][0] == user[0] for item, _ in top]
+    # By chance 7 of a person's 19 untouched items are of their world: 0.37.
+    assert np.mean(own) > share
+
+
+def test_behaviour_ratings_are_not_one_constant_when_every_weight_is_equal(data):
+    ratings = {rating for _, _, rating in surprise_models.behaviour_ratings(_equal_weights(data))}
+    assert len(ratings) > 1
+
+
+def test_explicit_stars_are_what_the_rating_models_learn_when_the_data_has_them(data):
+    # Stars that say the opposite of behaviour: every a-user gives b00 five stars, their own items one.
+    stars = sp.lil_matrix(data.matrix.shape, dtype=np.float32)
+    b00 = data.item_index("b00")
+    for u in range(data.n_users):
+        for i in data.matrix[u].indices:
+            stars[u, i] = 1.0
+        stars[u, b00] = 5.0
+    rated = Interactions(
+        matrix=data.matrix, user_ids=data.user_ids, item_ids=data.item_ids, ratings=sp.csr_matrix(stars)
+    )
+    model = surprise_models.SVDRatings(n_factors=4).fit(rated)
+    context = _context(data, "a-user02")
+    assert model.ratings_used_ == "explicit"
+    assert model.recommend(context, n=1, exclude=set(context.history))[0][0] == b00
+
+
+def test_content_ignores_a_missing_category_and_reads_the_text():
+    items = np.array([1, 2, 3, 4])
+    data = Interactions.from_triples(np.array(["u", "u", "v", "v"]), items, np.ones(4, dtype=np.float32))
+    data.item_features = {
+        "category": np.array([None, None, None, None], dtype=object),
+        "text": np.array(["oak table", "glass vase", "oak chair", "glass bowl"], dtype=object),
+    }
+    model = algorithms()["content"]().fit(data)
+    # Neighbours by what the items say, not the lowest ids behind a shared "categoryNone" token.
+    assert [data.item_ids[i] for i, _ in model.similar_items(data.item_index(2), n=1)] == [4]
+    bare = Interactions.from_triples(np.array(["u", "v"]), np.array([1, 2]), np.ones(2, dtype=np.float32))
+    bare.item_features = {"category": np.array([None, None], dtype=object)}
+    assert not algorithms()["content"]().fit(bare).score(Context(history={0: 1.0})).any()
+
+
+# EASE, session kNN, implicit's ALS.
+
+
+def test_ease_weights_are_the_closed_form_with_a_zero_diagonal():
+    from personalization.recommenders.linear import EASE
+
+    matrix = np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1], [1, 0, 0]], dtype=np.float32)
+    data = Interactions(matrix=sp.csr_matrix(matrix), user_ids=np.arange(4), item_ids=np.arange(3))
+    model = EASE(l2=2.0, weighting="binary").fit(data)
+    precision = np.linalg.inv(matrix.T @ matrix + 2.0 * np.eye(3))
+    expected = np.eye(3) - precision / np.diag(precision)
+    np.fill_diagonal(expected, 0.0)
+    assert model.weights_ == pytest.approx(expected.astype(np.float32), abs=1e-6)
+    assert model.score(Context(history={0: 1.0})) == pytest.approx(expected[0], abs=1e-6)
+
+
+def test_ease_refuses_a_catalog_too_large_for_its_dense_inverse(data, monkeypatch):
+    from personalization.recommenders import linear
+
+    monkeypatch.setattr(linear, "EASE_MAX_ITEMS", data.n_items - 1)
+    with pytest.raises(ValueError, match="dense item x item matrix"):
+        linear.EASE().fit(data)
+
+
+def _sessions() -> Interactions:
+    """Past sessions of two worlds: a-items go together, b-items go together; b's sessions are older."""
+    users, items, times = [], [], []
+    for world, start in (("a", 10 * DAY), ("b", 0.0)):
+        for session in range(6):
+            for step, item in enumerate((0, 1 + session % 2, 3)):
+                users.append(f"{world}{session}")
+                items.append(f"{world}{item}")
+                times.append(1.7e9 + start + session * 3600 + step)
+    return Interactions.from_triples(
+        np.array(users), np.array(items), np.ones(len(users), dtype=np.float32), np.array(times)
+    )
+
+
+def test_session_knn_follows_the_latest_click():
+    from personalization.recommenders.sessionknn import SessionKNN
+
+    data = _sessions()
+    model = SessionKNN(k=6).fit(data)
+    # Looked at a0 a while ago and b0 just now: the six nearest sessions are b's.
+    context = Context(recent=(data.item_index("b0"), data.item_index("a0")))
+    top = model.recommend(context, n=3, exclude=set(context.recent))
+    assert [data.item_ids[i][0] for i, _ in top] == ["b", "b", "b"]
+    assert not model.score(Context()).any()
+
+
+def test_session_knn_compares_only_the_most_recent_sessions_and_weighs_them_by_age():
+    from personalization.recommenders.sessionknn import SessionKNN
+
+    data = _sessions()
+    # a0 and b0 together in one old session would tie them; the sample keeps the recent a-sessions.
+    context = Context(recent=(data.item_index("a3"),))
+    scores = SessionKNN(sample=2).fit(data).score(context)
+    assert np.count_nonzero(scores) == 4  # a0, a1, a2, a3 from the two latest a-sessions
+    recent_first = SessionKNN(recency_half_life_days=1.0).fit(data)
+    near = recent_first.score(Context(recent=(data.item_index("a0"),)))
+    # Sessions a0..a5 are an hour apart: the latest one's a2 outweighs a1 despite equal counts.
+    assert near[data.item_index("a2")] > near[data.item_index("a1")]
+
+
+def test_als_solves_a_live_profile_against_the_item_factors(data):
+    from personalization.recommenders.factorization import ImplicitALS
+
+    model = ImplicitALS().fit(data)
+    trained = _context(data, "a-user00")
+    # The solved factors are the fitted ones when the history is the trained row.
+    assert np.corrcoef(model.score(trained), model.score(Context(history=trained.history)))[0, 1] > 0.999
+    a_items = [data.item_index(f"a{i:02d}") for i in range(4)]
+    live = Context(history={item: 1.0 for item in a_items})
+    top = model.recommend(live, n=4, exclude=set(a_items))
+    assert {data.item_ids[i][0] for i, _ in top} == {"a"}

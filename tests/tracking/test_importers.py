@@ -406,3 +406,26 @@ def test_embedded_sqlite_import_stores_each_event_once(tmp_path):
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         rows = db.execute("SELECT name, visitor_id, client_ts FROM tracking_event WHERE name = 'purchase'").fetchall()
     assert rows == [("purchase", uuid.uuid5(NAMESPACE, "test-shop:visitor:alice").hex, "2024-03-01 10:05:00")]
+
+
+def test_generic_csv_keeps_a_datasets_own_split_and_stars_and_counts_bad_ones(tmp_path):
+    rows = [
+        "alice,SKU-1,purchase,2024-03-01T10:00:00Z,,,,,,,,4.5,train",
+        "alice,SKU-2,purchase,2024-03-02T10:00:00Z,,,,,,,,,TEST",
+        "bob,SKU-1,view,2024-03-01T10:00:00Z,,,,,,,,,",
+        "bob,SKU-2,view,2024-03-01T11:00:00Z,,,,,,,,five,",
+        "bob,SKU-3,view,2024-03-01T12:00:00Z,,,,,,,,,holdout",
+    ]
+    path = write_csv(tmp_path, rows, header=CSV_HEADER.replace("email\n", "email,rating,split\n"))
+    result = reported(run(format_name="csv", path=path, dataset="split-shop"))
+    assert result["new events"] == 3
+    assert result["bad_rating"] == 1 and result["bad_split"] == 1
+    stored = {event.name + event.properties["item_id"]: event.properties for event in Event.objects.all()}
+    assert stored["purchaseSKU-1"]["rating"] == 4.5 and stored["purchaseSKU-1"]["split"] == "train"
+    assert stored["purchaseSKU-2"]["split"] == "test"
+    assert "rating" not in stored["view_itemSKU-1"] and "split" not in stored["view_itemSKU-1"]
+    from personalization.evaluation.datasets import events_log
+
+    log = events_log()
+    assert log.loc[log["item"] == "SKU-2", "split"].tolist() == ["test"]
+    assert log.loc[log["item"] == "SKU-1", "rating"].dropna().tolist() == [4.5]

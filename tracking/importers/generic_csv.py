@@ -30,7 +30,9 @@ DATASET = "csv"
 DEFAULT_PATH = None
 HEADER = True
 REQUIRED = ["visitor", "item", "event", "timestamp"]
-OPTIONAL = ["category", "brand", "price", "title", "session", "quantity"]
+OPTIONAL = ["category", "brand", "price", "title", "session", "quantity", "rating", "split"]
+# A dataset's own train/test split, for offline evaluation (EVALUATION.md: used when a dataset has one).
+SPLITS = ("train", "test")
 ALIASES = {
     "view": EventName.VIEW_ITEM.value,
     "cart": EventName.ADD_TO_CART.value,
@@ -91,6 +93,10 @@ def _events(frame: pd.DataFrame, *, dataset: str, skipped: Counter) -> pd.DataFr
     quantities = pd.to_numeric(frame["quantity"].str.strip(), errors="coerce")
     whole = (quantities >= 1) & (quantities % 1 == 0)
     frame = drop(frame, ~_blank(frame["quantity"]) & ~whole, reason="bad_quantity", skipped=skipped)
+    ratings = pd.to_numeric(frame["rating"].str.strip(), errors="coerce")
+    frame = drop(frame, ~_blank(frame["rating"]) & ~(ratings >= 0), reason="bad_rating", skipped=skipped)
+    splits = frame["split"].str.strip().str.lower()
+    frame = drop(frame, ~_blank(frame["split"]) & ~splits.isin(SPLITS), reason="bad_split", skipped=skipped)
     names = names.loc[frame.index]
     frame = frame.assign(name=names)
     identity = ["visitor", "item", "name", "timestamp", "session", "price", "quantity"]
@@ -100,6 +106,7 @@ def _events(frame: pd.DataFrame, *, dataset: str, skipped: Counter) -> pd.DataFr
     names, times = names.loc[frame.index], times.loc[frame.index]
     prices = prices.loc[frame.index].round(2)
     quantities = quantities.loc[frame.index]
+    ratings, splits = ratings.loc[frame.index], splits.loc[frame.index]
     visitors = _ids(frame["visitor"], dataset=dataset, kind="visitor")
     items = text_values(frame["item"], free_text=False)
     keys = row_keys(frame, identity)
@@ -110,6 +117,8 @@ def _events(frame: pd.DataFrame, *, dataset: str, skipped: Counter) -> pd.DataFr
     with_optional(properties, "item_brand", text_values(frame["brand"]))
     with_optional(properties, "price", prices.tolist())
     with_optional(properties, "quantity", [None if q != q else int(q) for q in quantities.tolist()])
+    with_optional(properties, "rating", ratings.tolist())
+    with_optional(properties, "split", splits.where(splits.isin(SPLITS), None).tolist())
     for props, name, visitor, moment in zip(properties, names.tolist(), visitors.tolist(), times.tolist(), strict=True):
         if "price" in props:
             props["value"] = round(props["price"] * props.get("quantity", 1), 2)

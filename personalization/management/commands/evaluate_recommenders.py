@@ -6,9 +6,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from personalization.evaluation import datasets
+from personalization.evaluation.protocol import PROTOCOLS
 from personalization.evaluation.report import run_write, table_lines
 from personalization.evaluation.runner import SPLITS, candidates_from, evaluation_run
 from personalization.evaluation.tuning import tuning_candidates, tuning_lines, tuning_run, tuning_write
+from personalization.recommenders.base import EVENT_WEIGHTS
 from shop.progress import progress_bar
 
 SOURCES = ("file", "events")
@@ -31,19 +33,52 @@ class Command(BaseCommand):
             default=",".join(sorted(datasets.DEFAULT_TARGETS)),
             help="Comma-separated event names whose test items are the truth (e.g. purchase,add_to_cart).",
         )
+        parser.add_argument(
+            "--protocol",
+            choices=PROTOCOLS,
+            default="users",
+            help="users: the temporal split of EVALUATION.md; sessions: each session a user, test sessions "
+            "revealed by their first half (HR@20, MRR@20, NDCG@10). Sessions imply --user-key session.",
+        )
         parser.add_argument("--split", choices=SPLITS, default="test", help="validation: the train period's last 10%%.")
-        parser.add_argument("--tune", action="store_true", help="Run the tuning grid on validation and test instead.")
+        parser.add_argument(
+            "--tune",
+            action="store_true",
+            help="Run the tuning grid (of --algorithms, or all) on validation and test instead.",
+        )
+        parser.add_argument(
+            "--served",
+            action="store_true",
+            help="Also score each algorithm through the served pipeline (candidates, diversity, exploration).",
+        )
         parser.add_argument("--limit", type=int, help="Read only this many rows of the file.")
         parser.add_argument(
             "--output", type=Path, default=Path(settings.BASE_DIR) / "var" / "evaluation", help="Where files go."
         )
 
     def handle(
-        self, *args, dataset, path, source, algorithms, user_key, targets, split, tune, limit, output, **options
+        self,
+        *args,
+        dataset,
+        path,
+        source,
+        algorithms,
+        user_key,
+        targets,
+        protocol,
+        split,
+        served,
+        tune,
+        limit,
+        output,
+        **options,
     ):
         target_names = {name.strip() for name in targets.split(",") if name.strip()}
         if not target_names:
             raise CommandError("--targets names no event.")
+        if protocol == "sessions":
+            # A session's next item is any item it touches, not only what it bought.
+            user_key, target_names = "session", set(EVENT_WEIGHTS)
         try:
             if source == "events":
                 log = datasets.events_log(user_key=user_key, targets=target_names)
@@ -59,17 +94,25 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if log.empty:
             raise CommandError("The log holds no usable interactions.")
+        names = [name.strip() for name in algorithms.split(",") if name.strip()]
         if tune:
-            self._tune(log, label=label, output=output)
+            self._tune(log, label=label, names=names, protocol=protocol, output=output)
             return
         try:
-            candidates = candidates_from([name.strip() for name in algorithms.split(",") if name.strip()])
+            candidates = candidates_from(names)
         except KeyError as exc:
             raise CommandError(exc.args[0]) from exc
-        with progress_bar(self, total=len(candidates), desc="Evaluating", unit="algorithm") as bar:
+        total = len(candidates) * (2 if served else 1)
+        with progress_bar(self, total=total, desc="Evaluating", unit="algorithm") as bar:
             try:
                 run = evaluation_run(
-                    log=log, dataset=label, candidates=candidates, split=split, progress=lambda name: bar.update(1)
+                    log=log,
+                    dataset=label,
+                    candidates=candidates,
+                    split=split,
+                    protocol=protocol,
+                    served=served,
+                    progress=lambda name: bar.update(1),
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
@@ -78,13 +121,18 @@ class Command(BaseCommand):
         for written in run_write(run, directory=output):
             self.stdout.write(f"wrote {written}")
 
-    def _tune(self, log, *, label: str, output: Path) -> None:
-        candidates = tuning_candidates()
+    def _tune(self, log, *, label: str, names: list[str], protocol: str, output: Path) -> None:
+        candidates = tuning_candidates(names)
+        if not candidates:
+            raise CommandError(f"the tuning grid has no row for {', '.join(names)}")
         with progress_bar(self, total=len(candidates), desc="Tuning", unit="configuration") as bar:
             try:
-                rows = tuning_run(log=log, candidates=candidates, progress=lambda name: bar.update(1))
+                rows = tuning_run(
+                    log=log, candidates=candidates, protocol=protocol, progress=lambda name: bar.update(1)
+                )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
         for line in tuning_lines(rows):
             self.stdout.write(line)
-        self.stdout.write(f"wrote {tuning_write(rows, path=output / f'{label}_tuning.csv')}")
+        stem = label if protocol == "users" else f"{label}_{protocol}"
+        self.stdout.write(f"wrote {tuning_write(rows, path=output / f'{stem}_tuning.csv')}")
