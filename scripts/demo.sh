@@ -70,7 +70,10 @@ if [ "$eager" = 1 ]; then log "tasks: run eagerly in the web process (no broker)
 "$PY" manage.py seed_demo
 # Shoppers with distinct habits browse and buy through the real ingest path, so the live
 # profiles and the recommenders have behaviour to learn from; the same seed stores nothing twice.
-"$PY" manage.py simulate_shoppers --visitors "${DEMO_VISITORS:-300}" --users 5
+# Their purchases are real orders; the confirmation mails of made-up shoppers are not sent
+# (with eager tasks they would fill this terminal).
+EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
+  "$PY" manage.py simulate_shoppers --visitors "${DEMO_VISITORS:-300}" --users 5
 "$PY" manage.py retrain
 
 if [ "$eager" = 0 ]; then

@@ -105,3 +105,26 @@ def test_embedded_default_stores_an_event_id_once_whatever_its_timestamp(embedde
     run = _manage("shell", "-c", ONE_ID_ONCE, env=embedded)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "stored once" in run.stdout
+
+
+DEMO_ORDERS = """
+from shop.orders.models import Order
+from tracking.models import Event
+
+purchases = set(Event.objects.filter(name="purchase").values_list("properties__transaction_id", flat=True))
+orders = set(Order.objects.values_list("number", flat=True))
+assert purchases and purchases == orders, (len(purchases), len(orders))
+print("orders", len(orders))
+"""
+
+
+def test_the_demo_setup_runs_embedded_and_its_purchases_are_orders(embedded):
+    """What `make demo` runs before serving: the catalog, simulated shoppers, then every purchase is an order."""
+    for step in (
+        ("seed_demo", "--products", "120", "--shoppers", "3"),
+        ("simulate_shoppers", "--visitors", "40", "--users", "3"),
+    ):
+        done = _manage(*step, env={**embedded, "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"})
+        assert done.returncode == 0, done.stdout + done.stderr
+    check = _manage("shell", "-c", DEMO_ORDERS, env=embedded)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -30,7 +30,26 @@ ON_PAGE_PAUSE = (0.3, 4.0)
 SCROLL_MARKS = (25, 50, 75, 100)
 # Share of the cards below the first row that stay in view long enough to count as seen.
 IMPRESSION_SEEN = 0.6
-SIM_ORDER_PREFIX = "SIM-"  # simulated purchases have no Order row; this tells them apart
+SIM_ORDER_PREFIX = "SIM-"  # a purchase's placeholder number until the shop's checkout gives it a real one
+# Recommendation shelves and the algorithm each shows by default (personalization/slots.py).
+# What fills them here is a stand-in, as CatalogSnapshot.search is for the search: nearby
+# prices in the same category for "similar", the same department for "also bought", the
+# visitor's favourite categories at home.
+HOME_SHELF = ("home_recommended", "hybrid")
+PRODUCT_SHELVES = (("product_similar", "content"), ("product_also_bought", "itemknn"))
+SHELF_SEEN = 4  # the cards of a shelf in view at once
+# Chance to open a shelf's card per unit of liking (see _liking): 3% for a card the shopper
+# has no reason to like, four times that in a favourite category, which puts click-through
+# near what shops report (2-10%).
+SHELF_CLICK = 0.03
+# Share of sessions that arrive from a campaign link, and the campaigns they come from.
+CAMPAIGN_SHARE = 0.25
+CAMPAIGNS = (
+    ("newsletter", "email", "weekly-picks"),
+    ("google", "cpc", "brand-search"),
+    ("instagram", "social", "new-in"),
+    ("partner-blog", "referral", "gift-guide"),
+)
 WORD = re.compile(r"[a-z]{4,}")
 STOPWORDS = {"with", "from", "that", "this", "your", "than", "into", "over", "pack", "size"}
 
@@ -352,8 +371,40 @@ def _browse_listing(
         session.dwell()
 
 
+def _liking(product: ProductFact, state: _VisitorState) -> float:
+    """How much this shopper likes a product for what it is: 1, four times in a favourite category,
+    and for a shopper with favourite brands four times in one of them, a quarter in any other."""
+    liking = 4.0 if product.category_id in state.favourite_categories else 1.0
+    if state.favourite_brands:
+        liking *= 4.0 if product.brand_id in state.favourite_brands else 0.25
+    return liking
+
+
+def _see_shelf(
+    session: _Session, state: _VisitorState, *, shelf: tuple[str, str], products: list[ProductFact], depth: int
+) -> None:
+    """The shopper sees a recommendation shelf and opens one of its cards in proportion to liking it."""
+    slot, algorithm = shelf
+    shown = products[:SHELF_SEEN]
+    for position, product in enumerate(shown, start=1):
+        props = {"slot": slot, "algorithm": algorithm, "position": position, "item_list_name": slot}
+        session.emit(EventName.IMPRESSION, product=product, props=props)
+    for position, product in enumerate(shown, start=1):
+        if session.rng.random() < SHELF_CLICK * _liking(product, state):
+            props = {"slot": slot, "algorithm": algorithm, "position": position, "item_list_name": slot}
+            session.emit(EventName.SELECT_ITEM, product=product, props=props)
+            _view_product(session, state, product, list_name=None, index=None, depth=depth + 1)
+            return
+
+
 def _view_product(
-    session: _Session, state: _VisitorState, product: ProductFact, *, list_name: str | None, index: int | None
+    session: _Session,
+    state: _VisitorState,
+    product: ProductFact,
+    *,
+    list_name: str | None,
+    index: int | None,
+    depth: int = 0,
 ) -> None:
     rng, persona = session.rng, session.persona
     if list_name:
@@ -365,6 +416,16 @@ def _view_product(
         props=commerce_props(currency=session.catalog.currency, items=[session.item(product)]),
     )
     session.viewed.add(product.id)
+    if depth < 2:  # one shelf click leads to another at most
+        catalog = session.catalog
+        similar = sorted(
+            (p for p in catalog.by_category[product.category_id] if p.id != product.id),
+            key=lambda p: (abs(p.price - product.price), p.id),
+        )
+        nearby = [p for p in catalog.by_department[product.department_id] if p.category_id != product.category_id]
+        also = rng.sample(nearby, min(SHELF_SEEN, len(nearby)))
+        for shelf, products in zip(PRODUCT_SHELVES, (similar, also), strict=True):
+            _see_shelf(session, state, shelf=shelf, products=products, depth=depth)
     session.dwell()
     if rng.random() < persona.p_wishlist:
         session.emit(
@@ -456,7 +517,14 @@ def _session_events(
     session: _Session, state: _VisitorState, *, login_as: str | None, order_prefix: str
 ) -> list[SimEvent]:
     rng, persona, catalog = session.rng, session.persona, session.catalog
-    session.page("/", "home", "Home")
+    landing = "/"
+    if rng.random() < CAMPAIGN_SHARE:
+        source, medium, campaign = rng.choice(CAMPAIGNS)
+        landing = f"/?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"
+    session.page(landing, "home", "Home")
+    liked = [p for c in state.favourite_categories for p in catalog.by_category.get(c, [])]
+    pool = liked or list(catalog.products)
+    _see_shelf(session, state, shelf=HOME_SHELF, products=rng.sample(pool, min(SHELF_SEEN, len(pool))), depth=0)
     session.dwell()
     if login_as:
         session.page("/account/login/", "account", "Sign in")

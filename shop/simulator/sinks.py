@@ -17,7 +17,8 @@ from tracking.models import Event
 from tracking.registry import EventName, Source
 from tracking.services import event_ingest, identity_link
 
-from .engine import SimVisitor, session_batches
+from .checkout import purchase_place
+from .engine import SIM_ORDER_PREFIX, SimVisitor, session_batches
 
 # Events per ingest call or request. The tracker flushes at 20 and the collector takes
 # up to 100; 25 keeps batches browser-sized while halving the calls of 10-event batches.
@@ -56,6 +57,7 @@ class InProcessSink:
 
     def visitor_send(self, visitor: SimVisitor, *, user_id: int | None = None) -> VisitorOutcome:
         outcome = _outcome(visitor)
+        outcome.orders = 0  # counted as they are placed: a sold-out cart is no order
         # Visitor and event ids are derived from the seed, so a re-run meets its own events;
         # those already stored are not sent again, whatever hour the re-run's window ends in.
         # Asked by visitor (an index scan): a list of 200 event ids made the planner scan the
@@ -64,10 +66,15 @@ class InProcessSink:
             str(pk) for pk in Event.objects.filter(visitor_id=visitor.visitor_id).values_list("event_id", flat=True)
         }
         signed_in: int | None = None
+        # The engine's placeholder order numbers -> the real orders' (None: could not be bought).
+        numbers: dict[str, str | None] = {}
         for session in visitor.sessions:
             for batch in session_batches(session, size=BATCH_EVENTS):
                 fresh = [event.raw for event in batch if event.raw["event_id"] not in stored]
                 outcome.duplicates += len(batch) - len(fresh)
+                fresh = self._through_checkout(
+                    fresh, visitor=visitor, user_id=signed_in, numbers=numbers, outcome=outcome
+                )
                 if batch[0].name == EventName.LOGIN and user_id is not None:
                     # As on a real sign-in: link first, then record the login as the user's.
                     if fresh:
@@ -89,6 +96,33 @@ class InProcessSink:
                 outcome.rejected += len(result.rejected)
                 outcome.reasons.update(item["reason"] for item in result.rejected)
         return outcome
+
+    @staticmethod
+    def _through_checkout(
+        raws: list[dict], *, visitor: SimVisitor, user_id: int | None, numbers: dict, outcome: VisitorOutcome
+    ) -> list[dict]:
+        """Each purchase placed as a real order first, and the events renumbered to it; a cart that
+        cannot be bought any more (sold out since) sends neither its purchase nor its order page."""
+        sent = []
+        for raw in raws:
+            if raw["name"] == EventName.PURCHASE:
+                placed = purchase_place(
+                    visitor_index=visitor.index, visitor_id=visitor.visitor_id, purchase=raw, user_id=user_id
+                )
+                numbers[raw["props"]["transaction_id"]] = placed.order.number if placed.order else None
+                if placed.order is None:
+                    outcome.reasons[f"order_not_placed:{placed.reason}"] += 1
+                else:
+                    outcome.orders += 1
+            text = json.dumps(raw)
+            if SIM_ORDER_PREFIX in text:
+                placeholder = next((number for number in numbers if number in text), None)
+                if placeholder is None or numbers[placeholder] is None:
+                    outcome.skipped += 1
+                    continue
+                raw = json.loads(text.replace(placeholder, numbers[placeholder]))
+            sent.append(raw)
+        return sent
 
 
 def url_check(url: str) -> tuple[str, int, str]:

@@ -98,10 +98,13 @@ def datalayer_push(context, event: str, products=None, list_name: str = "", line
         items = [_ga4_item(products)]
     else:
         items = [_ga4_item(product, index=i) for i, product in enumerate(products, start=1)]
-    ecommerce = {"currency": settings.SHOP_CURRENCY, "items": items}
+    # A list view carries no money (GA4's view_item_list has no currency or value, nor does the
+    # registry's): only what the list is and what is in it, or the collector refuses it.
+    ecommerce = {"items": items}
     if list_name:
         ecommerce["item_list_name"] = list_name
     if event != "view_item_list":
+        ecommerce["currency"] = settings.SHOP_CURRENCY
         ecommerce["value"] = round(sum(item["price"] * item.get("quantity", 1) for item in items), 2)
     payload = json.dumps({"event": event, "ecommerce": ecommerce}).translate(_SCRIPT_ESCAPES)
     request = context.get("request")

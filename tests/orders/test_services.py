@@ -177,3 +177,14 @@ def test_purge_removes_only_stale_anonymous_carts():
     Cart.objects.filter(pk__in=[stale.pk, owned.pk]).update(updated_at=timezone.now() - timedelta(days=40))
     assert services.carts_purge_abandoned(older_than_days=30) == 1
     assert set(Cart.objects.values_list("pk", flat=True)) == {fresh.pk, owned.pk}
+
+
+def test_order_numbers_reach_the_event_record_unmasked():
+    """A number with seven digits in a row reads as a phone number, and the collector masks it:
+    the purchase event would no longer name its order."""
+    from shop.orders.services import _order_number
+    from tracking.validation import scrub
+
+    numbers = [_order_number() for _ in range(3000)]
+    assert [number for number in numbers if scrub(number) != number] == []
+    assert all(number.startswith("LL-") and len(number) == 11 for number in numbers)

@@ -336,7 +336,9 @@ def test_http_mode_posts_browser_events_to_a_live_collector(live_server):
         url=live_server.url, visitors=4, seed=1, days=6, concurrency=2, rate=0, max_seconds=30
     )
     statuses = report.http.statuses
-    assert set(statuses) == {"202"} and statuses["202"] > 4
+    # A visitor's burst may meet the collector's per-visitor limit; the sink waits as told and
+    # sends again, so nothing is lost (accepted equals stored below).
+    assert set(statuses) <= {"202", "429"} and statuses["202"] > 4
     assert report.http.percentile(0.99) >= report.http.percentile(0.5) > 0
     total = report.total
     assert total.rejected == 0 and total.accepted == Event.objects.count() > 0
@@ -347,3 +349,41 @@ def test_http_mode_posts_browser_events_to_a_live_collector(live_server):
     # Event times are "now", and each visitor's cookies carried its own session ids.
     assert not Event.objects.filter(client_ts__lt=timezone.now() - timedelta(minutes=5)).exists()
     assert Event.objects.values("session_id").distinct().count() >= len(report.visitors)
+
+
+@pytest.mark.django_db
+def test_purchases_are_real_orders_with_stock_taken_and_clicks_reviews_and_campaigns(
+    catalog, django_capture_on_commit_callbacks
+):
+    from shop.catalog.models import Product, Review
+    from shop.orders.models import Order, OrderLine
+
+    users = [UserFactory(username=f"shopper{n}") for n in range(1, 7)]
+    stock_before = dict(Product.objects.values_list("pk", "stock"))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = shoppers_simulate(visitors=30, seed=3, days=6, users=len(users))
+    purchases = Event.objects.filter(name=EventName.PURCHASE)
+    orders = Order.objects.all()
+    assert report.total.rejected == 0
+    assert report.total.orders == orders.count() == purchases.count() > 0
+    assert {e.properties["transaction_id"] for e in purchases} == set(orders.values_list("number", flat=True))
+    for event in purchases:
+        order = orders.get(number=event.properties["transaction_id"])
+        assert float(order.total) >= event.properties["value"]
+        assert abs(order.placed_at - event.occurred_at) < timedelta(seconds=1)
+    sold = Counter()
+    for line in OrderLine.objects.all():
+        sold[line.product_id] += line.quantity
+    assert all(stock_before[pk] - stock == sold[pk] for pk, stock in Product.objects.values_list("pk", "stock"))
+    assert orders.filter(user__in=users).exists()  # signed-in buyers see them in their order history
+    assert not Event.objects.filter(properties__page_location__icontains="SIM-").exists()
+    # Shelves are seen and clicked; liked products draw more clicks than the rest.
+    clicks = Event.objects.filter(name=EventName.SELECT_ITEM, properties__has_key="slot")
+    impressions = Event.objects.filter(name=EventName.IMPRESSION, properties__has_key="slot")
+    assert impressions.count() > 100 and 0.01 < clicks.count() / impressions.count() < 0.3
+    assert set(clicks.values_list("properties__slot", flat=True)) >= {"home_recommended", "product_similar"}
+    assert Review.objects.filter(user__in=users).exists()
+    assert Event.objects.filter(name=EventName.PAGE_VIEW, properties__page_location__icontains="utm_source=").exists()
+    # Run again: nothing is bought twice.
+    shoppers_simulate(visitors=30, seed=3, days=6, users=len(users))
+    assert Order.objects.count() == orders.count()
