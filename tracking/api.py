@@ -1,5 +1,6 @@
 """Tracking's public face for the storefront: track() records an authoritative server-side
-event; events_export, events_erase and visitor_ids_of serve the privacy page."""
+event; events_export, events_erase and visitor_ids_of serve the privacy page; scrub masks
+text as the event record would (so the shop can avoid making what would be masked)."""
 
 import logging
 
@@ -9,8 +10,9 @@ from django.http import HttpRequest
 from .payloads import raw_event
 from .registry import Source
 from .services import event_ingest, events_erase, events_export, visitor_ids_of
+from .validation import scrub
 
-__all__ = ["events_erase", "events_export", "track", "visitor_ids_of"]
+__all__ = ["events_erase", "events_export", "scrub", "track", "visitor_ids_of"]
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from shop.catalog.models import Product
-from tracking.validation import scrub
+from tracking.api import scrub
 
 from .models import Cart, CartLine, Order, OrderLine, OrderNotification
 from .notifications import notification_queue
