@@ -1,9 +1,8 @@
 """Acquisition cohorts: retention and conversion matrices computed with pandas over any event source.
 
-A cohort is everyone whose first event fell in one week or month (optionally split by the
-source of that first event). Cell (cohort, k) of the retention matrix is the share of the
-cohort active in the k-th period after their first; of the conversion matrix, the share who
-had purchased by the end of it.
+A cohort is everyone whose first event fell in one week or month. Cell (cohort, k) of the
+retention matrix is the share of the cohort active in the k-th period after their first; of
+the conversion matrix, the share who had purchased by the end of it.
 """
 
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ import pandas as pd
 
 from tracking.importers import FORMATS, default_path
 from tracking.models import Event
-from tracking.registry import EventName
+from tracking.registry import EventName, Source
 
 from .services import _owner_expression
 
@@ -26,7 +25,9 @@ def _dataset_events(dataset: str) -> Iterator[pd.DataFrame]:
     """(owner, at, name) frames: a dataset file read by tracking's importer (its own cleaning
     rules), or the event record."""
     if dataset == RECORD:
-        rows = Event.objects.annotate(owner=_owner_expression()).values_list("owner", "occurred_at", "name")
+        # Imported datasets are other shops' customers: the record's cohorts are this shop's.
+        shoppers = Event.objects.exclude(source=Source.IMPORT)
+        rows = shoppers.annotate(owner=_owner_expression()).values_list("owner", "occurred_at", "name")
         batch = []
         for row in rows.iterator(chunk_size=CHUNK_ROWS):
             batch.append(row)
@@ -63,19 +64,19 @@ def cohort_matrix(events: pd.DataFrame, *, period: str, metric: str = "retention
     frame = frame.join(first, on="owner")
     frame["since"] = (frame["period"] - frame["cohort"]).apply(lambda offset: offset.n)
     sizes = first.value_counts().sort_index()
+    horizon = int(frame["since"].max())
     if metric == "retention":
         active = frame.drop_duplicates(["owner", "since"]).groupby(["cohort", "since"])["owner"].count()
-        matrix = active.unstack("since")
+        matrix = active.unstack("since").reindex(columns=range(horizon + 1)).reindex(sizes.index).fillna(0)
     else:
         bought = frame[frame["name"] == EventName.PURCHASE].groupby("owner")["since"].min()
         converted = pd.DataFrame({"cohort": first.loc[bought.index], "since": bought.to_numpy()})
         counts = converted.groupby(["cohort", "since"])["since"].count().unstack("since")
-        horizon = int(frame["since"].max())
         matrix = counts.reindex(columns=range(horizon + 1)).fillna(0).cumsum(axis=1).reindex(sizes.index).fillna(0)
-        # Periods a cohort has not lived through yet are unknown, not zero.
-        last = frame["period"].max()
-        for cohort in matrix.index:
-            matrix.loc[cohort, [k for k in matrix.columns if k > (last - cohort).n]] = float("nan")
+    # A period a cohort lived through with nobody active is a zero; one it has not reached yet is unknown.
+    last = frame["period"].max()
+    for cohort in matrix.index:
+        matrix.loc[cohort, [k for k in matrix.columns if k > (last - cohort).n]] = float("nan")
     matrix = matrix.div(sizes, axis=0)
     matrix.insert(0, "size", sizes)
     matrix.index = matrix.index.astype(str)

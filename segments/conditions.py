@@ -168,7 +168,7 @@ def _money(value, path: str) -> int | None:
 
 
 def _event(value, path: str) -> str:
-    if value not in REGISTRY:
+    if not isinstance(value, str) or value not in REGISTRY:
         known = ", ".join(EventName.values)
         raise ConditionError(path, f"no event is named {value!r}; the events are {known}")
     return value
@@ -274,7 +274,7 @@ def _parse(node, path: str, depth: int, seen: list[int]) -> Node:
         return Count(Counter(EventName.PAGE_VIEW, where, scope), window)
     if "feature" in node:
         _keys(node, path, {"feature", "at_least", "at_most"})
-        if node["feature"] not in FEATURES:
+        if not isinstance(node["feature"], str) or node["feature"] not in FEATURES:
             raise ConditionError(f"{prefix}feature", f"no feature {node['feature']!r}; use {', '.join(FEATURES)}")
         event, measure = FEATURES[node["feature"]]
         counter = Counter(event, (), "all")
@@ -283,6 +283,9 @@ def _parse(node, path: str, depth: int, seen: list[int]) -> Node:
                 _money(node.get("at_least"), f"{prefix}at_least"),
                 _money(node.get("at_most"), f"{prefix}at_most"),
             )
+            if low is None and high is None:
+                # An amount with no bound would hold for everyone, buyers or not.
+                raise ConditionError(path, "give at_least or at_most for an amount")
             return Aggregate(counter, None, "sum", None if low is None else low - 1, None if high is None else high + 1)
         low, high = _count(node.get("at_least"), f"{prefix}at_least"), _count(node.get("at_most"), f"{prefix}at_most")
         return Count(counter, None, 1 if low is None and high is None else (low or 0), high)

@@ -31,6 +31,7 @@ from shop.keyspace import (
 )
 from tracking.hooks import TrackedEvent
 from tracking.models import Event
+from tracking.registry import Source
 
 from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse
 from .evaluator import Facts, epoch_ms, evaluate, increments, next_change_ms, stale_fields
@@ -310,7 +311,8 @@ def owners_facts(*, catalogue: Catalogue, owners: Iterable[str] | None = None) -
     """The backfill driver: each owner's counter fields and facts built from the Postgres record
     by the same increments() the ingest hook uses, owner by owner."""
     by_event = catalogue.by_event
-    events = Event.objects.annotate(owner=_owner_expression())
+    # Imported datasets are other shops' customers (the live hook never sees them either).
+    events = Event.objects.exclude(source=Source.IMPORT).annotate(owner=_owner_expression())
     if owners is not None:
         events = events.filter(owner__in=list(owners))
     rows = events.order_by("owner", "occurred_at", "id").values_list(

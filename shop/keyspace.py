@@ -154,7 +154,7 @@ def ingest_stats_key(hour: datetime) -> str:
 # Segments (segments/): per-owner counters, memberships and the due-times of time-based changes.
 def segment_counts_key(owner: str) -> str:
     """Hash of one owner's time-bucketed counters: '<counter>|c|<minute>' counts, '<counter>|s|<minute>'
-    sums in cents, '<counter>|n|<session>' per-session counts; one hash so a batch reads it in one command."""
+    sums in cents, '<counter>|c|<session>' per-session counts; one hash so a batch reads it in one command."""
     return f"seg:{{{owner}}}:counts"
 
 

@@ -6,7 +6,8 @@ user), or both. Ingest quality counters and live profiles are the first hooks; s
 checks, rule timers and live pushes hang here the same way. The contract every hook keeps:
 
 - it queues its Redis commands on the RedisBatch it is handed; the ingest sends them all in
-  one round trip once every hook has run;
+  one round trip once every hook has run. A hook that must read before it can decide (the
+  segments' counters) makes that read itself, and its round trip is a cost every batch pays;
 - it never fails the ingest: the events are committed before any hook runs, an exception
   is logged and the next hook still runs;
 - whatever it keeps can be rebuilt from the event record.

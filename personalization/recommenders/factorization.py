@@ -38,7 +38,9 @@ class ImplicitALS(Recommender):
 
     def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
         confidence = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-        confidence.data = (self.params["alpha"] * np.log1p(np.maximum(confidence.data, 0.0))).astype(np.float32)
+        # implicit reads each stored value as the whole confidence c_ui (it adds (c - 1) * y yT):
+        # below 1, an item a person touched would weigh less than one they never did.
+        confidence.data = (1.0 + self.params["alpha"] * np.log1p(np.maximum(confidence.data, 0.0))).astype(np.float32)
         return confidence
 
     def fit(self, data: Interactions) -> Self:

@@ -117,8 +117,11 @@ def state_read(owner: str | None) -> ServingState:
         pipe.smembers(owner_segments_key(owner))
     # experiments: the running ones, and which of them this owner's exposure is recorded for today
     pipe.get(experiments_key())
-    pipe.smembers(exposed_key(owner or "-", utc_day(timezone.now())))
-    *replies, experiments, exposed = pipe.execute()
+    if owner:
+        pipe.smembers(exposed_key(owner, utc_day(timezone.now())))
+    replies = pipe.execute()
+    exposed = replies.pop() if owner else set()
+    experiments = replies.pop()
     segments = frozenset(slug.decode() for slug in replies.pop()) if owner else frozenset()
     profile = profile_from_replies(owner=owner, replies=replies[:-2]) if owner else None
     versions = {key.decode(): value.decode() for key, value in replies[-2].items()}

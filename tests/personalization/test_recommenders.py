@@ -458,3 +458,15 @@ def test_als_solves_a_live_profile_against_the_item_factors(data):
     live = Context(history={item: 1.0 for item in a_items})
     top = model.recommend(live, n=4, exclude=set(a_items))
     assert {data.item_ids[i][0] for i, _ in top} == {"a"}
+
+
+def test_als_gives_what_a_person_did_more_confidence_than_what_they_never_touched(data):
+    """implicit takes each stored value as the whole confidence (Hu et al.'s c = 1 + alpha * r):
+    one view must weigh more than an empty cell's 1, or touched items would count against."""
+    from personalization.recommenders.factorization import ImplicitALS
+
+    model = ImplicitALS()
+    confidence = model._confidence(data.matrix)
+    assert confidence.data.min() > 1.0
+    single_view = model._confidence(sp.csr_matrix(np.array([[1.0]])))
+    assert single_view.data[0] == pytest.approx(1 + model.params["alpha"] * np.log(2), rel=1e-6)

@@ -83,3 +83,16 @@ def test_a_segment_whose_definition_breaks_keeps_its_members_and_shows_the_error
     segment.refresh_from_db()
     assert "no event is named 'teleport'" in segment.last_error
     assert Membership.objects.filter(segment=segment, exited_at__isnull=True).count() == 1
+
+
+def test_imported_datasets_join_no_segment():
+    """Other shops' customers in an imported file are nobody here: the backfill, the sweep and the
+    preview leave them out, as the live hook never sees them."""
+    from segments.conditions import definition_parse
+    from segments.services import segment_preview
+    from tests.factories.tracking import EventFactory
+
+    EventFactory(name="purchase", source="import", properties={"value": 10.0})
+    EventFactory(name="purchase", source="web", properties={"value": 10.0})
+    preview = segment_preview(slug="buyers", definition=definition_parse({"event": "purchase", "within": "7d"}))
+    assert preview.count == 1

@@ -35,7 +35,9 @@ def test_monthly_retention_is_the_share_of_each_cohort_active_k_months_on():
     assert matrix.loc["2025-01", 0] == 1.0
     assert matrix.loc["2025-01", 1] == pytest.approx(1 / 3)
     assert matrix.loc["2025-01", 2] == pytest.approx(1 / 3)
-    assert pd.isna(matrix.loc["2025-02", 1])
+    # d's cohort lived through March with nobody active: a zero, not a blank; April it has not reached.
+    assert matrix.loc["2025-02", 1] == 0.0
+    assert pd.isna(matrix.loc["2025-02", 2])
 
 
 def test_conversion_is_cumulative_and_unknown_past_what_a_cohort_has_lived():

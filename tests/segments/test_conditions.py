@@ -141,6 +141,10 @@ def deep(levels: int) -> dict:
         (deep(50), "conditions may nest at most 8 deep"),
         ({"any": []}, "any: must be a non-empty list"),
         ("view_item", "each condition is an object"),
+        ({"event": ["purchase"], "within": "1h"}, "event: no event is named ['purchase']"),
+        ({"feature": []}, "feature: no feature []"),
+        ({"aggregate": "sum", "of": {}, "within": "1h", "above": 1}, "of: no event is named {}"),
+        ({"feature": "spend"}, "give at_least or at_most for an amount"),
     ],
 )
 def test_bad_definitions_are_refused_naming_the_wrong_part(definition, named):
