@@ -63,17 +63,23 @@ def profile_forget(
 
 
 def page_context(request, page: str, *, products: list[int] = ()) -> dict:
-    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}}.
+    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock},
+    "slot_page": what the live channel needs to fill the same slots again while the page is open}.
 
     page is "home", "product" or "cart"; products are what the page is about (the product
     shown, the cart's lines), which both steer and are left out of the recommendations.
     """
     context = getattr(request, "tracking", None)
     user = getattr(request, "user", None)
-    slots = page_slots(
+    slots = page_blocks(
         page=page,
         user_id=user.pk if user is not None and user.is_authenticated else None,
         visitor_id=context.visitor_id if context is not None and context.granted else None,
-        page_products=list(products),
+        products=products,
     )
-    return {"slots": slots}
+    return {"slots": slots, "slot_page": {"page": page, "products": ",".join(str(pk) for pk in products)}}
+
+
+def page_blocks(*, page: str, user_id: int | None, visitor_id: uuid.UUID | None, products: Iterable[int] = ()) -> dict:
+    """The filled slots of a page for this user or visitor: page_context's "slots" without a request."""
+    return page_slots(page=page, user_id=user_id, visitor_id=visitor_id, page_products=list(products))
