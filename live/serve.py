@@ -7,7 +7,7 @@ import uvicorn
 from django.conf import settings
 
 
-def uvicorn_config(*, bind: str | None = None, **overrides) -> uvicorn.Config:
+def uvicorn_config(*, bind: str | None = None, app="shop.asgi:application", **overrides) -> uvicorn.Config:
     """One definition of the server, for the deployment and for the tests that start it."""
     host, _, port = (bind or settings.LIVE_BIND).rpartition(":")
     options = {
@@ -35,7 +35,7 @@ def uvicorn_config(*, bind: str | None = None, **overrides) -> uvicorn.Config:
         "timeout_graceful_shutdown": 10,
         **overrides,
     }
-    return uvicorn.Config("shop.asgi:application", **options)
+    return uvicorn.Config(app, **options)
 
 
 def main() -> None:

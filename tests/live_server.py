@@ -1,4 +1,4 @@
-"""uvicorn serving the ASGI application as deployed (live.serve), on loopback in a thread, and a consenting visitor."""
+"""uvicorn serving the ASGI application as deployed (live.serve) on loopback, in a thread, and a consenting visitor."""
 
 import threading
 import time
@@ -55,11 +55,15 @@ def live_asgi(django_db_setup, django_db_blocker):
     """uvicorn as live.serve configures it, in a thread of this process: it reaches the test
     database and Redis the tests use, and is stopped at the end of the session."""
     import uvicorn
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     from live.serve import uvicorn_config
+    from shop.asgi import application
 
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(bind=f"127.0.0.1:{port}", log_level="warning"))
+    # The static files from their folders, as pytest-django's live_server serves them to the browser tests.
+    app = ASGIStaticFilesHandler(application)
+    server = uvicorn.Server(uvicorn_config(bind=f"127.0.0.1:{port}", app=app, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     with django_db_blocker.unblock():
         thread.start()

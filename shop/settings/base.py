@@ -320,7 +320,14 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # A wake-up older than a few seconds is worthless: the page catches up from the log anyway.
-        "CONFIG": {"hosts": [LIVE_CHANNEL_LAYER_URL], "prefix": CHANNEL_LAYER_PREFIX, "expiry": 10, "capacity": 100},
+        "CONFIG": {
+            # channels_redis waits 5 s per blocking read; redis-py's own socket timeout is 5 s too,
+            # and losing that race crashed every socket idle for 5 s. Longer, so the read wins.
+            "hosts": [{"address": LIVE_CHANNEL_LAYER_URL, "socket_timeout": 10}],
+            "prefix": CHANNEL_LAYER_PREFIX,
+            "expiry": 10,
+            "capacity": 100,
+        },
     }
 }
 # The tracker's socket: /ws/live on the page's own host (nginx sends it to uvicorn) unless this

@@ -141,3 +141,15 @@ def test_the_push_waits_for_the_round_trip_that_writes_the_profile_and_the_log(l
             frame(page, timeout=0.5)
         batch.execute()
         assert frame(page)["seq"] == 1
+
+
+def test_a_socket_quiet_for_longer_than_the_layers_read_timeout_still_gets_its_push(live_asgi, visitor, products):
+    """The channel layer's blocking read (5 s) outlasting redis-py's socket timeout killed such sockets."""
+    import time
+
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home"}))
+        frame(page)
+        time.sleep(6)
+        send_events(shopper_client(visitor), raw_event("add_to_cart", product_id=products[0].pk))
+        assert frame(page)["seq"] == 1
