@@ -31,6 +31,8 @@ def uvicorn_config(*, bind: str | None = None, app="shop.asgi:application", **ov
         "lifespan": "off",
         "server_header": False,
         "access_log": False,
+        # Every socket's open and close is logged at info: noise, and CPU, at thousands of sockets.
+        "log_level": "warning",
         "backlog": 4096,
         "timeout_graceful_shutdown": 10,
         **overrides,

@@ -63,7 +63,7 @@ def live_asgi(django_db_setup, django_db_blocker):
     port = free_port()
     # The static files from their folders, as pytest-django's live_server serves them to the browser tests.
     app = ASGIStaticFilesHandler(application)
-    server = uvicorn.Server(uvicorn_config(bind=f"127.0.0.1:{port}", app=app, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(bind=f"127.0.0.1:{port}", app=app))
     thread = threading.Thread(target=server.run, daemon=True)
     with django_db_blocker.unblock():
         thread.start()

@@ -323,7 +323,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # channels_redis waits 5 s per blocking read; redis-py's own socket timeout is 5 s too,
             # and losing that race crashed every socket idle for 5 s. Longer, so the read wins.
-            "hosts": [{"address": LIVE_CHANNEL_LAYER_URL, "socket_timeout": 10}],
+            # redis-py 8 refuses a command past its pool's 100 connections instead of waiting: 300
+            # sockets opening at once crashed consumers in group_add (bench/live_channel.py).
+            "hosts": [{"address": LIVE_CHANNEL_LAYER_URL, "socket_timeout": 10, "max_connections": 1000}],
             "prefix": CHANNEL_LAYER_PREFIX,
             "expiry": 10,
             "capacity": 100,

@@ -152,3 +152,27 @@ def test_a_silent_socket_is_closed_after_the_idle_time_and_a_heartbeat_keeps_it(
         started = time.monotonic()
         assert closed_with(socket) == (4408, "idle")
     assert 0.4 < time.monotonic() - started < 2
+
+
+def test_two_hundred_sockets_opening_at_once_are_all_served(live_asgi, visitor):
+    """redis-py refuses a command past its pool instead of waiting; a burst of handshakes joining
+    their groups at once must all be served."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    async def one():
+        cookie = "; ".join(f"{name}={value}" for name, value in type(visitor)().cookies.items())
+        async with connect(
+            f"ws://127.0.0.1:{live_asgi.port}/ws/live",
+            origin="http://testserver",
+            additional_headers={"Cookie": cookie},
+        ) as socket:
+            await socket.send(json.dumps({"type": "hello", "page": None}))
+            return json.loads(await asyncio.wait_for(socket.recv(), 20))["type"]
+
+    async def burst():
+        return await asyncio.gather(*(one() for _ in range(200)), return_exceptions=True)
+
+    answers = asyncio.run(burst())
+    assert answers == ["welcome"] * 200
