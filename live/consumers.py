@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import uuid
+import weakref
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
@@ -48,6 +49,19 @@ CLOSES = {
     "flood": 4429,
 }
 MAX_BATCH_ID = 64
+# Group joins and leaves in flight at once per process: the layer's pool (1,000 connections, see
+# CHANNEL_LAYERS) refuses past its size instead of waiting, and 5,000 sockets closing together
+# overran it. A burst waits here instead.
+GROUP_CALLS = 200
+_gates: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
+
+
+def _group_gate() -> asyncio.Semaphore:
+    """This event loop's bound on group calls (a semaphore belongs to one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _gates:
+        _gates[loop] = asyncio.Semaphore(GROUP_CALLS)
+    return _gates[loop]
 
 
 @dataclass
@@ -100,7 +114,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.last_frame = loop.time()
         self.watchdog = asyncio.create_task(self._watch_idle())
         self.group = visitor_group(self.visitor_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        async with _group_gate():
+            await self.channel_layer.group_add(self.group, self.channel_name)
 
     def _refusal(self) -> str | None:
         """Why this handshake may not go on: a foreign origin, no consent; else None and who it is."""
@@ -123,7 +138,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if self.visitor_id is None or not hasattr(self, "group"):
             return
         self.watchdog.cancel()
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        async with _group_gate():
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _close(self, reason: str) -> None:
         """Close with the reason's code. The close handshake runs as a task of its own: uvicorn's
@@ -139,6 +155,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await asyncio.wait_for(self.send(text_data=json.dumps(payload)), settings.LIVE_SEND_TIMEOUT_SECONDS)
         except TimeoutError:
             await self._close("slow_client")
+        except OSError:
+            # The client went away while this was on its way (uvicorn's ClientDisconnected): the
+            # disconnect that follows ends the consumer; a batch it was the ack of is resent.
+            self.closing = True
 
     async def _watch_idle(self) -> None:
         loop = asyncio.get_running_loop()
