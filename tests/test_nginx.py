@@ -9,7 +9,6 @@ import yaml
 from bench._nginx import NGINX, SKIP_REASON, Nginx, config_local, config_test
 from bench._server import Gunicorn, free_port
 from bench.slowloris import healthy_wait, slowloris_probe
-from tests.live_server import live_asgi  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 # Any database that answers SELECT 1 serves /healthz; the trickled requests never reach a view.
@@ -105,7 +104,7 @@ def test_static_files_come_from_nginx(edge):
 
 
 @pytest.fixture
-def live_edge(live_asgi):  # noqa: F811
+def live_edge(live_asgi):
     """nginx as shipped in front of gunicorn and of the live channel's uvicorn (tests/live/conftest.py)."""
     if NGINX is None:
         pytest.skip(SKIP_REASON)

@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from tests.factories.catalog import CategoryFactory, ProductFactory
-from tests.live_server import live_asgi  # noqa: F401
 from tracking.models import Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -53,7 +52,7 @@ class Cutter:
 
 
 def test_events_go_over_the_socket_fall_back_to_http_once_and_a_cart_add_updates_another_tab(
-    live_asgi,  # noqa: F811
+    live_asgi,
     browser,
     shot,
 ):

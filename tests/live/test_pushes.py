@@ -9,10 +9,9 @@ from django.urls import reverse
 
 from shop.keyspace import RedisBatch, live_push_keys, redis_client
 from tests.factories.catalog import ProductFactory
+from tests.live_server import ORIGIN
 from tracking.hooks import StoredBatch
 from tracking.payloads import raw_event
-
-from .conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
