@@ -1,4 +1,4 @@
-# The shop's image: web (gunicorn), worker and beat all run from it.
+# The shop's image: web (gunicorn), live (uvicorn: python -m live.serve), worker and beat all run from it.
 
 # Build stage: wheels for every pin, with a compiler at hand for any sdist-only package.
 FROM python:3.11-slim AS build
@@ -30,4 +30,6 @@ RUN SECRET_KEY=collectstatic-only-not-a-secret ALLOWED_HOSTS=localhost \
     && chown shop:shop /app/media
 USER shop
 EXPOSE 8000
+# The live channel's uvicorn (docker-compose.yml's live service).
+EXPOSE 8001
 CMD ["gunicorn", "--config", "gunicorn.conf.py"]

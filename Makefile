@@ -30,7 +30,7 @@ help:
 	@echo "make fuzz       the property tests with fresh random cases, many more of them"
 	@echo "make lint       ruff check, ruff format --check and the import contract (lint-imports)"
 	@echo "make fmt        ruff format and ruff check --fix"
-	@echo "make serve      gunicorn with the production settings on http://127.0.0.1:8000"
+	@echo "make serve      gunicorn with the production settings on http://127.0.0.1:8000, uvicorn on 8001"
 	@echo "make services   start PostgreSQL and Redis if they are installed but stopped"
 	@echo "make clean      remove caches, collected static files and var/"
 	@echo "make distclean  clean, and remove .venv and the embedded SQLite database"
@@ -86,13 +86,16 @@ fmt: $(INSTALLED)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# The production stack on this machine: production settings, whitenoise, gunicorn. Plain
-# HTTP here, so the HTTPS redirect is off unless SECURE_SSL_REDIRECT says otherwise.
+# The production stack on this machine: production settings, whitenoise, gunicorn, and uvicorn
+# beside it for the live channel's socket on 8001 (the pages are told so: LIVE_SOCKET_URL).
+# Plain HTTP here, so the HTTPS redirect is off unless SECURE_SSL_REDIRECT says otherwise.
 serve: $(INSTALLED)
 	@export DJANGO_SETTINGS_MODULE=shop.settings.production \
 		ALLOWED_HOSTS="$${ALLOWED_HOSTS:-127.0.0.1,localhost}" \
 		SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}" \
-		GUNICORN_BIND="$${GUNICORN_BIND:-127.0.0.1:8000}"; \
+		GUNICORN_BIND="$${GUNICORN_BIND:-127.0.0.1:8000}" \
+		LIVE_BIND="$${LIVE_BIND:-127.0.0.1:8001}"; \
+	export LIVE_SOCKET_URL="$${LIVE_SOCKET_URL:-ws://$${LIVE_BIND}/ws/live}"; \
 	if [ -z "$${SECRET_KEY:-}" ] && ! grep -qs '^SECRET_KEY=' .env; then \
 		echo "==> no SECRET_KEY in the environment or .env: using a throwaway one" >&2; \
 		export SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
@@ -100,7 +103,8 @@ serve: $(INSTALLED)
 	$(PY) scripts/ensure_database.py; \
 	$(PY) manage.py migrate --noinput; \
 	$(PY) manage.py collectstatic --noinput --verbosity 0; \
-	exec $(VENV)/bin/gunicorn --config gunicorn.conf.py
+	$(PY) -m live.serve & live=$$!; trap 'kill $$live 2>/dev/null' EXIT; \
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py
 
 clean:
 	rm -rf staticfiles var .pytest_cache .ruff_cache

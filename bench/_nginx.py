@@ -27,11 +27,21 @@ def _replace_once(text: str, pattern: str, replacement: str) -> str:
     return new
 
 
-def config_local(*, upstream_port: int, listen_port: int, prefix: Path, static_root: Path = ROOT / "static") -> str:
+def config_local(
+    *,
+    upstream_port: int,
+    listen_port: int,
+    prefix: Path,
+    static_root: Path = ROOT / "static",
+    live_port: int | None = None,
+) -> str:
     """The shipped config for this machine: every timeout, buffer and header as shipped; the upstream
-    at 127.0.0.1:upstream_port, listening on 127.0.0.1:listen_port only, temp files and pid in prefix."""
+    at 127.0.0.1:upstream_port (the live channel's at live_port, else the same), listening on
+    127.0.0.1:listen_port only, temp files and pid in prefix."""
     text = SHIPPED_CONFIG.read_text()
     text = _replace_once(text, r"^\s*server web:8000 resolve;.*$", f"        server 127.0.0.1:{upstream_port};")
+    live = live_port or upstream_port
+    text = _replace_once(text, r"^\s*server live:8001 resolve;.*$", f"        server 127.0.0.1:{live};")
     text = _replace_once(text, r"^\s*listen 80;.*$", f"        listen 127.0.0.1:{listen_port};")
     text = _replace_once(text, r"^\s*alias /srv/static/;.*$", f"            alias {static_root}/;")
     text = _replace_once(text, r"^\s*include mime.types;$", f"    include {MIME_TYPES};")
@@ -61,13 +71,15 @@ class Nginx:
     the foreground, waits until /healthz answers through it, and stops it (and its workers) on exit.
     """
 
-    def __init__(self, *, upstream_port: int):
+    def __init__(self, *, upstream_port: int, live_port: int | None = None):
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
         # Workers run as nobody when nginx starts as root: let them into the temp folder.
         self.folder.chmod(0o755)
         self.config = self.folder / "nginx.conf"
-        self.config.write_text(config_local(upstream_port=upstream_port, listen_port=self.port, prefix=self.folder))
+        self.config.write_text(
+            config_local(upstream_port=upstream_port, listen_port=self.port, prefix=self.folder, live_port=live_port)
+        )
         self.log = self.folder / "nginx.log"
         self.process: subprocess.Popen | None = None
 

@@ -9,9 +9,9 @@ from redis.exceptions import RedisError
 
 from shop.keyspace import profile_keys
 
+from . import serving
 from .erasure import erasures_record
 from .profiles import profile_owner, profile_read
-from .serving import page_blocks, page_fill
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +63,29 @@ def profile_forget(
 
 
 def page_context(request, page: str, *, products: list[int] = ()) -> dict:
-    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}}, and
-    {"segments": the slugs of the segments the visitor is in} (read in the same round trip).
+    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}},
+    {"segments": the slugs of the segments the visitor is in} (read in the same round trip), and
+    {"slot_page": what the live channel needs to fill the same slots again while the page is open}.
 
     page is "home", "product" or "cart"; products are what the page is about (the product
     shown, the cart's lines), which both steer and are left out of the recommendations.
     """
     context = getattr(request, "tracking", None)
     user = getattr(request, "user", None)
-    fill = page_fill(
+    fill = serving.page_fill(
         page=page,
         user_id=user.pk if user is not None and user.is_authenticated else None,
         visitor_id=context.visitor_id if context is not None and context.granted else None,
         page_products=list(products),
     )
     segments = fill.state.segments if fill is not None and fill.state is not None else frozenset()
-    return {"slots": page_blocks(fill) if fill is not None else {}, "segments": segments}
+    return {
+        "slots": serving.page_blocks(fill) if fill is not None else {},
+        "segments": segments,
+        "slot_page": {"page": page, "products": ",".join(str(pk) for pk in products)},
+    }
+
+
+def page_blocks(*, page: str, user_id: int | None, visitor_id: uuid.UUID | None, products: Iterable[int] = ()) -> dict:
+    """The filled slots of a page for this user or visitor: page_context's "slots" without a request."""
+    return serving.page_slots(page=page, user_id=user_id, visitor_id=visitor_id, page_products=list(products))

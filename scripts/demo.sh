@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and serves the demo shop: database, migrations, demo data, a Celery worker with
-# beat when a broker answers, then the development server. Ctrl-C stops all it started.
+# beat when a broker answers, then uvicorn serving the pages and the live channel's socket in one
+# process (so the embedded default's in-memory channel layer reaches them all). Ctrl-C stops all it started.
 #
 # Environment: DEMO_ADDR (default 127.0.0.1:8000), DEMO_ADMIN_PASSWORD (default admin),
 # and every variable the settings read (see README.md).
@@ -20,7 +21,7 @@ mkdir -p "$RUN_DIR"
 log() { printf '==> %s\n' "$*" >&2; }
 
 # Each background process leads a process group of its own, so stopping it also stops its
-# children (runserver's autoreloader child, Celery's pool and embedded beat).
+# children (Celery's pool and embedded beat).
 SETSID="$(command -v setsid || true)"
 
 # stop_recorded PIDFILE PATTERN: stops the process group recorded in PIDFILE, but only if
@@ -43,7 +44,7 @@ stop_recorded() {
 
 cleanup() {
   trap - EXIT INT TERM HUP
-  stop_recorded "$SERVER_PIDFILE" "runserver"
+  stop_recorded "$SERVER_PIDFILE" "live.serve"
   stop_recorded "$WORKER_PIDFILE" "celery"
 }
 trap cleanup EXIT
@@ -52,7 +53,7 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # A previous demo that was killed hard may have left its processes behind.
-stop_recorded "$SERVER_PIDFILE" "runserver"
+stop_recorded "$SERVER_PIDFILE" "live.serve"
 stop_recorded "$WORKER_PIDFILE" "celery"
 
 "$PY" scripts/ensure_database.py
@@ -83,7 +84,7 @@ if [ "$eager" = 0 ]; then
   echo $! >"$WORKER_PIDFILE"
 fi
 
-$SETSID "$PY" manage.py runserver "$ADDR" </dev/null &
+LIVE_BIND="$ADDR" $SETSID "$PY" -m live.serve </dev/null &
 server_pid=$!
 echo "$server_pid" >"$SERVER_PIDFILE"
 

@@ -15,10 +15,16 @@ def client_address(request: HttpRequest) -> str:
     trusted proxy wrote are whatever the client chose to send and prove nothing. Every caller that
     limits, locks or counts by address asks here (the collector's limits, login lockouts, sign-ups).
     """
-    remote = request.META.get("REMOTE_ADDR", "")
+    return peer_address(
+        remote=request.META.get("REMOTE_ADDR", ""), forwarded=request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def peer_address(*, remote: str, forwarded: str) -> str:
+    """client_address's rule for a connection that is no HttpRequest (a WebSocket's ASGI scope)."""
     if not settings.TRUSTED_PROXIES:
         return remote
-    return _resolved(remote, request.META.get("HTTP_X_FORWARDED_FOR", ""), tuple(settings.TRUSTED_PROXIES))
+    return _resolved(remote, forwarded, tuple(settings.TRUSTED_PROXIES))
 
 
 def address_bucket(request: HttpRequest) -> str:
@@ -29,7 +35,12 @@ def address_bucket(request: HttpRequest) -> str:
     subscriber's network, inside which a host picks new addresses at will. The digest is keyed
     with SECRET_KEY, so the limiters' Redis keys never hold an address.
     """
-    return _bucket(client_address(request), settings.SECRET_KEY)
+    return peer_bucket(client_address(request))
+
+
+def peer_bucket(address: str) -> str:
+    """address_bucket of an address already resolved by client_address or peer_address."""
+    return _bucket(address, settings.SECRET_KEY)
 
 
 def client_network(request: HttpRequest) -> str:

@@ -5,6 +5,7 @@ and one Lua call may touch them all.
 """
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -119,6 +120,12 @@ class RedisBatch:
         self.client = client or redis_client()
         self.pipe = self.client.pipeline(transaction=False)
         self._scripts: dict[int, tuple[str, list, list]] = {}
+        self._after: list[Callable[[], None]] = []
+
+    def after(self, callback: Callable[[], None]) -> None:
+        """Call callback once everything queued has been sent and answered: for work that must
+        not start before Redis holds what this batch writes (a live push reading it back)."""
+        self._after.append(callback)
 
     def script(self, name: str, *, keys: list, args: list) -> int:
         """Queue a call of the script shop/lua/<name>.lua; returns where its reply will be."""
@@ -130,9 +137,7 @@ class RedisBatch:
     def execute(self, *, raise_on_error: bool = True) -> list:
         """Send everything queued; the replies in order. Raises the first error any command met,
         or with raise_on_error=False leaves each error in its command's place."""
-        if not len(self.pipe):
-            return []
-        replies = self.pipe.execute(raise_on_error=False)
+        replies = self.pipe.execute(raise_on_error=False) if len(self.pipe) else []
         for position, (name, keys, args) in self._scripts.items():
             if isinstance(replies[position], NoScriptError):
                 try:
@@ -143,6 +148,8 @@ class RedisBatch:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
+        for callback in self._after:
+            callback()
         return replies
 
 
@@ -176,3 +183,14 @@ def segment_members_key(slug: str) -> str:
 def segment_due_key() -> str:
     """Sorted set of owner -> epoch second when a segment of theirs may change with time alone."""
     return "segment:due"
+
+
+# The live channel (live/): what a visitor's open pages are pushed, kept for a reconnecting page.
+def live_push_keys(visitor: str) -> list[str]:
+    """The keys of shop/lua/live_push.lua: a visitor's push counter and their recent pushes, in
+    order (a list of JSON entries, each with its sequence number). One hash tag per visitor."""
+    return [f"live:{{v:{visitor}}}:seq", f"live:{{v:{visitor}}}:pushes"]
+
+
+# Prefix of the Channels Redis layer's own keys (channels_redis builds them under it).
+CHANNEL_LAYER_PREFIX = "live:layer"

@@ -7,6 +7,10 @@ import pytest
 from django_redis import get_redis_connection
 from hypothesis import settings as hypothesis_settings
 
+# One uvicorn for the session, whoever asks first: two would share this process's channel layer
+# from two event loops, which channels_redis refuses.
+from tests.live_server import live_asgi, visitor  # noqa: F401
+
 # Property tests draw new cases on every run; in CI that would let any submission fail on a
 # case its change never touched. CI replays the same cases each run (derandomize, no example
 # database); `make fuzz` draws fresh ones, many more, to find what the fixed cases miss. Each

@@ -324,3 +324,54 @@ def test_web_healthcheck_passes_against_gunicorn_with_production_settings(servic
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_live_service_runs_uvicorn_beside_web_with_its_healthcheck(services):
+    live = services["live"]
+    assert _argv(live["command"]) == ["python", "-m", "live.serve"]
+    assert live.get("build") and "ports" not in live
+    environment = _environment(live)
+    assert environment["DJANGO_SETTINGS_MODULE"] == "shop.settings.production"
+    assert environment["LIVE_BIND"] == "0.0.0.0:8001"
+    assert environment["REDIS_URL"].startswith("redis://redis:6379/")
+    assert environment["TRUSTED_PROXIES"] == _environment(services["web"])["TRUSTED_PROXIES"]
+    assert live["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert live["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "/healthz" in _healthcheck(live) and "8001" in _healthcheck(live)
+    assert services["nginx"]["depends_on"]["live"]["condition"] == "service_healthy"
+    assert ("EXPOSE", "8001") in _dockerfile_instructions()
+
+
+def test_live_healthcheck_passes_against_uvicorn_with_production_settings(services):
+    """The compose healthcheck of live, as written, against `python -m live.serve` (production settings)."""
+    test = services["live"]["healthcheck"]["test"]
+    port = _free_port()
+    probe = test[3].replace("127.0.0.1:8001", f"127.0.0.1:{port}")
+    env = _production_env(
+        SECRET_KEY=_secret_key(),
+        ALLOWED_HOSTS="localhost,shop.example.com",
+        DATABASE_URL=LOCAL_POSTGRES,
+        LIVE_BIND=f"127.0.0.1:{port}",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "live.serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "uvicorn did not listen within 30 s"
+            time.sleep(0.1)
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -20,7 +20,7 @@ def _lint(root: Path) -> subprocess.CompletedProcess:
 @pytest.fixture
 def tree(tmp_path):
     """A copy of the project's packages and contract, to break on purpose."""
-    for package in ("shop", "tracking", "personalization", "segments", "experiments"):
+    for package in ("shop", "tracking", "personalization", "segments", "experiments", "live"):
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
@@ -29,7 +29,7 @@ def tree(tmp_path):
 def test_the_project_keeps_its_layers():
     result = _lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "7 kept, 0 broken" in result.stdout
+    assert "9 kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -45,6 +45,9 @@ def test_the_project_keeps_its_layers():
         ("tracking/services.py", "import segments.hooks", "segments.hooks"),
         ("experiments/stats.py", "from shop.orders import services", "shop.orders.services"),
         ("personalization/serving/state.py", "import experiments.assignment", "experiments.assignment"),
+        ("tracking/services.py", "import live.pushes", "live.pushes"),
+        ("live/render.py", "from personalization.serving import page_slots", "personalization.serving"),
+        ("live/consumers.py", "from shop.orders import selectors", "shop.orders.selectors"),
     ],
 )
 def test_a_forbidden_import_fails_naming_both_modules(tree, module, line, imported):

@@ -144,3 +144,35 @@ def test_forwarded_headers_are_believed_from_the_trusted_address_only():
     untrusted, trusted = _Echo.seen
     assert (untrusted["X-Forwarded-For"], untrusted["X-Forwarded-Proto"]) == ("127.0.0.2", "http")
     assert (trusted["X-Forwarded-For"], trusted["X-Forwarded-Proto"]) == ("203.0.113.9", "https")
+
+
+@pytest.fixture
+def live_edge(live_asgi):
+    """nginx as shipped in front of gunicorn and of the live channel's uvicorn (tests/live/conftest.py)."""
+    if NGINX is None:
+        pytest.skip(SKIP_REASON)
+    environment = {"DATABASE_URL": LOCAL_POSTGRES, "GUNICORN_WORKERS": "1"}
+    with (
+        Gunicorn(settings="shop.settings.test", environment=environment) as gunicorn,
+        Nginx(upstream_port=gunicorn.port, live_port=live_asgi.port) as nginx,
+    ):
+        yield nginx
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_socket_goes_through_nginx_with_its_close_reasons(live_edge):
+    import json
+    import uuid
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{live_edge.port}/ws/live"
+    origin = f"http://127.0.0.1:{live_edge.port}"
+    cookie = f"ll_consent=granted; ll_vid={uuid.uuid4()}; ll_sid={uuid.uuid4()}"
+    with connect(url, origin=origin, additional_headers={"Cookie": cookie}, open_timeout=5) as socket:
+        socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(socket.recv(timeout=5)) == {"type": "pong"}
+    with connect(url, origin=origin, open_timeout=5) as socket, pytest.raises(ConnectionClosed) as closed:
+        socket.recv(timeout=5)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "consent_required")

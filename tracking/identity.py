@@ -1,6 +1,7 @@
 """First-party identity: consent, visitor and session cookies, and the request's tracking context."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -39,13 +40,18 @@ def _uuid(value: str | None) -> uuid.UUID | None:
 
 def context_from_request(request: HttpRequest) -> TrackingContext:
     """What the cookies say; with consent, missing ids are minted here (and set on the response)."""
-    consent = request.COOKIES.get(CONSENT_COOKIE)
+    return context_from_cookies(request.COOKIES)
+
+
+def context_from_cookies(cookies: Mapping[str, str]) -> TrackingContext:
+    """The tracking context of a request's or a WebSocket handshake's cookies (see context_from_request)."""
+    consent = cookies.get(CONSENT_COOKIE)
     if consent not in (GRANTED, DENIED):
         consent = None
     if consent != GRANTED:
         return TrackingContext(consent=consent, visitor_id=None, session_id=None)
-    visitor = _uuid(request.COOKIES.get(VISITOR_COOKIE))
-    session = _uuid(request.COOKIES.get(SESSION_COOKIE))
+    visitor = _uuid(cookies.get(VISITOR_COOKIE))
+    session = _uuid(cookies.get(SESSION_COOKIE))
     return TrackingContext(
         consent=consent,
         visitor_id=visitor or uuid.uuid4(),

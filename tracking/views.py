@@ -1,24 +1,18 @@
 """The collector endpoint and the consent choice."""
 
-import json
 import logging
 import re
-from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.http.request import validate_host
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from shop.client_address import address_bucket
 
-from . import ratelimit
+from .collector import BatchRefused, batch_collect, batch_parse, origin_allowed
 from .identity import CONSENT_COOKIE, DENIED, GRANTED, consent_set, context_from_request
-from .registry import Source
-from .services import MAX_BATCH, event_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -29,26 +23,13 @@ KNOWN_BOTS = re.compile(
     re.IGNORECASE,
 )
 
-REFUSALS = {
-    ratelimit.Refusal.NEW_VISITOR: (
-        "too_many_new_visitors",
-        "too many new visitors from this address; visitors already seen are still served",
-    ),
-    ratelimit.Refusal.VISITOR: ("rate_limited", "too many events from this visitor; slow down"),
-    ratelimit.Refusal.ADDRESS: ("rate_limited", "too many events from this address; slow down"),
-}
-
 
 def _error(status: int, reason: str, detail: str, **extra) -> JsonResponse:
     return JsonResponse({"error": reason, "detail": detail, **extra}, status=status)
 
 
 def _origin_allowed(request: HttpRequest) -> bool:
-    origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if not origin:
-        return False
-    host = urlsplit(origin).hostname
-    return bool(host) and validate_host(host, [*settings.ALLOWED_HOSTS, *settings.TRACKING_ALLOWED_ORIGINS])
+    return origin_allowed(request.headers.get("Origin") or request.headers.get("Referer"))
 
 
 @csrf_exempt  # beacons carry no CSRF token; the Origin check below stands in for it
@@ -67,41 +48,19 @@ def collect_view(request: HttpRequest) -> JsonResponse:
     context = request.tracking
     if not context.granted:
         return _error(403, "consent_required", "no tracking without the visitor's consent")
-    body = request.body
-    if len(body) > settings.TRACKING_MAX_BODY_BYTES:
-        return _error(413, "body_too_large", f"at most {settings.TRACKING_MAX_BODY_BYTES} bytes per request")
-    try:
-        batch = json.loads(body)
-    except (ValueError, RecursionError):
-        return _error(400, "bad_json", "the body is not valid JSON")
-    if not isinstance(batch, dict) or not isinstance(batch.get("events"), list):
-        return _error(400, "bad_batch", 'the body must be an object with an "events" list')
-    events = batch["events"]
-    if not events:
-        return _error(400, "empty_batch", "a batch needs at least one event")
-    if len(events) > MAX_BATCH:
-        return _error(413, "batch_too_long", f"at most {MAX_BATCH} events per batch")
-    refusal, retry_after = ratelimit.check(
-        visitor=str(context.visitor_id), address=address_bucket(request), cost=len(events)
-    )
-    if refusal:
-        response = _error(429, *REFUSALS[refusal], retry_after=retry_after)
-        response["Retry-After"] = str(retry_after)
-        return response
     user = request.user if request.user.is_authenticated else None
     try:
-        result = event_ingest(
-            events=events,
+        result = batch_collect(
+            batch=batch_parse(request.body),
             visitor_id=context.visitor_id,
             user_id=user.pk if user else None,
             session_id=context.session_id,
-            source=Source.WEB,
-            sent_at=batch.get("sent_at"),
+            address=address_bucket(request),
         )
-    except DatabaseError:
-        logger.exception("collector could not store a batch")
-        response = _error(503, "store_unavailable", "events were not stored; send them again", retry_after=2)
-        response["Retry-After"] = "2"
+    except BatchRefused as refused:
+        response = JsonResponse(refused.as_json(), status=refused.status)
+        if refused.retry_after is not None:
+            response["Retry-After"] = str(refused.retry_after)
         return response
     status = 400 if result.rejected and not (result.accepted or result.duplicates) else 202
     return JsonResponse(result.as_json(), status=status)

@@ -8,6 +8,8 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 
+from shop.keyspace import CHANNEL_LAYER_PREFIX
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -249,6 +251,7 @@ TRACKING_HOOKS = env.list(
         # Segments re-checked on each batch (segments/hooks.py).
         "segments.hooks.SegmentHook",
         "experiments.exposures.ExposureHook",
+        "live.hooks.PushHook",
     ],
 )
 # The storefront's function that maps SKUs to (product id, category id) for import_events.
@@ -329,10 +332,58 @@ PERSONALIZATION_SLOT_STAGES = [
 # Off until an operator chooses what revenue to spend on that measurement (5 is common).
 EXPERIMENTS_HOLDOUT_PERCENT = env.float("EXPERIMENTS_HOLDOUT_PERCENT", default=0.0)
 
+# The live channel (live/): tracker batches over a WebSocket and pushes to open pages, served by
+# uvicorn beside gunicorn (Django Channels; the embedded default uses the in-memory layer).
+INSTALLED_APPS += ["channels", "live"]
+# The channel layer carries only wake-ups (at-most-once); pushes are kept in REDIS_URL's keys.
+LIVE_CHANNEL_LAYER_URL = env("LIVE_CHANNEL_LAYER_URL", default=REDIS_URL)
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # A wake-up older than a few seconds is worthless: the page catches up from the log anyway.
+        "CONFIG": {
+            # channels_redis waits 5 s per blocking read; redis-py's own socket timeout is 5 s too,
+            # and losing that race crashed every socket idle for 5 s. Longer, so the read wins.
+            # redis-py 8 refuses a command past its pool's 100 connections instead of waiting: 300
+            # sockets opening at once crashed consumers in group_add (bench/live_channel.py).
+            "hosts": [{"address": LIVE_CHANNEL_LAYER_URL, "socket_timeout": 10, "max_connections": 1000}],
+            "prefix": CHANNEL_LAYER_PREFIX,
+            "expiry": 10,
+            "capacity": 100,
+        },
+    }
+}
+# The tracker's socket: /ws/live on the page's own host (nginx sends it to uvicorn) unless this
+# names another (make serve: uvicorn's own port). Its origin, not every ws: host, goes in each
+# page's connect-src.
+LIVE_SOCKET_URL = env("LIVE_SOCKET_URL", default="")
+MIDDLEWARE.insert(MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "live.middleware.SocketOriginMiddleware")
+# Frames one socket may send per second (and in a burst): the tracker sends a batch every 1.5 s
+# at most, and a heartbeat every 25 s; a script in a loop sends thousands.
+LIVE_FRAMES_PER_SECOND = env.float("LIVE_FRAMES_PER_SECOND", default=10.0)
+LIVE_FRAME_BURST = env.int("LIVE_FRAME_BURST", default=30)
+# A socket that says nothing (not even the tracker's 25 s heartbeat, which hidden pages stop) for
+# this long is closed: a background tab holds no server memory, and resumes when shown again.
+LIVE_IDLE_SECONDS = env.float("LIVE_IDLE_SECONDS", default=90.0)
+# A push the client does not take within this many seconds closes its socket: a slow reader's
+# backlog is bounded by the socket's write buffer, never grown.
+LIVE_SEND_TIMEOUT_SECONDS = env.float("LIVE_SEND_TIMEOUT_SECONDS", default=5.0)
+# Where uvicorn serves the live channel (python -m live.serve), beside gunicorn's 8000.
+LIVE_BIND = env("LIVE_BIND", default="0.0.0.0:8001")
+# Frames uvicorn reads ahead of the consumer per socket: with frames of at most twice
+# TRACKING_MAX_BODY_BYTES, a client sending faster than its batches are stored holds 1 MB at
+# most before TCP itself pushes back.
+LIVE_WS_MAX_QUEUE = 8
+# Pushes kept per visitor for a reconnecting page, and for how long; an older gap is resynced
+# with a fresh render instead of a replay.
+LIVE_PUSH_KEEP = 50
+LIVE_PUSH_KEEP_SECONDS = env.int("LIVE_PUSH_KEEP_SECONDS", default=600)
+
 # Content-Security-Policy (django-csp: Django 5.2 has no policy of its own). Scripts, styles and
 # images come from the shop's own origin only, so injected markup cannot load or run anything; the
 # one kind of inline script, the pages' dataLayer pushes, carries the page's nonce. connect-src is
-# the collector the tracker posts to; frame-ancestors 'none' is X-Frame-Options' modern form.
+# the collector the tracker posts to, and its socket's origin, added per page (the live block
+# above); frame-ancestors 'none' is X-Frame-Options' modern form.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

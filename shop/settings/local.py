@@ -40,6 +40,9 @@ if EMBEDDED_REDIS:
         }
     }
 
+    # One process serves the demo's pages and sockets (uvicorn), so an in-process layer reaches them all.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
 if EMBEDDED_REDIS or not redis_ready(CELERY_BROKER_URL):
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True

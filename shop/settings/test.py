@@ -19,3 +19,5 @@ CACHES["default"]["KEY_PREFIX"] = "shoptest"  # noqa: F405
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/14")
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 LOGGING["loggers"]["django"]["level"] = "WARNING"  # noqa: F405
+# The live channel's layer in the tests' own Redis database too (flushed around every test).
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL  # noqa: F405

@@ -3,7 +3,9 @@
  * Sends nothing until the visitor has consented. Events are batched, flushed at
  * BATCH_SIZE or after FLUSH_MS, and on pagehide with sendBeacon; unsent events wait in
  * localStorage and are retried with backoff. Each event carries a client-made UUID, so
- * a retried batch is stored once.
+ * a retried batch is stored once. While a WebSocket is open it carries the batches (one
+ * not acknowledged goes again over HTTP) and brings the slots re-rendered after an add to
+ * cart, numbered so a reconnect resumes.
  */
 (function (w, d) {
   "use strict";
@@ -18,6 +20,10 @@
     // purchase is recorded by the server from the order itself
   };
   var queue = [], inflight = false, timer = null, backoff = 1000, started = false, seen = {};
+  var script = d.currentScript, loc = w.location;
+  var SOCKET = script && script.getAttribute("data-socket") ||
+    (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + "/ws/live";
+  var ws = null, up = false, bid = 0, acking = null, seq = null, tries = 0, io = null;
 
   function uuid() {
     if (w.crypto && w.crypto.randomUUID) return w.crypto.randomUUID();
@@ -59,8 +65,20 @@
   function flush() {
     if (inflight || !queue.length || !started) return;
     if (w.navigator.onLine === false) { schedule(backoff); return; }
-    var batch = queue.slice(0, BATCH_SIZE);
-    inflight = true;
+    var batch = inflight = queue.slice(0, BATCH_SIZE);
+    if (!up) return post(batch);
+    ws.send(JSON.stringify({ type: "batch", id: ++bid, sent_at: Date.now(), events: batch }));
+    acking = setTimeout(resend, 5000);
+  }
+  function unack() { clearTimeout(acking); acking = null; bid++; }
+  function done() {
+    unack(); queue.splice(0, inflight.length); inflight = false; save(); backoff = 1000;
+    if (queue.length) schedule(0);
+  }
+  // Not acknowledged on the socket: the same events, the same ids, over HTTP.
+  function resend() { unack(); post(inflight); }
+  function post(batch) {
+    inflight = batch;
     w.fetch(ENDPOINT, {
       method: "POST", body: body(batch), credentials: "same-origin", keepalive: true,
       headers: { "Content-Type": "application/json" }
@@ -68,13 +86,44 @@
       inflight = false;
       // 5xx and 429 mean "not stored, try again"; any other answer is final for the batch.
       if (r.status >= 500 || r.status === 429) return retry();
-      queue.splice(0, batch.length); save(); backoff = 1000;
-      if (queue.length) schedule(0);
+      inflight = batch; done();
     }, function () { inflight = false; retry(); });
   }
   function retry() {
     backoff = Math.min(backoff * 2, MAX_BACKOFF);
     schedule(backoff * (0.5 + Math.random() / 2));
+  }
+  function connect() {
+    if (ws || !w.WebSocket || d.visibilityState === "hidden") return;
+    ws = new WebSocket(SOCKET);
+    ws.onopen = function () {
+      up = true; tries = 0;
+      var el = d.querySelector("[data-slot-page]");
+      ws.send(JSON.stringify({ type: "hello", seq: seq, page: el && el.getAttribute("data-slot-page"),
+        products: el ? el.getAttribute("data-slot-products").split(",").map(int).filter(Boolean) : [] }));
+      if (!inflight) flush();
+    };
+    ws.onmessage = function (ev) {
+      var m = JSON.parse(ev.data);
+      if (m.id === bid && acking) {
+        if (m.type === "ack") done(); else { unack(); inflight = false; retry(); }
+      } else if (m.type === "welcome") seq = m.seq;
+      else if (m.type === "push" && (m.resync || m.seq > seq)) { seq = m.seq; swap(m.slots); }
+    };
+    ws.onclose = function (ev) {
+      ws = null; up = false;
+      if (acking) resend();
+      // Refused for consent or origin: this page keeps to HTTP. Hidden: back when shown.
+      if (ev.code !== 4401 && ev.code !== 4403) setTimeout(connect, 1000 << Math.min(tries++, 5));
+    };
+  }
+  function swap(slots) {
+    for (var name in slots) {
+      var sel = '[data-slot-block="' + name + '"]', el = d.querySelector(sel);
+      if (!el) continue;
+      el.outerHTML = slots[name];
+      observe(d.querySelector(sel));
+    }
   }
   function beacon() {
     if (!queue.length || !w.navigator.sendBeacon) return;
@@ -115,10 +164,13 @@
   function ids(el) {
     return { product_id: el.getAttribute("data-product-id"), category_id: el.getAttribute("data-category-id") };
   }
+  function observe(scope) {
+    if (io && scope) scope.querySelectorAll("[data-track-impression]").forEach(function (el) { io.observe(el); });
+  }
   function watchImpressions() {
     if (!w.IntersectionObserver) return;
     var timers = new Map();
-    var io = new IntersectionObserver(function (entries) {
+    io = new IntersectionObserver(function (entries) {
       entries.forEach(function (en) {
         var el = en.target;
         if (en.isIntersecting && en.intersectionRatio >= 0.5) {
@@ -130,7 +182,7 @@
         } else if (timers.has(el)) { clearTimeout(timers.get(el)); timers.delete(el); }
       });
     }, { threshold: [0, 0.5, 1] });
-    d.querySelectorAll("[data-track-impression]").forEach(function (el) { io.observe(el); });
+    observe(d);
   }
   function watchClicks() {
     d.addEventListener("click", function (ev) {
@@ -183,7 +235,10 @@
       page_type: page, page_referrer: d.referrer ? new URL(d.referrer).origin : undefined }));
     hookDataLayer(); watchImpressions(); watchClicks(); watchScroll(); watchMedia();
     w.addEventListener("pagehide", beacon);
-    d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") beacon(); });
+    d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") beacon(); else connect(); });
+    // The heartbeat of a page looked at; a hidden one goes quiet and the server closes it.
+    setInterval(function () { if (up && d.visibilityState !== "hidden") ws.send('{"type":"ping"}'); }, 25000);
+    connect();
     w.addEventListener("online", function () { backoff = 1000; flush(); });
   }
 

@@ -11,8 +11,9 @@ import pytest
 from tracking.registry import REGISTRY
 
 TRACKER = Path(__file__).resolve().parents[2] / "static" / "js" / "tracker.js"
-# Unminified and gzipped; minified it is about two thirds of that (2.3 kB with terser).
-GZIP_BUDGET = 4 * 1024
+# Unminified and gzipped; minified it is about two thirds of that (2.9 kB with terser, 2.3 kB
+# before the WebSocket transport and the slot swap).
+GZIP_BUDGET = 4.5 * 1024
 
 
 def test_tracker_is_small():

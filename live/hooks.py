@@ -1,0 +1,18 @@
+"""The live channel as a tracking hook: an add_to_cart refreshes the recommendation slots on open pages."""
+
+from shop.keyspace import RedisBatch
+from tracking.hooks import StoredBatch
+
+from .pushes import SLOTS, push_queue
+
+# What changes the shelves enough to push them again while the page is open.
+REFRESHING = frozenset({"add_to_cart"})
+
+
+class PushHook:
+    def batch_stored(self, batch: StoredBatch, *, redis: RedisBatch) -> None:
+        """One push per batch that stored an add_to_cart, however many it held; queued behind the
+        profile update on the same round trip, so the render the push leads to sees it."""
+        cause = next((event.name for event in batch.events if event.name in REFRESHING), None)
+        if cause is not None:
+            push_queue(batch=redis, visitor_id=batch.visitor_id, kind=SLOTS, cause=cause)

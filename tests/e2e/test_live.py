@@ -1,0 +1,107 @@
+"""The live channel in a real browser: events over the socket, HTTP once it is cut, a slot pushed to another tab."""
+
+import json
+import time
+import uuid
+
+import pytest
+
+from tests.factories.catalog import CategoryFactory, ProductFactory
+from tracking.models import Event
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _wait_for(page, predicate, timeout: float = 5.0):
+    """Polls predicate while Playwright goes on dispatching (its routes and events run only inside its calls)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        page.wait_for_timeout(50)
+    return predicate()
+
+
+class Cutter:
+    """Stands between the page and the live socket (Playwright's WebSocket routing): passes every
+    frame on, until told to cut, when it lets the next batch reach the server but drops the ack and
+    closes the page's socket, as a network gone at the worst moment would."""
+
+    def __init__(self):
+        self.cut_next = False
+        self.cut_batches: list[dict] = []
+
+    def route(self, ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            frame = json.loads(message)
+            server.send(message)
+            if frame.get("type") == "batch" and self.cut_next:
+                self.cut_next = False
+                self.cut_batches.append(frame)
+                ws.close(code=1001, reason="cut")
+
+        def from_server(message):
+            if not self.cut_batches or json.loads(message).get("id") != self.cut_batches[-1]["id"]:
+                ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+
+def test_events_go_over_the_socket_fall_back_to_http_once_and_a_cart_add_updates_another_tab(
+    live_asgi,
+    browser,
+    shot,
+):
+    category = CategoryFactory(name="Teapots", slug="teapots")
+    products = ProductFactory.create_batch(12, category=category, stock=5)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    cutter = Cutter()
+    context.route_web_socket("**/ws/live", cutter.route)
+    home = context.new_page()
+    posted: list[dict] = []
+    problems: list[str] = []
+    home.on("request", lambda r: "/t/collect" in r.url and posted.append(json.loads(r.post_data)))
+    home.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text and problems.append(m.text))
+
+    home.goto(live_asgi.url + "/")
+    home.click("#consent-banner button[value=granted]")
+    home.wait_for_selector("#consent-banner", state="hidden")
+    cookie = _wait_for(home, lambda: [c["value"] for c in context.cookies() if c["name"] == "ll_vid"])
+    visitor = uuid.UUID(cookie[0])
+    # The page view after consent goes over the socket, none over HTTP.
+    assert _wait_for(home, lambda: Event.objects.filter(visitor_id=visitor, name="page_view").exists())
+    assert posted == []
+
+    # The socket is cut with a batch on it: the same events go again over HTTP, stored once.
+    cutter.cut_next = True
+    home.evaluate("llTrack.track('scroll', {percent: 25}); llTrack.track('scroll', {percent: 50})")
+    assert _wait_for(home, lambda: posted, timeout=8)
+    cut_ids = {event["event_id"] for event in cutter.cut_batches[0]["events"]}
+    assert cut_ids <= {event["event_id"] for event in posted[0]["events"]}
+    assert _wait_for(home, lambda: Event.objects.filter(event_id__in=cut_ids).count() == len(cut_ids))
+    assert Event.objects.filter(visitor_id=visitor, name="scroll").count() == 2
+
+    # The page reconnects; an add to cart in another tab swaps the home page's shelf in place.
+    home.wait_for_timeout(1500)
+    home.evaluate("document.querySelector('[data-slot-block=home_recommended]').dataset.before = '1'")
+    shot(home, "01-before")
+    product_page = context.new_page()
+    product_page.goto(live_asgi.url + products[3].get_absolute_url())
+    product_page.click("form.add-to-cart button[type=submit]")
+    product_page.wait_for_load_state()
+    home.wait_for_function(
+        "() => { const el = document.querySelector('[data-slot-block=home_recommended]');"
+        " return el && !el.dataset.before; }",
+        timeout=5000,
+    )
+    shot(home, "02-after-add-to-cart-elsewhere")
+    assert home.locator("[data-slot-block=home_recommended] [data-product-id]").count() > 0
+    assert problems == []
+    # Every event of the visit is stored once, whichever way it came.
+    ids = list(Event.objects.filter(visitor_id=visitor).values_list("event_id", flat=True))
+    assert len(ids) == len(set(ids))
+    context.close()

@@ -1,0 +1,154 @@
+"""Pushes: an add_to_cart refreshes the slots on open pages; a reconnecting page misses and repeats none."""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from shop.keyspace import RedisBatch, live_push_keys, redis_client
+from tests.factories.catalog import ProductFactory
+from tests.live_server import ORIGIN
+from tracking.hooks import StoredBatch
+from tracking.payloads import raw_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def frame(socket, timeout: float = 5) -> dict:
+    return json.loads(socket.recv(timeout=timeout))
+
+
+def shopper_client(visitor) -> Client:
+    client = Client(HTTP_ORIGIN=ORIGIN)
+    for name, value in visitor.cookies.items():
+        client.cookies[name] = value
+    return client
+
+
+def send_events(client: Client, *events: dict) -> None:
+    response = client.post(
+        reverse("tracking:collect"), data=json.dumps({"events": list(events)}), content_type="application/json"
+    )
+    assert response.status_code == 202, response.content
+
+
+@pytest.fixture
+def products():
+    return ProductFactory.create_batch(12, stock=5)
+
+
+def test_an_add_to_cart_pushes_the_pages_slots_rendered_by_the_slot_template(live_asgi, visitor, products):
+    client = shopper_client(visitor)
+    with live_asgi.socket(visitor.cookies) as home, live_asgi.socket(visitor.cookies) as product_page:
+        home.send(json.dumps({"type": "hello", "page": "home", "products": []}))
+        product_page.send(json.dumps({"type": "hello", "page": "product", "products": [products[0].pk]}))
+        assert frame(home) == {"type": "welcome", "seq": 0}
+        assert frame(product_page) == {"type": "welcome", "seq": 0}
+        send_events(client, raw_event("view_item", product_id=products[1].pk))
+        send_events(client, raw_event("add_to_cart", product_id=products[1].pk, props={"quantity": 1}))
+        pushed = frame(home)
+        on_product_page = frame(product_page)
+    assert (pushed["type"], pushed["seq"], pushed["kind"], pushed["cause"]) == ("push", 1, "slots", "add_to_cart")
+    assert set(pushed["slots"]) == {"home_recommended", "home_trending"}
+    html = pushed["slots"]["home_recommended"]
+    assert 'data-slot-block="home_recommended"' in html and 'data-slot-page="home"' in html
+    assert html.count("data-track-impression") >= 1
+    assert on_product_page["seq"] == 1
+    assert set(on_product_page["slots"]) == {"product_also_bought", "product_similar"}
+    # The product page's own product is left out of its shelves, as when it was rendered.
+    assert f'data-product-id="{products[0].pk}"' not in "".join(on_product_page["slots"].values())
+
+
+def test_a_batch_without_add_to_cart_pushes_nothing(live_asgi, visitor, products):
+    client = shopper_client(visitor)
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home"}))
+        frame(page)
+        send_events(client, raw_event("view_item", product_id=products[1].pk))
+        page.send(json.dumps({"type": "ping"}))
+        assert frame(page) == {"type": "pong"}
+    assert not redis_client().exists(*live_push_keys(str(visitor.visitor_id)))
+
+
+def test_a_reconnecting_page_gets_the_pushes_it_missed_once_and_nothing_twice(live_asgi, visitor, products):
+    client = shopper_client(visitor)
+    for product in products[:3]:
+        send_events(client, raw_event("add_to_cart", product_id=product.pk, props={"quantity": 1}))
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home", "seq": 1}))
+        assert frame(page) == {"type": "welcome", "seq": 1}
+        replayed = [frame(page), frame(page)]
+        page.send(json.dumps({"type": "ping"}))
+        assert frame(page) == {"type": "pong"}
+    assert [(push["seq"], push["resync"]) for push in replayed] == [(2, False), (3, False)]
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home", "seq": 3}))
+        assert frame(page) == {"type": "welcome", "seq": 3}
+        page.send(json.dumps({"type": "ping"}))
+        assert frame(page) == {"type": "pong"}
+
+
+def test_a_page_further_behind_than_the_log_reaches_gets_one_fresh_render(live_asgi, visitor, products, settings):
+    settings.LIVE_PUSH_KEEP = 2
+    client = shopper_client(visitor)
+    for product in products[:4]:
+        send_events(client, raw_event("add_to_cart", product_id=product.pk, props={"quantity": 1}))
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home", "seq": 1}))
+        assert frame(page)["seq"] == 1
+        resync = frame(page)
+        page.send(json.dumps({"type": "ping"}))
+        assert frame(page) == {"type": "pong"}
+    assert (resync["seq"], resync["resync"], resync["cause"]) == (4, True, "resync")
+    assert resync["slots"]["home_recommended"]
+    # A count started over (the log expired) is a gap too: the page's 9 is ahead of Redis's 4.
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home", "seq": 9}))
+        frame(page)
+        restarted = frame(page)
+    assert (restarted["seq"], restarted["resync"]) == (4, True)
+
+
+def test_the_push_waits_for_the_round_trip_that_writes_the_profile_and_the_log(live_asgi, visitor, products):
+    from django.utils import timezone
+
+    from live.hooks import PushHook
+    from tracking.hooks import TrackedEvent
+
+    event = TrackedEvent(
+        event_id=uuid.uuid4(),
+        name="add_to_cart",
+        visitor_id=visitor.visitor_id,
+        user_id=None,
+        session_id=None,
+        product_id=products[0].pk,
+        category_id=None,
+        properties={},
+        occurred_at=timezone.now(),
+    )
+    stored = StoredBatch(
+        events=(event,), source="web", visitor_id=visitor.visitor_id, user_id=None, session_id=None, received_at=None
+    )
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home"}))
+        frame(page)
+        batch = RedisBatch()
+        PushHook().batch_stored(stored, redis=batch)
+        with pytest.raises(TimeoutError):
+            frame(page, timeout=0.5)
+        batch.execute()
+        assert frame(page)["seq"] == 1
+
+
+def test_a_socket_quiet_for_longer_than_the_layers_read_timeout_still_gets_its_push(live_asgi, visitor, products):
+    """The channel layer's blocking read (5 s) outlasting redis-py's socket timeout killed such sockets."""
+    import time
+
+    with live_asgi.socket(visitor.cookies) as page:
+        page.send(json.dumps({"type": "hello", "page": "home"}))
+        frame(page)
+        time.sleep(6)
+        send_events(shopper_client(visitor), raw_event("add_to_cart", product_id=products[0].pk))
+        assert frame(page)["seq"] == 1
