@@ -297,16 +297,17 @@ def _parse(node, path: str, depth: int, seen: list[int]) -> Node:
     raise ConditionError(path, f"unknown condition {sorted(node)[0]!r}")
 
 
-def _walk(node: Node):
+def nodes_walk(node: Node):
+    """A condition tree's nodes, the root first."""
     yield node
     for child in node.children():
-        yield from _walk(child)
+        yield from nodes_walk(child)
 
 
 def definition_parse(raw) -> Definition:
     """The typed tree of a JSON definition; ConditionError naming the wrong part."""
     root = _parse(raw, "", 1, [0])
-    nodes = list(_walk(root))
+    nodes = list(nodes_walk(root))
     return Definition(
         root=root,
         counters=frozenset(node.counter for node in nodes if isinstance(node, Count | Aggregate)),

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from django.db import transaction
 from django.db.models import Case, CharField, Value, When
@@ -33,7 +34,7 @@ from tracking.hooks import TrackedEvent
 from tracking.models import Event
 from tracking.registry import Source
 
-from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse
+from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse, nodes_walk
 from .evaluator import Facts, epoch_ms, evaluate, increments, next_change_ms, stale_fields
 from .models import Membership, Segment
 
@@ -57,7 +58,7 @@ class Catalogue:
     active: dict[str, int]  # slug -> id of the segments kept live
     errors: dict[str, str] = field(default_factory=dict)  # slug -> why its definition does not parse
 
-    @property
+    @cached_property
     def counters(self) -> frozenset[Counter]:
         return frozenset(counter for slug in self._used() for counter in self.definitions[slug].counters)
 
@@ -71,28 +72,22 @@ class Catalogue:
             todo.extend(self.definitions[slug].references)
         return used
 
-    @property
+    @cached_property
     def by_event(self) -> dict[str, tuple[Counter, ...]]:
         grouped: dict[str, list[Counter]] = defaultdict(list)
         for counter in self.counters:
             grouped[counter.event].append(counter)
         return {name: tuple(counters) for name, counters in grouped.items()}
 
-    @property
+    @cached_property
     def horizons(self) -> dict[str, int]:
         """Per minute-counter, the longest window that reads it."""
         longest: dict[str, int] = {}
         for slug in self._used():
-            for node in _leaves(self.definitions[slug].root):
+            for node in nodes_walk(self.definitions[slug].root):
                 if getattr(node, "window", None):
                     longest[node.counter.id] = max(longest.get(node.counter.id, 0), node.window)
         return longest
-
-
-def _leaves(node):
-    yield node
-    for child in node.children():
-        yield from _leaves(child)
 
 
 _cache: dict[str, tuple[float, Catalogue]] = {}

@@ -72,9 +72,9 @@ class SessionKNN(Recommender):
     def _current(self, context: Context) -> tuple[np.ndarray, np.ndarray]:
         """The current session's items (latest first) and their position weights."""
         n_items = self.data.n_items
-        ordered = [item for item in context.recent if 0 <= item < n_items]
-        ordered += [item for item in context.history if 0 <= item < n_items and item not in set(ordered)]
-        items = np.array(list(dict.fromkeys(ordered)), dtype=np.int64)
+        # Recent first, then the rest of the history; each item once, where it first appears.
+        ordered = dict.fromkeys(item for item in (*context.recent, *context.history) if 0 <= item < n_items)
+        items = np.array(list(ordered), dtype=np.int64)
         weights = np.exp2(-np.arange(len(items), dtype=np.float64) / self.params["position_half_life"])
         return items, weights
 
