@@ -69,11 +69,12 @@ test: $(INSTALLED)
 	exit $$rc
 
 # `make test` replays the same property-test cases in CI; this draws new ones (the "fuzz"
-# profile in tests/conftest.py) to find what those fixed cases miss.
+# profile in tests/conftest.py) to find what those fixed cases miss. 5,000 cases of one test
+# can outlast the suite's 300 s per-test limit, so this run allows half an hour each.
 fuzz: $(INSTALLED)
 	@bash scripts/services.sh up
 	@rc=0; HYPOTHESIS_PROFILE=fuzz env -u DJANGO_SETTINGS_MODULE $(PY) -m pytest $(PYTEST_ARGS) \
-		-m hypothesis tests || rc=$$?; \
+		-m hypothesis --timeout 1800 tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no property tests: that is a failure" >&2; fi; \
 	exit $$rc
 
