@@ -288,12 +288,31 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _healthcheck_passes(*, command: list[str], env: dict, port: int, probe: str, name: str) -> None:
+    """Start a server as its compose service would, wait until it listens, and run the service's
+    healthcheck probe against it: it must exit 0."""
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.stderr.read()
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, f"{name} did not listen within 30 s"
+            time.sleep(0.1)
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_web_healthcheck_passes_against_gunicorn_with_production_settings(services):
     """The compose healthcheck, run as written, against gunicorn started from gunicorn.conf.py."""
     test = services["web"]["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python", "-c"]
     port = _free_port()
-    probe = test[3].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     env = _production_env(
         SECRET_KEY=_secret_key(),
         # As compose sets it: the operator's hosts, plus localhost for the healthcheck.
@@ -302,28 +321,13 @@ def test_web_healthcheck_passes_against_gunicorn_with_production_settings(servic
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="1",
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
-        cwd=ROOT,
+    _healthcheck_passes(
+        command=[sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        port=port,
+        probe=test[3].replace("127.0.0.1:8000", f"127.0.0.1:{port}"),
+        name="gunicorn",
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, server.stderr.read()
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "gunicorn did not listen within 30 s"
-            time.sleep(0.1)
-        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
-        assert result.returncode == 0, result.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_live_service_runs_uvicorn_beside_web_with_its_healthcheck(services):
@@ -346,32 +350,16 @@ def test_live_healthcheck_passes_against_uvicorn_with_production_settings(servic
     """The compose healthcheck of live, as written, against `python -m live.serve` (production settings)."""
     test = services["live"]["healthcheck"]["test"]
     port = _free_port()
-    probe = test[3].replace("127.0.0.1:8001", f"127.0.0.1:{port}")
     env = _production_env(
         SECRET_KEY=_secret_key(),
         ALLOWED_HOSTS="localhost,shop.example.com",
         DATABASE_URL=LOCAL_POSTGRES,
         LIVE_BIND=f"127.0.0.1:{port}",
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "live.serve"],
-        cwd=ROOT,
+    _healthcheck_passes(
+        command=[sys.executable, "-m", "live.serve"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        port=port,
+        probe=test[3].replace("127.0.0.1:8001", f"127.0.0.1:{port}"),
+        name="uvicorn",
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert server.poll() is None, server.stderr.read()
-            with socket.socket() as client:
-                if client.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert time.monotonic() < deadline, "uvicorn did not listen within 30 s"
-            time.sleep(0.1)
-        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30)
-        assert result.returncode == 0, result.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
