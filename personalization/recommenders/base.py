@@ -159,7 +159,16 @@ class Recommender(ABC):
     # Whether fit() draws random numbers (then it takes a seed and evaluation runs three).
     stochastic: ClassVar[bool] = False
 
+    # The parameters a family takes, with their defaults: when set, an unknown name is refused
+    # (a typo in RECOMMENDER_PARAMS must not train a model that silently ignores it).
+    defaults: ClassVar[dict[str, Any] | None] = None
+
     def __init__(self, **params: Any) -> None:
+        if self.defaults is not None:
+            unknown = set(params) - set(self.defaults)
+            if unknown:
+                raise TypeError(f"unknown parameters for {self.name}: {', '.join(sorted(unknown))}")
+            params = {**self.defaults, **params}
         self.params = params
         self.data: Interactions | None = None
 

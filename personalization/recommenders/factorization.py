@@ -27,13 +27,11 @@ class ImplicitALS(Recommender):
     """
 
     name = "als"
+    defaults = DEFAULTS
     stochastic = True
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown parameters for {self.name}: {', '.join(sorted(unknown))}")
-        super().__init__(**{**DEFAULTS, **params})
+        super().__init__(**params)
         self.model_ = None
 
     def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:

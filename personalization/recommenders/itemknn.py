@@ -294,10 +294,7 @@ class ItemKNN(Recommender):
     defaults: ClassVar[dict[str, Any]] = DEFAULTS
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(self.defaults)
-        if unknown:
-            raise TypeError(f"unknown parameters for {self.name}: {', '.join(sorted(unknown))}")
-        super().__init__(**{**self.defaults, **params})
+        super().__init__(**params)
         self.neighbours_: sp.csr_matrix | None = None
 
     def fit(self, data: Interactions) -> Self:

@@ -32,12 +32,10 @@ class EASE(Recommender):
     """
 
     name = "ease"
+    defaults = DEFAULTS
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown parameters for {self.name}: {', '.join(sorted(unknown))}")
-        super().__init__(**{**DEFAULTS, **params})
+        super().__init__(**params)
         self.weights_: np.ndarray | None = None
 
     def fit(self, data: Interactions) -> Self:

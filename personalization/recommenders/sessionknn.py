@@ -40,15 +40,12 @@ class SessionKNN(Recommender):
     """
 
     name = "session_knn"
+    defaults = DEFAULTS
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown parameters for {self.name}: {', '.join(sorted(unknown))}")
-        merged = {**DEFAULTS, **params}
-        if merged["similarity"] not in SIMILARITIES:
-            raise ValueError(f"similarity must be one of {SIMILARITIES}, not {merged['similarity']!r}")
-        super().__init__(**merged)
+        super().__init__(**params)
+        if self.params["similarity"] not in SIMILARITIES:
+            raise ValueError(f"similarity must be one of {SIMILARITIES}, not {self.params['similarity']!r}")
         self.session_items_: sp.csr_matrix | None = None
         self.item_sessions_: sp.csr_matrix | None = None
         self.session_time_: np.ndarray | None = None

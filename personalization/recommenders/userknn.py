@@ -36,12 +36,10 @@ class UserKNN(Recommender):
     """
 
     name = "userknn"
+    defaults = DEFAULTS
 
     def __init__(self, **params: Any) -> None:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown parameters for {self.name}: {', '.join(sorted(unknown))}")
-        super().__init__(**{**DEFAULTS, **params})
+        super().__init__(**params)
         self.user_items_: sp.csr_matrix | None = None
         self.item_users_: sp.csr_matrix | None = None
         self.norms_: np.ndarray | None = None
