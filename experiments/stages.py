@@ -19,9 +19,19 @@ from .services import experiments_publish
 logger = logging.getLogger(__name__)
 
 
+ASSIGNMENT = "experiments.assignment"
+
+
 def page_assignment(page: PageFill) -> Assignment | None:
     """This page's visitor's place in the running experiments; None for a page without a
-    visitor (no consent) or without personalization."""
+    visitor (no consent) or without personalization. Worked out once a page: the variants stage
+    and the exposures stage both ask."""
+    if ASSIGNMENT not in page.shared:
+        page.shared[ASSIGNMENT] = _assignment(page)
+    return page.shared[ASSIGNMENT]
+
+
+def _assignment(page: PageFill) -> Assignment | None:
     if page.state is None or page.profile is None:
         return None
     raw = page.state.experiments

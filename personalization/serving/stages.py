@@ -73,6 +73,9 @@ class PageFill:
     # Who looks, for stages that record what they showed (experiment exposures).
     visitor_id: object = None
     user_id: int | None = None
+    # What one stage worked out for a later one on this page, by the stage's own key (a stage
+    # object serves every page of its process, so it keeps nothing of a page itself).
+    shared: dict = field(default_factory=dict)
 
     @property
     def profile(self) -> Profile | None:
