@@ -176,12 +176,17 @@ def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
         pipe.srem(key, *verdict.exited)
         for slug in verdict.exited:
             pipe.srem(segment_members_key(slug), owner)
-    if verdict.due_ms is None:
-        pipe.zrem(segment_due_key(), owner)
-    else:
-        pipe.zadd(segment_due_key(), {owner: -(-verdict.due_ms // 1000)})
+    _due_queue(pipe, owner=owner, due_ms=verdict.due_ms)
     if verdict.stale:
         pipe.hdel(segment_counts_key(owner), *verdict.stale)
+
+
+def _due_queue(pipe, *, owner: str, due_ms: int | None) -> None:
+    """The owner's next time-based change in the due set, in whole seconds rounded up (never early)."""
+    if due_ms is None:
+        pipe.zrem(segment_due_key(), owner)
+    else:
+        pipe.zadd(segment_due_key(), {owner: -(-due_ms // 1000)})
 
 
 def _queue_read(pipe, owner: str) -> None:
@@ -395,7 +400,8 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
         for slug in verdict.entered | verdict.exited:
             result.corrections[slug] += 1
         changes.extend(_changes(owner, verdict))
-        live = {key: value for key, value in fields.items() if key not in set(verdict.stale)}
+        stale = set(verdict.stale)
+        live = {key: value for key, value in fields.items() if key not in stale}
         pipe.delete(segment_counts_key(owner), owner_segments_key(owner))
         if live:
             pipe.hset(segment_counts_key(owner), mapping=live)
@@ -409,10 +415,7 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
             pipe.sadd(segment_members_key(slug), owner)
         for slug in verdict.exited:
             pipe.srem(segment_members_key(slug), owner)
-        if verdict.due_ms is None:
-            pipe.zrem(segment_due_key(), owner)
-        else:
-            pipe.zadd(segment_due_key(), {owner: -(-verdict.due_ms // 1000)})
+        _due_queue(pipe, owner=owner, due_ms=verdict.due_ms)
         queued += 1
         if queued >= OWNERS_PER_ROUND_TRIP:
             flush()
