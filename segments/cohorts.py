@@ -11,9 +11,8 @@ import pandas as pd
 
 from tracking.importers import FORMATS, default_path
 from tracking.models import Event
+from tracking.owners import owner_key_expression
 from tracking.registry import EventName, Source
-
-from .services import _owner_expression
 
 PERIODS = {"month": "M", "week": "W"}
 METRICS = ("retention", "conversion")
@@ -27,7 +26,7 @@ def _dataset_events(dataset: str) -> Iterator[pd.DataFrame]:
     if dataset == RECORD:
         # Imported datasets are other shops' customers: the record's cohorts are this shop's.
         shoppers = Event.objects.exclude(source=Source.IMPORT)
-        rows = shoppers.annotate(owner=_owner_expression()).values_list("owner", "occurred_at", "name")
+        rows = shoppers.annotate(owner=owner_key_expression()).values_list("owner", "occurred_at", "name")
         batch = []
         for row in rows.iterator(chunk_size=CHUNK_ROWS):
             batch.append(row)

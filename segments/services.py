@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from django.db import transaction
-from django.db.models import Case, CharField, Value, When
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from shop.keyspace import (
@@ -32,6 +30,7 @@ from shop.keyspace import (
 )
 from tracking.hooks import TrackedEvent
 from tracking.models import Event
+from tracking.owners import owner_key_expression
 from tracking.registry import Source
 
 from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse, nodes_walk
@@ -298,21 +297,12 @@ def segments_due_fire(*, limit: int = 5000) -> DueResult:
     return result
 
 
-def _owner_expression():
-    """The owner key of an event in SQL, as tracking.owners.owner_key builds it."""
-    return Case(
-        When(user_id__isnull=False, then=Concat(Value("u:"), Cast("user_id", CharField()))),
-        default=Concat(Value("v:"), Cast("visitor_id", CharField())),
-        output_field=CharField(),
-    )
-
-
 def owners_facts(*, catalogue: Catalogue, owners: Iterable[str] | None = None) -> Iterator[tuple[str, dict, Facts]]:
     """The backfill driver: each owner's counter fields and facts built from the Postgres record
     by the same increments() the ingest hook uses, owner by owner."""
     by_event = catalogue.by_event
     # Imported datasets are other shops' customers (the live hook never sees them either).
-    events = Event.objects.exclude(source=Source.IMPORT).annotate(owner=_owner_expression())
+    events = Event.objects.exclude(source=Source.IMPORT).annotate(owner=owner_key_expression())
     if owners is not None:
         events = events.filter(owner__in=list(owners))
     rows = events.order_by("owner", "occurred_at", "id").values_list(

@@ -8,6 +8,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Self
 
+from django.db.models import Case, CharField, Value, When
+from django.db.models.functions import Cast, Concat
+
 
 @dataclass(frozen=True, slots=True)
 class Owner:
@@ -45,3 +48,13 @@ class Owner:
 def owner_key(*, user_id: int | None, visitor_id: uuid.UUID | str | None) -> str:
     """The key of an event's owner, for code that holds the two ids (hot paths keep text keys)."""
     return f"u:{user_id}" if user_id else f"v:{visitor_id}"
+
+
+def owner_key_expression():
+    """owner_key in SQL, for queries that group or filter the event table by owner (Postgres
+    writes a uuid as text the way str() does)."""
+    return Case(
+        When(user_id__isnull=False, then=Concat(Value("u:"), Cast("user_id", CharField()))),
+        default=Concat(Value("v:"), Cast("visitor_id", CharField())),
+        output_field=CharField(),
+    )
