@@ -105,6 +105,9 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
     """The checkout form carries a token with its own checkout key: sent again (a double click,
     a retry after a lost answer), it shows the order it placed instead of charging again."""
     cart = cart_for_session(session=request.session, user=request.user)
+    # The cart is read before the order is looked up: a twin submission that emptied it has
+    # committed its order in the same transaction, so the lookup below finds that order.
+    summary = cart_summary(cart=cart)
     checkout_key, token_error = None, None
     # A form without a token (an old page, a script) is still bought once: order_place locks the cart.
     if request.method == "POST" and request.POST.get("checkout_token"):
@@ -117,7 +120,6 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
             if placed is not None:
                 messages.info(request, services.ALREADY_PLACED)
                 return _order_shown(request, order=placed)
-    summary = cart_summary(cart=cart)
     if summary.is_empty:
         messages.info(request, "Your cart is empty: add something before checking out.")
         return redirect("orders:cart")
