@@ -139,7 +139,7 @@ class Definition:
     references: frozenset[str] = field(default_factory=frozenset)
 
 
-def _window(value, path: str) -> int:
+def window_minutes(value, path: str) -> int:
     match = WINDOW_PATTERN.match(value) if isinstance(value, str) else None
     if not match:
         raise ConditionError(path, f"{value!r} is not a window: write a number and m, h or d, e.g. 30m, 24h, 7d")
@@ -159,7 +159,7 @@ def _count(value, path: str, *, allow_none: bool = True) -> int | None:
     return value
 
 
-def _money(value, path: str) -> int | None:
+def money_cents(value, path: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10**9:
@@ -167,7 +167,7 @@ def _money(value, path: str) -> int | None:
     return round(value * 100)
 
 
-def _event(value, path: str) -> str:
+def event_name(value, path: str) -> str:
     if not isinstance(value, str) or value not in REGISTRY:
         known = ", ".join(EventName.values)
         raise ConditionError(path, f"no event is named {value!r}; the events are {known}")
@@ -191,7 +191,7 @@ def _where(value, path: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _keys(node: dict, path: str, allowed: set[str]) -> None:
+def keys_check(node: dict, path: str, allowed: set[str]) -> None:
     unknown = sorted(set(node) - allowed)
     if unknown:
         raise ConditionError(
@@ -206,7 +206,7 @@ def _scope(node: dict, path: str) -> tuple[str, int | None]:
     if node.get("in_session"):
         return "session", None
     if "within" in node:
-        return "minute", _window(node["within"], f"{path}.within")
+        return "minute", window_minutes(node["within"], f"{path}.within")
     return "all", None
 
 
@@ -221,19 +221,21 @@ def _parse(node, path: str, depth: int, seen: list[int]) -> Node:
     prefix = f"{path}." if path else ""
     if "all" in node or "any" in node:
         kind = "all" if "all" in node else "any"
-        _keys(node, path, {kind})
+        keys_check(node, path, {kind})
         parts = node[kind]
         if not isinstance(parts, list) or not parts:
             raise ConditionError(f"{prefix}{kind}", "must be a non-empty list of conditions")
         parsed = tuple(_parse(part, f"{prefix}{kind}[{i}]", depth + 1, seen) for i, part in enumerate(parts))
         return All(parsed) if kind == "all" else Any(parsed)
     if "not" in node:
-        _keys(node, path, {"not"})
+        keys_check(node, path, {"not"})
         return Not(_parse(node["not"], f"{prefix}not", depth + 1, seen))
     if "event" in node:
-        _keys(node, path, {"event", "within", "in_session", "at_least", "at_most", "where"})
+        keys_check(node, path, {"event", "within", "in_session", "at_least", "at_most", "where"})
         scope, window = _scope(node, path)
-        counter = Counter(_event(node["event"], f"{prefix}event"), _where(node.get("where"), f"{prefix}where"), scope)
+        counter = Counter(
+            event_name(node["event"], f"{prefix}event"), _where(node.get("where"), f"{prefix}where"), scope
+        )
         at_least = _count(node.get("at_least"), f"{prefix}at_least")
         at_most = _count(node.get("at_most"), f"{prefix}at_most")
         if at_least is None:
@@ -242,46 +244,49 @@ def _parse(node, path: str, depth: int, seen: list[int]) -> Node:
             raise ConditionError(f"{prefix}at_most", "is below at_least: nobody could match")
         return Count(counter, window, at_least, at_most)
     if "aggregate" in node:
-        _keys(node, path, {"aggregate", "of", "within", "in_session", "where", "above", "below"})
+        keys_check(node, path, {"aggregate", "of", "within", "in_session", "where", "above", "below"})
         if node["aggregate"] not in AGGREGATES:
             raise ConditionError(f"{prefix}aggregate", f"{node['aggregate']!r} is not one of {', '.join(AGGREGATES)}")
-        event = _event(node.get("of"), f"{prefix}of")
+        event = event_name(node.get("of"), f"{prefix}of")
         if "value" not in REGISTRY[event].fields:
             raise ConditionError(f"{prefix}of", f"{event} carries no value to add up")
         scope, window = _scope(node, path)
-        above, below = _money(node.get("above"), f"{prefix}above"), _money(node.get("below"), f"{prefix}below")
+        above, below = (
+            money_cents(node.get("above"), f"{prefix}above"),
+            money_cents(node.get("below"), f"{prefix}below"),
+        )
         if above is None and below is None:
             raise ConditionError(path, "give above, below or both")
         counter = Counter(event, _where(node.get("where"), f"{prefix}where"), scope)
         return Aggregate(counter, window, node["aggregate"], above, below)
     if "tenure" in node:
-        _keys(node, path, {"tenure"})
+        keys_check(node, path, {"tenure"})
         tenure = node["tenure"]
         if not isinstance(tenure, dict) or not tenure or set(tenure) - {"at_least", "at_most"}:
             raise ConditionError(f"{prefix}tenure", 'write {"at_least": "30d"} and/or {"at_most": "7d"}')
         return Tenure(
             *(
-                _window(tenure[key], f"{prefix}tenure.{key}") if key in tenure else None
+                window_minutes(tenure[key], f"{prefix}tenure.{key}") if key in tenure else None
                 for key in ("at_least", "at_most")
             )
         )
     if "source" in node or "device" in node:
         kind = "source" if "source" in node else "device"
-        _keys(node, path, {kind, "within"})
+        keys_check(node, path, {kind, "within"})
         field_name = "utm_source" if kind == "source" else "device"
         where = _where({field_name: node[kind]}, f"{prefix}{kind}")
         scope, window = _scope(node, path)
         return Count(Counter(EventName.PAGE_VIEW, where, scope), window)
     if "feature" in node:
-        _keys(node, path, {"feature", "at_least", "at_most"})
+        keys_check(node, path, {"feature", "at_least", "at_most"})
         if not isinstance(node["feature"], str) or node["feature"] not in FEATURES:
             raise ConditionError(f"{prefix}feature", f"no feature {node['feature']!r}; use {', '.join(FEATURES)}")
         event, measure = FEATURES[node["feature"]]
         counter = Counter(event, (), "all")
         if measure == "sum":
             low, high = (
-                _money(node.get("at_least"), f"{prefix}at_least"),
-                _money(node.get("at_most"), f"{prefix}at_most"),
+                money_cents(node.get("at_least"), f"{prefix}at_least"),
+                money_cents(node.get("at_most"), f"{prefix}at_most"),
             )
             if low is None and high is None:
                 # An amount with no bound would hold for everyone, buyers or not.
@@ -290,7 +295,7 @@ def _parse(node, path: str, depth: int, seen: list[int]) -> Node:
         low, high = _count(node.get("at_least"), f"{prefix}at_least"), _count(node.get("at_most"), f"{prefix}at_most")
         return Count(counter, None, 1 if low is None and high is None else (low or 0), high)
     if "segment" in node:
-        _keys(node, path, {"segment"})
+        keys_check(node, path, {"segment"})
         if not isinstance(node["segment"], str) or not node["segment"]:
             raise ConditionError(f"{prefix}segment", "name a segment by its slug")
         return InSegment(node["segment"])

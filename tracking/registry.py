@@ -26,6 +26,8 @@ class EventName(models.TextChoices):
     LOGIN = "login", "Login"
     SIGN_UP = "sign_up", "Sign-up"
     EXPERIMENT_EXPOSURE = "experiment_exposure", "Experiment variant shown"
+    VIEW_PROMOTION = "view_promotion", "Promotion seen"
+    SELECT_PROMOTION = "select_promotion", "Promotion clicked"
 
 
 class Source(models.TextChoices):
@@ -72,6 +74,8 @@ COMMON = {
 }
 ITEM = {"item_list_name": STR, "index": INT, "slot": STR, "algorithm": STR, "position": INT, "price": NUM}
 MONEY = {"currency": STR, "value": NUM, "items": LIST}
+# A content block or offer a merchandising rule placed: "rule:<id>" or "block:<id>", as GA4 names them.
+PROMOTION = {"promotion_id": STR, "promotion_name": STR, "creative_slot": STR}
 
 # Inclusive bounds of every number an event may carry, in its properties or its items. A number
 # past them is a forged or broken event, and a live profile cannot hold it (Redis counts in
@@ -96,6 +100,8 @@ REGISTRY: dict[str, EventSpec] = {
     EventName.VIEW_ITEM_LIST: EventSpec(optional={"items": LIST, "item_list_name": STR}),
     EventName.VIEW_ITEM: EventSpec(needs_product=True, optional={**ITEM, **MONEY}),
     EventName.SELECT_ITEM: EventSpec(needs_product=True, optional=ITEM),
+    EventName.VIEW_PROMOTION: EventSpec(required={"promotion_id": STR}, optional=PROMOTION),
+    EventName.SELECT_PROMOTION: EventSpec(required={"promotion_id": STR}, optional=PROMOTION),
     EventName.IMPRESSION: EventSpec(needs_product=True, optional=ITEM),
     EventName.CLICK: EventSpec(required={"target": STR}, optional={**ITEM, "label": STR}),
     EventName.SCROLL: EventSpec(required={"percent": INT}),

@@ -33,14 +33,27 @@ def events_for_rebuild(
     queryset = Event.objects.filter(Q(user_id__isnull=False) | Q(occurred_at__gte=cutoff)).exclude(source=Source.IMPORT)
     if owners is not None:
         queryset = queryset.filter(_owner_filter(owners))
+    return _by_owner(queryset, chunk=chunk)
+
+
+def _by_owner(queryset, *, chunk: int) -> Iterator[list[TrackedEvent]]:
+    """Events in chunks, one owner's after another's, each owner's in time order."""
     anonymous_visitor = Case(When(user_id__isnull=True, then=F("visitor_id")), output_field=UUIDField())
     ordered = queryset.order_by(F("user_id").asc(nulls_last=True), anonymous_visitor, "occurred_at", "id")
-    rows = ordered.values_list(*TrackedEvent._fields)
     batch: list[TrackedEvent] = []
-    for row in rows.iterator(chunk_size=chunk):
+    for row in ordered.values_list(*TrackedEvent._fields).iterator(chunk_size=chunk):
         batch.append(TrackedEvent._make(row))
         if len(batch) >= chunk:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+def events_between(*, start: datetime, end: datetime, names: set[str], chunk: int) -> Iterator[list[TrackedEvent]]:
+    """Events of these names that occurred in [start, end), in chunks: one owner's after another's,
+    each owner's in time order (what a replay over recorded traffic walks)."""
+    queryset = Event.objects.filter(occurred_at__gte=start, occurred_at__lt=end, name__in=names).exclude(
+        source=Source.IMPORT
+    )
+    return _by_owner(queryset, chunk=chunk)

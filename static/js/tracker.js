@@ -164,8 +164,12 @@
   function ids(el) {
     return { product_id: el.getAttribute("data-product-id"), category_id: el.getAttribute("data-category-id") };
   }
+  function promoProps(el) {
+    return clean({ promotion_id: el.getAttribute("data-promotion-id"),
+      promotion_name: el.getAttribute("data-promotion-name"), creative_slot: el.getAttribute("data-creative-slot") });
+  }
   function observe(scope) {
-    if (io && scope) scope.querySelectorAll("[data-track-impression]").forEach(function (el) { io.observe(el); });
+    if (io && scope) scope.querySelectorAll("[data-track-impression], [data-promotion-id]").forEach(function (el) { io.observe(el); });
   }
   function watchImpressions() {
     if (!w.IntersectionObserver) return;
@@ -177,7 +181,8 @@
           // Seen means at least half visible for a whole second.
           timers.set(el, setTimeout(function () {
             io.unobserve(el); timers.delete(el);
-            track("impression", itemProps(el), ids(el));
+            if (el.hasAttribute("data-promotion-id")) track("view_promotion", promoProps(el));
+            else track("impression", itemProps(el), ids(el));
           }, 1000));
         } else if (timers.has(el)) { clearTimeout(timers.get(el)); timers.delete(el); }
       });
@@ -186,8 +191,10 @@
   }
   function watchClicks() {
     d.addEventListener("click", function (ev) {
-      var el = ev.target.closest && ev.target.closest("[data-product-id] a, [data-track-click], [data-track-action]");
+      var el = ev.target.closest && ev.target.closest("[data-promotion-id] a, [data-product-id] a, [data-track-click], [data-track-action]");
       if (!el) return;
+      var promo = el.closest("[data-promotion-id]");
+      if (promo) { track("select_promotion", promoProps(promo)); return; }
       var action = el.closest("[data-track-action]");
       if (action) {
         track("micro_conversion", clean({ action: action.getAttribute("data-track-action"),
