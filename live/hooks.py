@@ -1,4 +1,7 @@
-"""The live channel as a tracking hook: an add_to_cart refreshes the recommendation slots on open pages."""
+"""The live channel as a tracking hook (an add_to_cart refreshes the slots on open pages) and as
+merchandising's fired hook (a timer's offer appears on open pages at once)."""
+
+import uuid
 
 from shop.keyspace import RedisBatch
 from tracking.hooks import StoredBatch
@@ -16,3 +19,11 @@ class PushHook:
         cause = next((event.name for event in batch.events if event.name in REFRESHING), None)
         if cause is not None:
             push_queue(batch=redis, visitor_id=batch.visitor_id, kind=SLOTS, cause=cause)
+
+
+def rule_fired(*, visitor_id: uuid.UUID, rule_id: int, subject: str) -> None:
+    """A merchandising timer fired for this visitor: their open pages render their slots again,
+    content slots included, and show the offer without a reload (MERCHANDISING_FIRED_HOOKS)."""
+    batch = RedisBatch()
+    push_queue(batch=batch, visitor_id=visitor_id, kind=SLOTS, cause=f"rule:{rule_id}")
+    batch.execute()

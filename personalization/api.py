@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from redis.exceptions import RedisError
 
 from shop.keyspace import profile_keys
+from tracking.devices import device_class
 
 from . import serving
 from .erasure import erasures_record
@@ -62,30 +63,67 @@ def profile_forget(
     erasures_record(keys_by_owner=keys_by_owner)
 
 
-def page_context(request, page: str, *, products: list[int] = ()) -> dict:
-    """The personalized blocks of a page, for its template: {"slots": {slot name: SlotBlock}},
-    {"segments": the slugs of the segments the visitor is in} (read in the same round trip), and
+# The session key under which staff preview the shop as members of some segments (a list of slugs).
+PREVIEW_SEGMENTS = "preview_segments"
+
+
+def page_context(
+    request, page: str, *, products: list[int] = (), category: int | None = None, term: str | None = None
+) -> dict:
+    """The personalized blocks of a page, for its template (page_state's keys), with
     {"slot_page": what the live channel needs to fill the same slots again while the page is open}.
 
-    page is "home", "product" or "cart"; products are what the page is about (the product
-    shown, the cart's lines), which both steer and are left out of the recommendations.
+    page is "home", "category", "product", "search" or "cart"; products are what the page is
+    about (the product shown, the cart's lines), which both steer and are left out of the
+    recommendations; category and term are the listing's category and the search's words.
     """
     context = getattr(request, "tracking", None)
     user = getattr(request, "user", None)
-    fill = serving.page_fill(
-        page=page,
-        user_id=user.pk if user is not None and user.is_authenticated else None,
-        visitor_id=context.visitor_id if context is not None and context.granted else None,
-        page_products=list(products),
-    )
-    segments = fill.state.segments if fill is not None and fill.state is not None else frozenset()
+    staff = user is not None and user.is_staff
+    preview = request.session.get(PREVIEW_SEGMENTS) if staff and hasattr(request, "session") else None
     return {
-        "slots": serving.page_blocks(fill) if fill is not None else {},
-        "segments": segments,
+        **page_state(
+            page=page,
+            user_id=user.pk if user is not None and user.is_authenticated else None,
+            visitor_id=context.visitor_id if context is not None and context.granted else None,
+            products=products,
+            category=category,
+            term=term,
+            device=device_class(request.META.get("HTTP_USER_AGENT", "")),
+            segments_as=frozenset(preview) if isinstance(preview, list) else None,
+        ),
+        "previewing_segments": sorted(preview) if isinstance(preview, list) else None,
         "slot_page": {"page": page, "products": ",".join(str(pk) for pk in products)},
     }
 
 
-def page_blocks(*, page: str, user_id: int | None, visitor_id: uuid.UUID | None, products: Iterable[int] = ()) -> dict:
-    """The filled slots of a page for this user or visitor: page_context's "slots" without a request."""
-    return serving.page_slots(page=page, user_id=user_id, visitor_id=visitor_id, page_products=list(products))
+def page_state(
+    *,
+    page: str,
+    user_id: int | None,
+    visitor_id: uuid.UUID | None,
+    products: Iterable[int] = (),
+    category: int | None = None,
+    term: str | None = None,
+    device: str = "desktop",
+    segments_as: frozenset[str] | None = None,
+) -> dict:
+    """What a page shows for this user or visitor: {"slots": {slot name: SlotBlock}},
+    {"segments": the slugs of the segments the visitor is in} (read in the same round trip),
+    and {"page_shared": what the stages worked out for the page's other blocks (merchandising's
+    content slots), read by those apps' template tags}."""
+    fill = serving.page_fill(
+        page=page,
+        user_id=user_id,
+        visitor_id=visitor_id,
+        page_products=list(products),
+        category_id=category,
+        search_term=term,
+        device=device,
+        segments_as=segments_as,
+    )
+    return {
+        "slots": serving.page_blocks(fill) if fill is not None else {},
+        "segments": fill.state.segments if fill is not None and fill.state is not None else frozenset(),
+        "page_shared": fill.shared if fill is not None else {},
+    }

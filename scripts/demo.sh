@@ -69,6 +69,7 @@ if [ "$eager" = 1 ]; then log "tasks: run eagerly in the web process (no broker)
 
 "$PY" manage.py migrate --noinput
 "$PY" manage.py seed_demo
+"$PY" manage.py seed_merchandising
 # Shoppers with distinct habits browse and buy through the real ingest path, so the live
 # profiles and the recommenders have behaviour to learn from; the same seed stores nothing twice.
 # Their purchases are real orders; the confirmation mails of made-up shoppers are not sent

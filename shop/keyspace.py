@@ -194,3 +194,31 @@ def live_push_keys(visitor: str) -> list[str]:
 
 # Prefix of the Channels Redis layer's own keys (channels_redis builds them under it).
 CHANNEL_LAYER_PREFIX = "live:layer"
+
+
+# Merchandising (merchandising/): the published rules and blocks, and each owner's timers,
+# fired rules and showings. An owner's keys share its hash tag with its profile.
+def merch_rules_key() -> str:
+    """The active rules and content blocks as JSON, read by every page in its one round trip."""
+    return "merch:published"
+
+
+def merch_timers_key() -> str:
+    """Sorted set of '<owner>|<rule>|<subject>' -> epoch ms when that absence timer is due."""
+    return "merch:timers"
+
+
+def merch_owner_timers_key(owner: str) -> str:
+    """Hash of an owner's pending timers, '<rule>|<subject>' -> JSON {due ms, visitor}: read at
+    render, so a due timer shows even while no worker fires it."""
+    return f"merch:{{{owner}}}:timers"
+
+
+def merch_fired_key(owner: str) -> str:
+    """Hash of rule id -> JSON {subject, until ms} of the owner's fired event rules."""
+    return f"merch:{{{owner}}}:fired"
+
+
+def merch_shown_key(owner: str, day: int) -> str:
+    """Hash of rule id -> showings on one utc_day, for frequency caps."""
+    return f"merch:{{{owner}}}:shown:{day}"

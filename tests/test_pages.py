@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory
+from tests.factories.merchandising import ContentBlockFactory, CouponFactory, RuleActionFactory, RuleFactory
 from tests.factories.orders import CartLineFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,12 @@ def world():
     product = ProductFactory(title="Enamel Mug", stock=4)
     order_line = OrderLineFactory(product=product)
     CartLineFactory(product=product)
+    coupon = CouponFactory()
+    coupon.redemptions.create(order=order_line.order, customer="digest", amount=1)
+    rule = RuleActionFactory(kind="offer", offer=coupon.offer).rule
+    rule.versions.create(number=1, snapshot={"name": rule.name}, changes="created")
+    rule.firings.create(owner="v:1", subject="", due_at=order_line.order.placed_at, fired_at=order_line.order.placed_at)
+    RuleActionFactory(rule=RuleFactory(), kind="block", block=ContentBlockFactory())
     return {"product": product, "order": order_line.order}
 
 

@@ -6,6 +6,7 @@ slots (stages.py): candidates from the models, filters, diversity, fallback, exp
 Models are read-only snapshots held per process and reloaded when their version changes.
 """
 
+import dataclasses
 import logging
 import random
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .state import ServingState, slot_configs_ensure, slots_publish, state_read
 if TYPE_CHECKING:
     from shop.catalog.models import Product
 
-__all__ = ["SlotBlock", "page_blocks", "page_fill", "page_slots", "slot_configs_ensure", "slots_publish"]
+__all__ = ["SlotBlock", "page_blocks", "page_fill", "slot_configs_ensure", "slots_publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +49,23 @@ def _stages(paths: tuple[str, ...]) -> tuple[Stage, ...]:
     return tuple(import_string(path)() for path in paths)
 
 
-def page_slots(*, page: str, user_id: int | None, visitor_id, page_products: list[int] = (), rng=None) -> dict:
-    """The filled slots of one page, by slot name; with personalization off, the same shelves
-    show the newest products without reading Redis."""
-    fill = page_fill(page=page, user_id=user_id, visitor_id=visitor_id, page_products=page_products, rng=rng)
-    return page_blocks(fill) if fill is not None else {}
-
-
 def page_fill(
-    *, page: str, user_id: int | None, visitor_id, page_products: list[int] = (), rng=None
+    *,
+    page: str,
+    user_id: int | None,
+    visitor_id,
+    page_products: list[int] = (),
+    rng=None,
+    category_id: int | None = None,
+    search_term: str | None = None,
+    device: str = "desktop",
+    segments_as: frozenset[str] | None = None,
 ) -> PageFill | None:
     """The page's slots after every stage ran, with the state they read (profile, segments, ...);
-    None when the page has no slots or Redis did not answer."""
+    None when Redis did not answer. A page without recommendation slots (a category listing)
+    still runs the stages: its content slots are filled by them. segments_as, for staff
+    previewing the shop, stands in for the segments the visitor is in."""
     names = page_slot_names(page)
-    if not names:
-        return None
     state: ServingState | None = None
     if settings.PERSONALIZATION_ENABLED:
         owner = profile_owner(visitor_id=visitor_id, user_id=user_id) if (user_id or visitor_id) else None
@@ -71,6 +74,8 @@ def page_fill(
         except RedisError:
             logger.warning("personalization unavailable: Redis did not answer")
             return None
+        if segments_as is not None:
+            state = dataclasses.replace(state, segments=segments_as)
         wanted = [(name, state.settings.get(name)) for name in names]
         fills = [
             SlotFill(slot=SLOTS_BY_NAME[name], settings=value) for name, value in wanted if value and value.is_active
@@ -92,6 +97,9 @@ def page_fill(
         rng=rng or random.Random(),
         visitor_id=visitor_id,
         user_id=user_id,
+        category_id=category_id,
+        search_term=search_term,
+        device=device,
     )
     for stage in _stages(tuple(settings.PERSONALIZATION_SLOT_STAGES)):
         stage.apply(fill)

@@ -73,9 +73,16 @@ class PageFill:
     # Who looks, for stages that record what they showed (experiment exposures).
     visitor_id: object = None
     user_id: int | None = None
+    # What else the page is about, and on what, for stages that target pages (merchandising rules).
+    category_id: int | None = None
+    search_term: str | None = None
+    device: str = "desktop"
     # What one stage worked out for a later one on this page, by the stage's own key (a stage
     # object serves every page of its process, so it keeps nothing of a page itself).
     shared: dict = field(default_factory=dict)
+    # Products a stage took off every shelf of this page (a merchandiser's exclusion): the
+    # fallback's newest products leave them out too.
+    left_out: set[int] = field(default_factory=set)
 
     @property
     def profile(self) -> Profile | None:
@@ -84,7 +91,7 @@ class PageFill:
     @property
     def excluded(self) -> set[int]:
         """Never recommended on this page: what it shows already, what is in the cart or bought."""
-        excluded = set(self.page_products)
+        excluded = set(self.page_products) | self.left_out
         if self.profile is not None:
             excluded |= set(self.profile.cart) | set(self.profile.bought)
         return excluded

@@ -3,13 +3,17 @@ read in one pipelined Redis round trip, and the model snapshots held per process
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils import timezone
 
 from shop.keyspace import (
     experiments_key,
     exposed_key,
+    merch_fired_key,
+    merch_owner_timers_key,
+    merch_rules_key,
+    merch_shown_key,
     models_active_key,
     owner_segments_key,
     redis_client,
@@ -44,6 +48,13 @@ class ServingState:
     # exposure of this owner is recorded today: read here, interpreted by the experiments stages.
     experiments: bytes | None = None
     exposed: frozenset[str] = frozenset()
+    # Merchandising: the published rules and blocks (JSON, None when never published), and this
+    # owner's fired event rules, pending timers and showings today as Redis holds them (hashes),
+    # interpreted by the merchandising stages.
+    rules: bytes | None = None
+    fired: dict = field(default_factory=dict)
+    timers: dict = field(default_factory=dict)
+    shown: dict = field(default_factory=dict)
 
     def model(self, name: str, *, settings: SlotSettings) -> Recommender | None:
         """The serving model of an algorithm; "hybrid" is composed of the served parts with the
@@ -107,7 +118,9 @@ def slots_publish() -> dict[str, SlotSettings]:
 
 
 def state_read(owner: str | None) -> ServingState:
-    """Profile, serving versions, slot settings, segments and experiments: one pipelined round trip."""
+    """Profile, serving versions, slot settings, segments, experiments and merchandising: one
+    pipelined round trip."""
+    today = utc_day(timezone.now())
     pipe = redis_client().pipeline(transaction=False)
     if owner:
         profile_queue(pipe, owner=owner)
@@ -118,8 +131,15 @@ def state_read(owner: str | None) -> ServingState:
     # experiments: the running ones, and which of them this owner's exposure is recorded for today
     pipe.get(experiments_key())
     if owner:
-        pipe.smembers(exposed_key(owner, utc_day(timezone.now())))
+        pipe.smembers(exposed_key(owner, today))
+    pipe.get(merch_rules_key())
+    if owner:
+        pipe.hgetall(merch_fired_key(owner))
+        pipe.hgetall(merch_owner_timers_key(owner))
+        pipe.hgetall(merch_shown_key(owner, today))
     replies = pipe.execute()
+    shown, timers, fired = (replies.pop(), replies.pop(), replies.pop()) if owner else ({}, {}, {})
+    rules = replies.pop()
     exposed = replies.pop() if owner else set()
     experiments = replies.pop()
     segments = frozenset(slug.decode() for slug in replies.pop()) if owner else frozenset()
@@ -136,4 +156,8 @@ def state_read(owner: str | None) -> ServingState:
         segments=segments,
         experiments=experiments,
         exposed=frozenset(member.decode() for member in exposed),
+        rules=rules,
+        fired=fired,
+        timers=timers,
+        shown=shown,
     )

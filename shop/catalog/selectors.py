@@ -115,6 +115,14 @@ def products_sellable_ids(*, ids: set[int]) -> set[int]:
     return set(Product.objects.active().in_stock().filter(pk__in=ids).values_list("pk", flat=True))
 
 
+def products_prices(*, ids: set[int]) -> dict[int, tuple[Decimal, int]]:
+    """Price and category of each of these products, for what a rule asks of a cart."""
+    return {
+        pk: (price, category)
+        for pk, price, category in Product.objects.filter(pk__in=ids).values_list("pk", "price", "category_id")
+    }
+
+
 def products_newest_ids(*, exclude: set[int], limit: int) -> list[int]:
     queryset = Product.objects.active().in_stock().exclude(pk__in=exclude).order_by("-created_at", "-id")
     return list(queryset.values_list("pk", flat=True)[:limit])

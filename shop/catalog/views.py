@@ -29,6 +29,8 @@ from .selectors import (
 )
 from .services.reviews import review_submit
 
+SEARCH_TEMPLATE = "catalog/search.html"
+
 
 def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope) -> HttpResponse:
     form = ListingForm(request.GET or None, brand_slugs=list(Brand.objects.values_list("slug", flat=True)))
@@ -69,6 +71,11 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
         "querystring": query_without_page.urlencode(),
         "list_name": _list_name(scope, filters),
     }
+    # A category's listing and a search run the merchandiser's rules for them (content slots).
+    if scope.get("category"):
+        context.update(page_context(request, "category", category=scope["category"].pk))
+    elif template == SEARCH_TEMPLATE:
+        context.update(page_context(request, "search", term=filters.query or None))
     return render(request, template, context, status=status)
 
 
@@ -95,7 +102,7 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def search_view(request: HttpRequest) -> HttpResponse:
-    return _listing(request, template="catalog/search.html")
+    return _listing(request, template=SEARCH_TEMPLATE)
 
 
 @require_GET

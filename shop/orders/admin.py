@@ -33,7 +33,7 @@ class OrderNotificationInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "placed_at", "full_name", "email", "status", "total", "currency")
+    list_display = ("number", "placed_at", "full_name", "email", "status", "discount", "total", "currency")
     list_filter = ("status", "placed_at", "country")
     search_fields = ("number", "email", "full_name", "postcode")
     date_hierarchy = "placed_at"
@@ -43,6 +43,9 @@ class OrderAdmin(admin.ModelAdmin):
         "user",
         "subtotal",
         "shipping",
+        "discount",
+        "discount_label",
+        "coupon_code",
         "total",
         "currency",
         "payment_reference",
@@ -53,7 +56,22 @@ class OrderAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("number", "status", "user", "email", "placed_at", "updated_at")}),
         ("Ship to", {"fields": ("full_name", "address_line1", "address_line2", "city", "postcode", "country")}),
-        ("Money", {"fields": ("subtotal", "shipping", "total", "currency", "payment_reference", "card_last4")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "subtotal",
+                    "discount",
+                    "discount_label",
+                    "coupon_code",
+                    "shipping",
+                    "total",
+                    "currency",
+                    "payment_reference",
+                    "card_last4",
+                )
+            },
+        ),
     )
     actions = ["mark_shipped", "mark_delivered", "mark_cancelled", "mail_again"]
 

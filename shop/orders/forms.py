@@ -26,6 +26,17 @@ class CartAddForm(CartLineForm):
     quantity = forms.IntegerField(label="Quantity", min_value=1, max_value=settings.CART_MAX_QUANTITY)
 
 
+class CouponForm(forms.Form):
+    # Longer than any code, so a pasted code with spaces around it is still read.
+    code = forms.CharField(label="Coupon code", max_length=64, required=False, strip=True)
+
+    def clean_code(self):
+        code = self.cleaned_data["code"]
+        if "\x00" in code:
+            raise forms.ValidationError("That is not a coupon code.")
+        return code
+
+
 class CheckoutForm(forms.Form):
     full_name = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))

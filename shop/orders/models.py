@@ -15,6 +15,8 @@ class Cart(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="cart"
     )
+    # The coupon the shopper entered; checked again each time the cart is shown and when ordering.
+    coupon_code = models.CharField(max_length=33, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -69,6 +71,9 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, default="GBP")
     subtotal = models.DecimalField(max_digits=12, decimal_places=2)
     shipping = models.DecimalField(max_digits=10, decimal_places=2)
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    discount_label = models.CharField("discount", max_length=200, blank=True)
+    coupon_code = models.CharField(max_length=32, blank=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     payment_reference = models.CharField(max_length=64, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)

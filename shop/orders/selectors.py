@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
 
+from merchandising.api import Line, cart_discount
 from shop.catalog.models import ProductImage
 
 from .models import Cart, CartLine, Order
@@ -24,6 +25,11 @@ class CartSummary:
     shipping: Decimal
     total: Decimal
     item_count: int
+    discount: Decimal = Decimal("0.00")
+    discount_label: str = ""
+    coupon_code: str = ""
+    # Why the cart's coupon does not apply now ("" when it does or there is none).
+    coupon_problem: str = ""
 
     @property
     def is_empty(self) -> bool:
@@ -71,13 +77,35 @@ def cart_summary(*, cart: Cart | None) -> CartSummary:
     )
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
     shipping = shipping_for(subtotal=subtotal)
+    discount, problem = (
+        cart_discount(lines=discount_lines(lines), subtotal=subtotal, code=cart.coupon_code) if lines else (None, "")
+    )
+    taken = discount.amount if discount else Decimal("0.00")
     return CartSummary(
         lines=lines,
         subtotal=subtotal,
         shipping=shipping,
-        total=subtotal + shipping,
+        # Free delivery is earned on the subtotal before the discount.
+        total=subtotal - taken + shipping,
         item_count=sum(line.quantity for line in lines),
+        discount=taken,
+        discount_label=discount.label if discount else "",
+        coupon_code=cart.coupon_code,
+        coupon_problem=problem,
     )
+
+
+def discount_lines(lines: list[CartLine]) -> list[Line]:
+    """Cart lines as offers read them."""
+    return [
+        Line(
+            product_id=line.product_id,
+            category_id=line.product.category_id,
+            unit_price=line.product.price,
+            quantity=line.quantity,
+        )
+        for line in lines
+    ]
 
 
 def order_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Order]:

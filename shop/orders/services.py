@@ -13,12 +13,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from merchandising.api import CouponError, coupon_accept, order_discount, order_redeem
 from shop.catalog.models import Product
 from tracking.api import scrub
 
 from .models import Cart, CartLine, Order, OrderLine, OrderNotification
 from .notifications import notification_queue
-from .selectors import SESSION_CART_KEY, cart_for_session, cart_summary
+from .selectors import SESSION_CART_KEY, cart_for_session, cart_summary, discount_lines
 
 
 class CartError(ValueError):
@@ -37,6 +38,10 @@ class ProductUnavailable(CartError):
 
 class PaymentDeclined(CartError):
     status = 402
+
+
+class CouponRefused(CartError):
+    status = 409
 
 
 ALREADY_PLACED = "This order was already placed; you were not charged again."
@@ -255,13 +260,25 @@ def order_place(
         summary = cart_summary(cart=locked)
         if summary.is_empty:
             raise CartError("Your cart is empty.")
+        try:
+            discount = order_discount(
+                lines=discount_lines(summary.lines),
+                subtotal=summary.subtotal,
+                code=locked.coupon_code,
+                user=user,
+                email=address.email,
+            )
+        except CouponError as error:
+            raise CouponRefused(f"{error} Remove it from your cart to order without it.") from None
+        off = discount.amount if discount else Decimal("0.00")
+        total = summary.subtotal - off + summary.shipping
         for line in sorted(summary.lines, key=lambda line: line.product_id):
             taken = Product.objects.filter(pk=line.product_id, is_active=True, stock__gte=line.quantity).update(
                 stock=F("stock") - line.quantity
             )
             if not taken:
                 raise OutOfStock(f"Sorry, “{line.product.title}” sold out before we could reserve it.")
-        reference = payment_authorise(card_number=card_number, amount=summary.total)
+        reference = payment_authorise(card_number=card_number, amount=total)
         order = Order.objects.create(
             number=_order_number(),
             user=user if user is not None and user.is_authenticated else None,
@@ -275,7 +292,10 @@ def order_place(
             currency=settings.SHOP_CURRENCY,
             subtotal=summary.subtotal,
             shipping=summary.shipping,
-            total=summary.total,
+            discount=off,
+            discount_label=discount.label if discount else "",
+            coupon_code=discount.code if discount else "",
+            total=total,
             status=Order.Status.PAID,
             payment_reference=reference,
             card_last4=card_number.replace(" ", "")[-4:],
@@ -293,9 +313,28 @@ def order_place(
             )
             for line in summary.lines
         )
+        if discount is not None:
+            order_redeem(discount=discount, order=order, user=user, email=address.email)
         locked.lines.all().delete()
+        Cart.objects.filter(pk=locked.pk).update(coupon_code="")
         notification_queue(order=order, kind=OrderNotification.Kind.CONFIRMATION)
     return order
+
+
+def cart_coupon_set(*, cart: Cart, code: str) -> str:
+    """Keep a coupon code on the cart once it fits the cart; an empty code takes it off.
+    Raises CouponRefused with the shopper's reason otherwise."""
+    if not code.strip():
+        Cart.objects.filter(pk=cart.pk).update(coupon_code="")
+        return ""
+    summary = cart_summary(cart=cart)
+    try:
+        kept = coupon_accept(code=code, lines=discount_lines(summary.lines), subtotal=summary.subtotal)
+    except CouponError as error:
+        raise CouponRefused(str(error)) from None
+    Cart.objects.filter(pk=cart.pk).update(coupon_code=kept)
+    cart.coupon_code = kept
+    return kept
 
 
 def carts_purge_abandoned(*, older_than_days: int) -> int:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("cart/add/", views.cart_add_view, name="cart_add"),
     path("cart/update/", views.cart_update_view, name="cart_update"),
     path("cart/remove/", views.cart_remove_view, name="cart_remove"),
+    path("cart/coupon/", views.cart_coupon_view, name="cart_coupon"),
     path("checkout/", views.checkout_view, name="checkout"),
     path("orders/", views.order_history_view, name="history"),
     path("orders/<str:number>/", views.order_detail_view, name="detail"),

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from personalization.api import page_context
 
 from . import events, services
-from .forms import CartAddForm, CartLineForm, CheckoutForm
+from .forms import CartAddForm, CartLineForm, CheckoutForm, CouponForm
 from .models import Order
 from .selectors import cart_for_session, cart_summary, order_for_checkout_key, order_list_for_user, order_visible_to
 
@@ -90,6 +90,22 @@ def cart_remove_view(request: HttpRequest) -> HttpResponse:
         return _cart_page(request, errors=[str(error)], status=error.status)
     events.cart_change_record(request, product=change.product, delta=change.delta)
     messages.success(request, "The item was removed from your cart.")
+    return redirect("orders:cart")
+
+
+@require_POST
+def cart_coupon_view(request: HttpRequest) -> HttpResponse:
+    """Apply a coupon code to the cart (or take it off with remove)."""
+    form = CouponForm(request.POST)
+    cart = cart_for_session(session=request.session, user=request.user)
+    if not form.is_valid() or cart is None:
+        return _cart_page(request, errors=_form_errors(form) or ["Your cart is empty."], status=400)
+    code = "" if "remove" in request.POST else form.cleaned_data["code"]
+    try:
+        kept = services.cart_coupon_set(cart=cart, code=code)
+    except services.CartError as error:
+        return _cart_page(request, errors=[str(error)], status=error.status)
+    messages.success(request, f"Coupon {kept} applied." if kept else "The coupon was removed.")
     return redirect("orders:cart")
 
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "personalization",
     "segments",
     "experiments",
+    "merchandising",
     "axes",
 ]
 
@@ -227,6 +228,7 @@ CELERY_BEAT_SCHEDULE = {
 # its moment; the sweep behind it only corrects what the live path missed.
 CELERY_BEAT_SCHEDULE |= {
     "segments-due-fire": {"task": "segments.tasks.segments_due_fire_task", "schedule": 5.0},
+    "merchandising-timers-fire": {"task": "merchandising.tasks.rule_timers_fire_task", "schedule": 5.0},
     "segments-sweep": {"task": "segments.tasks.segments_sweep", "schedule": crontab(minute=40)},
 }
 
@@ -251,6 +253,8 @@ TRACKING_HOOKS = env.list(
         # Segments re-checked on each batch (segments/hooks.py).
         "segments.hooks.SegmentHook",
         "experiments.exposures.ExposureHook",
+        # Absence timers of merchandising rules set and cancelled (merchandising/timers.py).
+        "merchandising.timers.TimerHook",
         "live.hooks.PushHook",
     ],
 )
@@ -318,11 +322,16 @@ PERSONALIZATION_ENABLED = env.bool("PERSONALIZATION_ENABLED", default=True)
 PERSONALIZATION_SLOT_STAGES = [
     # first: a slot under test takes its variant's settings before candidates are drawn
     "experiments.stages.ExperimentVariants",
+    # the merchandiser's rules for this page and visitor (a rule may ask for a variant)
+    "merchandising.stages.RulesDecide",
     "personalization.serving.stages.ModelCandidates",
     "personalization.serving.stages.SellableFilter",
     "personalization.serving.stages.Diversity",
+    # excludes, boosts and buries before shelves are cut to size; pins once nothing moves them
+    "merchandising.stages.RuleEffects",
     "personalization.serving.stages.Fallback",
     "personalization.serving.stages.Exploration",
+    "merchandising.stages.RulePins",
     # last: only what the page really shows counts as an exposure
     "experiments.stages.ExperimentExposures",
 ]
@@ -376,6 +385,8 @@ LIVE_BIND = env("LIVE_BIND", default="0.0.0.0:8001")
 LIVE_WS_MAX_QUEUE = 8
 # Pushes kept per visitor for a reconnecting page, and for how long; an older gap is resynced
 # with a fresh render instead of a replay.
+# Called as hook(visitor_id=, rule_id=, subject=) once per absence timer fired (merchandising/timers.py).
+MERCHANDISING_FIRED_HOOKS = ["live.hooks.rule_fired"]
 LIVE_PUSH_KEEP = 50
 LIVE_PUSH_KEEP_SECONDS = env.int("LIVE_PUSH_KEEP_SECONDS", default=600)
 

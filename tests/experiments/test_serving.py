@@ -14,10 +14,8 @@ from experiments.assignment import assignment_for
 from experiments.services import experiment_start, experiment_stop, experiments_publish
 from personalization.models import SlotConfig
 from personalization.serving import slots_publish
-from personalization.training import model_train
-from tests.factories.catalog import CategoryFactory, ProductFactory
 from tests.factories.experiments import VariantFactory, ab_experiment
-from tests.factories.tracking import EventFactory
+from tests.personalization.shelves import trained_shop
 from tracking.models import Event
 from tracking.owners import owner_key
 
@@ -26,18 +24,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def shop():
-    kitchen = CategoryFactory(name="Kitchen")
-    products = ProductFactory.create_batch(20, category=kitchen)
-    now = timezone.now()
-    for index, product in enumerate(products[:10]):
-        for _ in range(index + 1):
-            EventFactory(
-                visitor_id=uuid.uuid4(), name="add_to_cart", source="server", product_id=product.pk, client_ts=now
-            )
-    for name in ("popularity", "trending"):
-        model_train(name=name)
-    slots_publish()
-    return products
+    return trained_shop()
 
 
 def visitor_in(experiment, variant_key: str) -> uuid.UUID:

@@ -51,12 +51,20 @@ def test_an_add_to_cart_pushes_the_pages_slots_rendered_by_the_slot_template(liv
         pushed = frame(home)
         on_product_page = frame(product_page)
     assert (pushed["type"], pushed["seq"], pushed["kind"], pushed["cause"]) == ("push", 1, "slots", "add_to_cart")
-    assert set(pushed["slots"]) == {"home_recommended", "home_trending"}
+    # with the page's content slots, empty ones included, so an offer that ended goes from the page too
+    assert set(pushed["slots"]) == {"home_recommended", "home_trending", "content:site_banner", "content:home_banner"}
+    assert pushed["slots"]["content:home_banner"].strip() == '<div hidden data-slot-block="content:home_banner"></div>'
+
     html = pushed["slots"]["home_recommended"]
     assert 'data-slot-block="home_recommended"' in html and 'data-slot-page="home"' in html
     assert html.count("data-track-impression") >= 1
     assert on_product_page["seq"] == 1
-    assert set(on_product_page["slots"]) == {"product_also_bought", "product_similar"}
+    assert set(on_product_page["slots"]) == {
+        "product_also_bought",
+        "product_similar",
+        "content:site_banner",
+        "content:product_banner",
+    }
     # The product page's own product is left out of its shelves, as when it was rendered.
     assert f'data-product-id="{products[0].pk}"' not in "".join(on_product_page["slots"].values())
 
