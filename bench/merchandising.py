@@ -155,9 +155,9 @@ import os, sys, time
 sys.path.insert(0, os.getcwd())
 import django
 django.setup()
-from merchandising.timers import timers_fire
+from merchandising.tasks import rule_timers_fire_task
 while True:
-    timers_fire()
+    rule_timers_fire_task()  # what beat sends every 5 s, run in this process
     time.sleep(5)
 """
 

@@ -6,7 +6,7 @@ import uuid
 from shop.keyspace import RedisBatch
 from tracking.hooks import StoredBatch
 
-from .pushes import SLOTS, push_queue
+from .pushes import SLOTS, push_queue, pushes_queue
 
 # What changes the shelves enough to push them again while the page is open.
 REFRESHING = frozenset({"add_to_cart"})
@@ -21,9 +21,10 @@ class PushHook:
             push_queue(batch=redis, visitor_id=batch.visitor_id, kind=SLOTS, cause=cause)
 
 
-def rule_fired(*, visitor_id: uuid.UUID, rule_id: int, subject: str) -> None:
-    """A merchandising timer fired for this visitor: their open pages render their slots again,
-    content slots included, and show the offer without a reload (MERCHANDISING_FIRED_HOOKS)."""
+def rules_fired(*, fired: list[tuple[uuid.UUID, int, str]]) -> None:
+    """Merchandising timers fired, (visitor, rule, subject) each: the visitors' open pages render
+    their slots again, content slots included, and show the offer without a reload
+    (MERCHANDISING_FIRED_HOOKS). One round trip for the whole round's pushes."""
     batch = RedisBatch()
-    push_queue(batch=batch, visitor_id=visitor_id, kind=SLOTS, cause=f"rule:{rule_id}")
+    pushes_queue(batch=batch, pushes=[(visitor_id, SLOTS, f"rule:{rule_id}") for visitor_id, rule_id, _ in fired])
     batch.execute()

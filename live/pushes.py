@@ -41,22 +41,39 @@ class Push:
 def push_queue(*, batch: RedisBatch, visitor_id: uuid.UUID, kind: str, cause: str) -> None:
     """Queue a push on the ingest's Redis batch; once the batch is sent (after the profile it
     reflects is written, by the hooks before this one), wake the visitor's sockets."""
-    entry = json.dumps({"kind": kind, "cause": cause})
-    batch.script(
-        "live_push",
-        keys=live_push_keys(str(visitor_id)),
-        args=[entry, settings.LIVE_PUSH_KEEP, settings.LIVE_PUSH_KEEP_SECONDS],
-    )
-    batch.after(lambda: push_announce(visitor_id=visitor_id))
+    pushes_queue(batch=batch, pushes=[(visitor_id, kind, cause)])
 
 
-def push_announce(*, visitor_id: uuid.UUID) -> None:
-    """Wake the visitor's open sockets; never raises: a lost wake-up is caught up on the next one
-    or on reconnect."""
+def pushes_queue(*, batch: RedisBatch, pushes: list[tuple[uuid.UUID, str, str]]) -> None:
+    """Queue pushes (visitor, kind, cause) on one Redis batch, and wake all their visitors'
+    sockets in one pass once it is sent: a round of fired timers pushes thousands at once, and
+    a wake-up each from synchronous code cost a few milliseconds of event-loop hand-over."""
+    for visitor_id, kind, cause in pushes:
+        batch.script(
+            "live_push",
+            keys=live_push_keys(str(visitor_id)),
+            args=[json.dumps({"kind": kind, "cause": cause}), settings.LIVE_PUSH_KEEP, settings.LIVE_PUSH_KEEP_SECONDS],
+        )
+    visitors = [visitor_id for visitor_id, _, _ in pushes]
+    batch.after(lambda: push_announce(visitor_ids=visitors))
+
+
+async def _announce(visitor_ids: list[uuid.UUID]) -> None:
+    layer = get_channel_layer()
+    for visitor_id in visitor_ids:
+        try:
+            await layer.group_send(visitor_group(visitor_id), {"type": READY})
+        except Exception:
+            logger.warning("live push wake-up not sent", exc_info=True)
+
+
+def push_announce(*, visitor_ids: list[uuid.UUID]) -> None:
+    """Wake these visitors' open sockets; never raises: a lost wake-up is caught up on the next
+    one or on reconnect."""
     try:
-        async_to_sync(get_channel_layer().group_send)(visitor_group(visitor_id), {"type": READY})
+        async_to_sync(_announce)(visitor_ids)
     except Exception:
-        logger.warning("live push wake-up not sent", exc_info=True)
+        logger.warning("live push wake-ups not sent", exc_info=True)
 
 
 def pushes_since(*, visitor_id: uuid.UUID, after: int) -> tuple[int, list[Push], bool]:

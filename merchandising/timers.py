@@ -289,10 +289,11 @@ def timers_fire(*, limit: int = FIRE_LIMIT, now: datetime | None = None) -> Fire
         else:
             result.already += 1
     batch.execute()
-    for hook in _on_fire_hooks():
-        for visitor_id, rule_id, subject in pushes:
+    if pushes:
+        for hook in _on_fire_hooks():
             try:
-                hook(visitor_id=visitor_id, rule_id=rule_id, subject=subject)
+                hook(fired=pushes)
             except Exception:
+                # Recorded and shown on the next render: a push is a courtesy, not the record.
                 logger.exception("rule fired hook %s failed", hook)
     return result

@@ -385,8 +385,9 @@ LIVE_BIND = env("LIVE_BIND", default="0.0.0.0:8001")
 LIVE_WS_MAX_QUEUE = 8
 # Pushes kept per visitor for a reconnecting page, and for how long; an older gap is resynced
 # with a fresh render instead of a replay.
-# Called as hook(visitor_id=, rule_id=, subject=) once per absence timer fired (merchandising/timers.py).
-MERCHANDISING_FIRED_HOOKS = ["live.hooks.rule_fired"]
+# Called as hook(fired=[(visitor id, rule id, subject), ...]) after each round of absence timers
+# fired (merchandising/timers.py), with those this round recorded first.
+MERCHANDISING_FIRED_HOOKS = ["live.hooks.rules_fired"]
 LIVE_PUSH_KEEP = 50
 LIVE_PUSH_KEEP_SECONDS = env.int("LIVE_PUSH_KEEP_SECONDS", default=600)
 
