@@ -2,7 +2,8 @@
 
 A visitor counts for the variant of their first exposure, from that moment on: what they did
 before seeing it cannot be its effect. Rates are per exposed visitor (did they click the slot,
-add to cart, order); revenue is per exposed visitor, zero for those who bought nothing.
+add to cart, order); revenue is per exposed visitor, zero for those who bought nothing; average
+order value is their revenue over their orders, a ratio with the visitor as its unit.
 """
 
 from collections import defaultdict
@@ -16,10 +17,12 @@ from .models import Experiment, Metric
 from .stats import (
     Arm,
     Effect,
+    RatioArm,
     SampleRatio,
     chance_to_beat_control,
     holm,
     proportion_z_test,
+    ratio_test,
     sample_ratio,
     sequential,
     welch_t_test,
@@ -88,20 +91,29 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
     return units
 
 
-def arm_of(units: list[Unit], metric: str) -> Arm:
+def arm_of(units: list[Unit], metric: str) -> Arm | RatioArm:
     if metric == Metric.AOV:
-        values = [value for unit in units for value in unit.orders]
-    else:
-        values = [unit.value(metric) for unit in units]
-    return Arm(n=len(values), total=sum(values), total_squares=sum(v * v for v in values))
+        return RatioArm.of([sum(unit.orders) for unit in units], [len(unit.orders) for unit in units])
+    return Arm.of([unit.value(metric) for unit in units])
+
+
+def _measurable(arm: Arm | RatioArm) -> bool:
+    """Two units at least, and for a ratio something to divide by (an order)."""
+    return arm.n >= 2 and (not isinstance(arm, RatioArm) or arm.denominator > 0)
+
+
+def _fixed_effect(metric: str, control: Arm | RatioArm, treatment: Arm | RatioArm) -> Effect:
+    if metric == Metric.AOV:
+        return ratio_test(control=control, treatment=treatment)
+    return (proportion_z_test if metric in PROPORTIONS else welch_t_test)(control=control, treatment=treatment)
 
 
 @dataclass(frozen=True)
 class MetricResult:
     metric: str
     variant: str
-    control: Arm
-    treatment: Arm
+    control: Arm | RatioArm
+    treatment: Arm | RatioArm
     effect: Effect | None  # sequential; None when either arm has no data
     fixed: Effect | None
     chance_to_beat: float | None
@@ -148,11 +160,11 @@ def experiment_report(*, experiment: Experiment) -> Report:
             continue
         for metric in metrics:
             a, b = arm_of(by_variant[control.key], metric), arm_of(by_variant[variant.key], metric)
-            if a.n < 2 or b.n < 2:
+            if not (_measurable(a) and _measurable(b)):
                 results.append(MetricResult(metric, variant.key, a, b, None, None, None))
                 continue
             proportion = metric in PROPORTIONS
-            fixed = (proportion_z_test if proportion else welch_t_test)(control=a, treatment=b)
+            fixed = _fixed_effect(metric, a, b)
             results.append(
                 MetricResult(
                     metric=metric,

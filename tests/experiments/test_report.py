@@ -41,7 +41,7 @@ def exposed(experiment, variant: str, count: int, *, then=(), web=True, before=(
 
 
 def started(**fields):
-    return experiment_start(experiment=ab_experiment(guardrails=["revenue", "conversion"], **fields))
+    return experiment_start(experiment=ab_experiment(**{"guardrails": ["revenue", "conversion"], **fields}))
 
 
 def test_metrics_per_variant_count_only_what_came_after_exposure():
@@ -89,3 +89,22 @@ def test_the_report_renders_without_events_and_exports_csv(staff_client):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert {row["metric"] for row in rows} == {"slot_ctr", "revenue", "conversion"}
     assert all(row["control_n"] == "50" for row in rows)
+
+
+def test_order_value_is_revenue_over_orders_with_the_visitor_as_unit():
+    experiment = started(guardrails=["aov"])
+
+    def order(value):
+        return ("purchase", {"transaction_id": str(uuid.uuid4()), "value": value})
+
+    exposed(experiment, "control", 10, then=[order(20.0), order(40.0)])  # one buyer's two baskets
+    exposed(experiment, "control", 10, then=[order(60.0)])
+    exposed(experiment, "control", 30)
+    exposed(experiment, "treatment", 20, then=[order(50.0)])
+    exposed(experiment, "treatment", 30)
+    report = experiment_report(experiment=experiment)
+    aov = next(r for r in report.results if r.metric == "aov")
+    assert aov.control.n == 50 and aov.control.denominator == 30  # visitors, orders
+    assert aov.control.mean == pytest.approx((10 * 60 + 10 * 60) / 30)
+    assert aov.treatment.mean == pytest.approx(50.0)
+    assert aov.effect.absolute == pytest.approx(10.0)
