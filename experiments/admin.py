@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from shop.charts import CHART_MEDIA, bar_chart
 
 from .models import Experiment, Metric, Variant
-from .selectors import experiment_report
+from .selectors import PRE_PERIOD, experiment_report
 from .services import experiment_problems, experiment_start, experiment_stop
 
 LOCKED = ("slot", "layer", "traffic_start", "traffic_percent", "salt", "primary_metric", "guardrails")
@@ -112,6 +112,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "original": experiment,
             "title": f"Report: {experiment.name}",
             "report": report,
+            "pre_period_days": PRE_PERIOD.days,
             "rows": [{"result": r, "label": labels.get(r.metric, r.metric)} for r in report.results],
             "exposure_chart": bar_chart(list(report.counts.items()), title="Exposed visitors by variant"),
             "primary_chart": bar_chart(
@@ -132,13 +133,14 @@ def _report_csv(report) -> HttpResponse:
     writer.writerow(
         ["metric", "variant", "control_n", "treatment_n", "control_mean", "treatment_mean", "absolute_lift",
          "sequential_low", "sequential_high", "relative_lift", "sequential_p", "holm_p", "fixed_low", "fixed_high",
-         "chance_to_beat_control"]
+         "chance_to_beat_control", "cuped_variance_reduction", "unadjusted_low", "unadjusted_high"]
     )  # fmt: skip
     for r in report.results:
-        e, f = r.effect, r.fixed
+        e, f, u = r.effect, r.fixed, r.unadjusted
         writer.writerow(
             [r.metric, r.variant, r.control.n, r.treatment.n, r.control.mean, r.treatment.mean]
             + ([e.absolute, e.absolute_interval.low, e.absolute_interval.high, e.relative, e.p_value, r.adjusted_p,
                 f.absolute_interval.low, f.absolute_interval.high, r.chance_to_beat] if e else [""] * 9)
+            + ([r.variance_reduction, u.absolute_interval.low, u.absolute_interval.high] if u else [""] * 3)
         )  # fmt: skip
     return response
