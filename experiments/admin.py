@@ -11,10 +11,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from shop.charts import CHART_MEDIA, bar_chart
+from shop.charts import CHART_MEDIA, bar_chart, interval_chart
 
 from .models import Experiment, Metric, Variant
-from .selectors import PRE_PERIOD, experiment_report
+from .selectors import NO_DEVICE, PRE_PERIOD, experiment_report
 from .services import experiment_problems, experiment_start, experiment_stop
 
 LOCKED = ("slot", "layer", "traffic_start", "traffic_percent", "salt", "primary_metric", "guardrails")
@@ -113,6 +113,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             "title": f"Report: {experiment.name}",
             "report": report,
             "pre_period_days": PRE_PERIOD.days,
+            "no_device": NO_DEVICE,
             "rows": [{"result": r, "label": labels.get(r.metric, r.metric)} for r in report.results],
             "exposure_chart": bar_chart(list(report.counts.items()), title="Exposed visitors by variant"),
             "primary_chart": bar_chart(
@@ -122,6 +123,17 @@ class ExperimentAdmin(admin.ModelAdmin):
                 title=f"{labels[experiment.primary_metric]} by variant",
                 value_format="{:,.4f}",
             ),
+            "lift_charts": [
+                interval_chart(
+                    [(at, e.relative, e.relative_interval.low, e.relative_interval.high) for at, e in points if e],
+                    title=f"Cumulative lift of {variant} over control: {labels[experiment.primary_metric]}",
+                    description=f"Relative lift of {variant} with its 95% sequential interval at the end of each day.",
+                )
+                for variant, points in report.lift_over_time.items()
+            ],
+            "device_rows": [
+                {"device": device, "result": r} for device, results in report.by_device.items() for r in results
+            ],
         }
         return TemplateResponse(request, "admin/experiments/report.html", context)
 

@@ -20,7 +20,7 @@ from tracking.models import Event
 pytestmark = pytest.mark.django_db
 
 
-def exposed(experiment, variant: str, count: int, *, then=(), web=True, before=(), at=None):
+def exposed(experiment, variant: str, count: int, *, then=(), web=True, before=(), at=None, device=None):
     """count visitors exposed to variant at at (a minute after the start unless said), each doing
     the events in then a minute after exposure (and those in before, 30 s or a given timedelta
     before it), as (name, properties) pairs."""
@@ -32,7 +32,8 @@ def exposed(experiment, variant: str, count: int, *, then=(), web=True, before=(
         rows.append(EventFactory.build(visitor_id=visitor, name="experiment_exposure", source="server",
                                        properties=props, client_ts=seen))  # fmt: skip
         if web:
-            rows.append(EventFactory.build(visitor_id=visitor, name="page_view", client_ts=seen))
+            rows.append(EventFactory.build(visitor_id=visitor, name="page_view", client_ts=seen,
+                                           properties={"device": device} if device else {}))  # fmt: skip
         for name, properties in then:
             rows.append(EventFactory.build(visitor_id=visitor, name=name, properties=properties,
                                            client_ts=seen + timedelta(minutes=1)))  # fmt: skip
@@ -193,3 +194,31 @@ def test_the_lift_over_time_counts_each_day_what_was_known_by_its_end():
     assert day_three.control_mean == pytest.approx(40 / 300)
     assert day_four.control_mean == pytest.approx(140 / 300)
     assert lift[-1][1] == day_four  # nothing happened after the fourth day
+
+
+def test_the_report_charts_the_cumulative_lift_and_breaks_the_primary_metric_down_by_device(staff_client):
+    start = timezone.now() - timedelta(days=3)
+    experiment = started(at=start)
+    click = ("select_item", {"slot": "home_recommended"})
+    for day in range(3):
+        at = start + timedelta(days=day, hours=1)
+        exposed(experiment, "control", 60, at=at, then=[click], device="mobile")
+        exposed(experiment, "control", 140, at=at, device="mobile")
+        exposed(experiment, "treatment", 90, at=at, then=[click], device="mobile")
+        exposed(experiment, "treatment", 110, at=at, device="mobile")
+        exposed(experiment, "control", 50, at=at, then=[click], device="desktop")
+        exposed(experiment, "treatment", 50, at=at, then=[click], device="desktop")
+        exposed(experiment, "control", 20, at=at, web=False)  # server only: no device said
+        exposed(experiment, "treatment", 20, at=at, web=False)
+    response = staff_client.get(reverse("admin:experiments_experiment_report", args=[experiment.pk]))
+    report, body = response.context["report"], " ".join(response.content.decode().split())
+    (chart,) = response.context["lift_charts"]
+    assert "Cumulative lift of treatment over control" in chart and "chart-band" in chart
+    assert len(report.lift_over_time["treatment"]) == 4  # three whole days and now
+    mobile, desktop, unknown = (report.by_device[d][0] for d in ("mobile", "desktop", "not recorded"))
+    assert (mobile.control.mean, mobile.treatment.mean) == pytest.approx((0.3, 0.45))
+    assert (desktop.control.n, desktop.control.mean) == (150, 1.0)
+    assert unknown.control.n == 60
+    assert report.srm_breakdown["device: mobile"].p_value > 0.5
+    assert report.device_recorded == pytest.approx(1 - 120 / 1620)
+    assert "93% of exposed visitors' events said their device" in body
