@@ -60,7 +60,8 @@ def page_fill(
 ) -> PageFill | None:
     """The page's slots after every stage ran, with the state they read (profile, segments, ...);
     None when the page has no slots or Redis did not answer."""
-    names = page_slot_names(page)
+    # A shelf of the page's products' companions has nothing to go with on a page without any.
+    names = [name for name in page_slot_names(page) if page_products or not SLOTS_BY_NAME[name].needs_page_products]
     if not names:
         return None
     state: ServingState | None = None
@@ -82,7 +83,7 @@ def page_fill(
         fills = [
             SlotFill(slot=SLOTS_BY_NAME[name], settings=SLOTS_BY_NAME[name].off_settings())
             for name in names
-            if name not in off
+            if name not in off and SLOTS_BY_NAME[name].off_title is not None
         ]
     fill = PageFill(
         page=page,
@@ -101,9 +102,16 @@ def page_fill(
 def page_blocks(page: PageFill) -> dict[str, SlotBlock]:
     """Only the products that will show are loaded: loading every candidate as a model with its
     images cost ~6 ms a page for 64 of them."""
-    products = products_for_cards(ids={c.product_id for fill in page.slots for c in fill.shown})
+    shown = {c.product_id for fill in page.slots for c in fill.shown}
+    products = products_for_cards(ids=shown | {fill.because for fill in page.slots if fill.because is not None})
     blocks: dict[str, SlotBlock] = {}
     for fill in page.slots:
+        title = fill.title or fill.settings.title
+        if fill.because is not None:
+            because = products.get(fill.because)
+            if because is None:
+                continue  # deleted since it was viewed: a title naming it cannot be written
+            title = title.replace("{product}", because.title)
         shelf = []
         for position, candidate in enumerate(fill.shown, start=1):
             product = products.get(candidate.product_id)
@@ -118,6 +126,6 @@ def page_blocks(page: PageFill) -> dict[str, SlotBlock]:
         if shelf:
             algorithm = fill.leader or (fill.settings.algorithm if page.state is not None else NEWEST)
             blocks[fill.slot.name] = SlotBlock(
-                slot=fill.slot.name, title=fill.settings.title, algorithm=algorithm, products=shelf, trace=fill.trace
+                slot=fill.slot.name, title=title, algorithm=algorithm, products=shelf, trace=fill.trace
             )
     return blocks

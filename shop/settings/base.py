@@ -333,6 +333,7 @@ PERSONALIZATION_SLOT_STAGES = [
     "personalization.serving.stages.Diversity",
     "personalization.serving.stages.Fallback",
     "personalization.serving.stages.Exploration",
+    "personalization.serving.stages.Titles",
     # last: only what the page really shows counts as an exposure
     "experiments.stages.ExperimentExposures",
 ]
