@@ -1,17 +1,14 @@
 """In a browser at desktop and phone widths: a typo searched, the type-ahead by keyboard, and shelves that say why."""
 
 import time
-import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from personalization.training import model_train
 from shop.catalog.services.search import search_words_refresh
 from tests.factories.catalog import BrandFactory, CategoryFactory, DepartmentFactory, ProductFactory
-from tests.factories.tracking import EventFactory
+from tests.factories.tracking import carts_history
 from tracking.models import Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -34,18 +31,7 @@ def wardrobe():
     ProductFactory(title="Polo Shirt", category=shirts, brand=brand, price=Decimal("29.00"))
     for title in ("Stoneware Mug", "Enamel Mug", "Glass Mug", "Porcelain Mug", "Tin Mug", "Travel Mug"):
         ProductFactory(title=title, category=mugs, price=Decimal("12.00"))
-    now = timezone.now()
-    for shopper in range(6):
-        basket = (oxford, chinos, belt) if shopper % 2 == 0 else (linen, chinos)
-        visitor = uuid.uuid4()
-        for hours, product in enumerate(basket):
-            EventFactory(
-                visitor_id=visitor,
-                name="add_to_cart",
-                source="server",
-                product_id=product.pk,
-                client_ts=now - timedelta(hours=hours + 1),
-            )
+    carts_history(baskets=[(oxford, chinos, belt) if shopper % 2 == 0 else (linen, chinos) for shopper in range(6)])
     for name in ("popularity", "trending", "itemknn", "session", "content"):
         model_train(name=name)
     search_words_refresh()
