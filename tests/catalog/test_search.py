@@ -96,8 +96,11 @@ def test_type_ahead_offers_categories_and_products_and_a_typo_its_correction(cli
     assert client.get(reverse("catalog:suggest"), {"q": "  "}).json() == {"suggestions": []}
 
 
-def test_type_ahead_ranks_closer_titles_first_and_takes_words_in_any_order(wardrobe):
+def test_type_ahead_ranks_closer_names_first_and_takes_words_in_any_order(wardrobe):
     assert search_suggestions(term="wool jack")[0].label == "Wool Jacket"
+    CategoryFactory(name="Cushions", slug="cushions")
+    CategoryFactory(name="T-Shirts", slug="t-shirts")
+    assert [s.label for s in search_suggestions(term="sh", limit=8)][:2] == ["T-Shirts", "Cushions"]
     assert ("product", "Polo Shirt") in [(s.kind, s.label) for s in search_suggestions(term="shir polo")]
 
 
