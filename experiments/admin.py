@@ -11,10 +11,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from shop.charts import CHART_MEDIA, bar_chart
+from shop.charts import CHART_MEDIA, bar_chart, interval_chart
 
 from .models import Experiment, Metric, Variant
-from .selectors import experiment_report
+from .selectors import NO_DEVICE, PRE_PERIOD, experiment_report
 from .services import experiment_problems, experiment_start, experiment_stop
 
 LOCKED = ("slot", "layer", "traffic_start", "traffic_percent", "salt", "primary_metric", "guardrails")
@@ -112,6 +112,8 @@ class ExperimentAdmin(admin.ModelAdmin):
             "original": experiment,
             "title": f"Report: {experiment.name}",
             "report": report,
+            "pre_period_days": PRE_PERIOD.days,
+            "no_device": NO_DEVICE,
             "rows": [{"result": r, "label": labels.get(r.metric, r.metric)} for r in report.results],
             "exposure_chart": bar_chart(list(report.counts.items()), title="Exposed visitors by variant"),
             "primary_chart": bar_chart(
@@ -121,6 +123,17 @@ class ExperimentAdmin(admin.ModelAdmin):
                 title=f"{labels[experiment.primary_metric]} by variant",
                 value_format="{:,.4f}",
             ),
+            "lift_charts": [
+                interval_chart(
+                    [(at, e.relative, e.relative_interval.low, e.relative_interval.high) for at, e in points if e],
+                    title=f"Cumulative lift of {variant} over control: {labels[experiment.primary_metric]}",
+                    description=f"Relative lift of {variant} with its 95% sequential interval at the end of each day.",
+                )
+                for variant, points in report.lift_over_time.items()
+            ],
+            "device_rows": [
+                {"device": device, "result": r} for device, results in report.by_device.items() for r in results
+            ],
         }
         return TemplateResponse(request, "admin/experiments/report.html", context)
 
@@ -132,13 +145,14 @@ def _report_csv(report) -> HttpResponse:
     writer.writerow(
         ["metric", "variant", "control_n", "treatment_n", "control_mean", "treatment_mean", "absolute_lift",
          "sequential_low", "sequential_high", "relative_lift", "sequential_p", "holm_p", "fixed_low", "fixed_high",
-         "chance_to_beat_control"]
+         "chance_to_beat_control", "cuped_variance_reduction", "unadjusted_low", "unadjusted_high"]
     )  # fmt: skip
     for r in report.results:
-        e, f = r.effect, r.fixed
+        e, f, u = r.effect, r.fixed, r.unadjusted
         writer.writerow(
             [r.metric, r.variant, r.control.n, r.treatment.n, r.control.mean, r.treatment.mean]
             + ([e.absolute, e.absolute_interval.low, e.absolute_interval.high, e.relative, e.p_value, r.adjusted_p,
                 f.absolute_interval.low, f.absolute_interval.high, r.chance_to_beat] if e else [""] * 9)
+            + ([r.variance_reduction, u.absolute_interval.low, u.absolute_interval.high] if u else [""] * 3)
         )  # fmt: skip
     return response

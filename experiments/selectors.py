@@ -2,11 +2,17 @@
 
 A visitor counts for the variant of their first exposure, from that moment on: what they did
 before seeing it cannot be its effect. Rates are per exposed visitor (did they click the slot,
-add to cart, order); revenue is per exposed visitor, zero for those who bought nothing.
+add to cart, order); revenue is per exposed visitor, zero for those who bought nothing; average
+order value is their revenue over their orders, a ratio with the visitor as its unit. Revenue per
+visitor is adjusted by CUPED with each visitor's revenue in the PRE_PERIOD before their first
+exposure. A stopped experiment's report counts nothing after it stopped.
 """
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from django.utils import timezone
 
 from tracking.models import Event
 from tracking.owners import owner_key
@@ -16,46 +22,68 @@ from .models import Experiment, Metric
 from .stats import (
     Arm,
     Effect,
+    RatioArm,
     SampleRatio,
     chance_to_beat_control,
+    cuped_adjust,
     holm,
     proportion_z_test,
+    ratio_test,
     sample_ratio,
     sequential,
     welch_t_test,
 )
 
 PROPORTIONS = {Metric.SLOT_CTR, Metric.ADD_TO_CART, Metric.CONVERSION}
-OUTCOMES = (EventName.SELECT_ITEM, EventName.CLICK, EventName.ADD_TO_CART, EventName.PURCHASE)
+# CUPED's covariate: revenue in the four weeks before a visitor's first exposure, long enough to
+# hold a monthly shopper's last order, short enough to stay within the event record's retention.
+PRE_PERIOD = timedelta(days=28)
+# What a visitor's device is called when none of their events said (the browser tracker does not
+# send one today; a client or import that sets the "device" property fills it).
+NO_DEVICE = "not recorded"
 
 
 @dataclass
 class Unit:
-    """One exposed owner: their variant, first exposure, and what they did after it."""
+    """One exposed owner: their variant, first exposure, when they first did each thing after it,
+    and their revenue in the pre-period before it."""
 
     variant: str
-    first_seen: object
+    first_seen: datetime
     tracker: bool = False  # the browser tracker sent anything: ad blockers hide it, bots lack it
     signed_in: bool = False
-    clicked: bool = False
-    carted: bool = False
-    orders: list[float] = field(default_factory=list)
+    device: str = NO_DEVICE
+    clicked_at: datetime | None = None
+    carted_at: datetime | None = None
+    orders: list[tuple[datetime, float]] = field(default_factory=list)
+    pre_revenue: float = 0.0
 
-    def value(self, metric: str) -> float:
-        if metric == Metric.SLOT_CTR:
-            return float(self.clicked)
-        if metric == Metric.ADD_TO_CART:
-            return float(self.carted)
-        if metric == Metric.CONVERSION:
-            return float(bool(self.orders))
-        return sum(self.orders)
+    def order_values(self, until: datetime | None = None) -> list[float]:
+        return [value for at, value in self.orders if until is None or at < until]
+
+    def value(self, metric: str, until: datetime | None = None) -> float:
+        """The metric for this visitor counting what happened before until (everything if None)."""
+        if metric in (Metric.SLOT_CTR, Metric.ADD_TO_CART):
+            at = self.clicked_at if metric == Metric.SLOT_CTR else self.carted_at
+            return float(at is not None and (until is None or at < until))
+        values = self.order_values(until)
+        return float(bool(values)) if metric == Metric.CONVERSION else sum(values)
+
+
+def report_end(experiment: Experiment) -> datetime:
+    """Where the report's data end: when the experiment stopped, else now."""
+    return experiment.stopped_at or timezone.now()
 
 
 def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
-    """Every owner the experiment exposed, by owner key, with what they did after exposure."""
+    """Every owner the experiment exposed before it stopped, by owner key, with what they did
+    after exposure (until it stopped) and their revenue in the pre-period before it."""
+    end = report_end(experiment)
     units: dict[str, Unit] = {}
     exposures = (
-        Event.objects.filter(name=EventName.EXPERIMENT_EXPOSURE, properties__experiment=str(experiment.pk))
+        Event.objects.filter(
+            name=EventName.EXPERIMENT_EXPOSURE, properties__experiment=str(experiment.pk), occurred_at__lte=end
+        )
         .order_by("occurred_at")
         .values_list("visitor_id", "user_id", "properties", "occurred_at")
     )
@@ -67,8 +95,12 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
             units[owner] = Unit(variant=properties["variant"], first_seen=occurred_at, signed_in=bool(user_id))
     if not units:
         return units
-    events = Event.objects.filter(visitor_id__in=visitors, occurred_at__gte=experiment.started_at).values_list(
-        "visitor_id", "user_id", "name", "source", "properties", "occurred_at"
+    events = (
+        Event.objects.filter(
+            visitor_id__in=visitors, occurred_at__gte=experiment.started_at - PRE_PERIOD, occurred_at__lte=end
+        )
+        .order_by("occurred_at")
+        .values_list("visitor_id", "user_id", "name", "source", "properties", "occurred_at")
     )
     for visitor_id, user_id, name, source, properties, occurred_at in events.iterator(chunk_size=5000):
         unit = units.get(owner_key(user_id=user_id, visitor_id=visitor_id)) or units.get(
@@ -76,96 +108,182 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
         )
         if unit is None:
             continue
-        unit.tracker |= source == Source.WEB
+        if unit.device == NO_DEVICE and properties.get("device"):
+            unit.device = str(properties["device"])
+        if occurred_at >= experiment.started_at:
+            unit.tracker |= source == Source.WEB
         if occurred_at < unit.first_seen:
+            if name == EventName.PURCHASE and occurred_at >= unit.first_seen - PRE_PERIOD:
+                unit.pre_revenue += float(properties.get("value") or 0)
             continue
         if name in (EventName.SELECT_ITEM, EventName.CLICK) and properties.get("slot") == experiment.slot:
-            unit.clicked = True
+            unit.clicked_at = unit.clicked_at or occurred_at
         elif name == EventName.ADD_TO_CART:
-            unit.carted = True
+            unit.carted_at = unit.carted_at or occurred_at
         elif name == EventName.PURCHASE:
-            unit.orders.append(float(properties.get("value") or 0))
+            unit.orders.append((occurred_at, float(properties.get("value") or 0)))
     return units
 
 
-def arm_of(units: list[Unit], metric: str) -> Arm:
+def arm_of(units: list[Unit], metric: str, until: datetime | None = None) -> Arm | RatioArm:
+    """The sums of a metric over the units first exposed before until, counting what they did
+    before until; revenue carries the pre-period revenue as CUPED's covariate."""
+    units = [unit for unit in units if until is None or unit.first_seen < until]
     if metric == Metric.AOV:
-        values = [value for unit in units for value in unit.orders]
-    else:
-        values = [unit.value(metric) for unit in units]
-    return Arm(n=len(values), total=sum(values), total_squares=sum(v * v for v in values))
+        values = [unit.order_values(until) for unit in units]
+        return RatioArm.of([sum(v) for v in values], [len(v) for v in values])
+    pre = [unit.pre_revenue for unit in units] if metric == Metric.REVENUE else None
+    return Arm.of([unit.value(metric, until) for unit in units], pre=pre)
+
+
+def _measurable(arm: Arm | RatioArm) -> bool:
+    """Two units at least, and for a ratio something to divide by (an order)."""
+    return arm.n >= 2 and (not isinstance(arm, RatioArm) or arm.denominator > 0)
+
+
+def _fixed_effect(metric: str, control: Arm | RatioArm, treatment: Arm | RatioArm) -> Effect:
+    if metric == Metric.AOV:
+        return ratio_test(control=control, treatment=treatment)
+    return (proportion_z_test if metric in PROPORTIONS else welch_t_test)(control=control, treatment=treatment)
 
 
 @dataclass(frozen=True)
 class MetricResult:
     metric: str
     variant: str
-    control: Arm
-    treatment: Arm
-    effect: Effect | None  # sequential; None when either arm has no data
+    control: Arm | RatioArm  # as measured, before any adjustment
+    treatment: Arm | RatioArm
+    effect: Effect | None  # sequential (CUPED-adjusted for revenue); None when either arm has no data
     fixed: Effect | None
     chance_to_beat: float | None
     adjusted_p: float | None = None
+    unadjusted: Effect | None = None  # revenue: the sequential effect without CUPED, for comparison
+    variance_reduction: float | None = None  # revenue: the share of the lift's variance CUPED removed
+
+
+def metric_result(
+    *, metric: str, variant: str, control: list[Unit], treatment: list[Unit], until: datetime | None = None
+) -> MetricResult:
+    """One metric of one treatment against control over the units exposed before until: the
+    sequential effect to read, the fixed-horizon one beside it, chance to beat control; revenue
+    per visitor CUPED-adjusted, with the unadjusted effect and the variance removed."""
+    a, b = arm_of(control, metric, until), arm_of(treatment, metric, until)
+    if not (_measurable(a) and _measurable(b)):
+        return MetricResult(metric, variant, a, b, None, None, None)
+    n = a.n + b.n
+    unadjusted = reduction = None
+    tested_a, tested_b = a, b
+    if metric == Metric.REVENUE:
+        tested_a, tested_b = cuped_adjust(control=a, treatment=b)
+    fixed = _fixed_effect(metric, tested_a, tested_b)
+    if metric == Metric.REVENUE:
+        raw = _fixed_effect(metric, a, b)
+        unadjusted = sequential(raw, n=n)
+        reduction = 1 - fixed.standard_error**2 / raw.standard_error**2 if raw.standard_error else 0.0
+    return MetricResult(
+        metric=metric,
+        variant=variant,
+        control=a,
+        treatment=b,
+        effect=sequential(fixed, n=n),
+        fixed=fixed,
+        chance_to_beat=chance_to_beat_control(control=tested_a, treatment=tested_b, proportion=metric in PROPORTIONS),
+        unadjusted=unadjusted,
+        variance_reduction=reduction,
+    )
 
 
 @dataclass(frozen=True)
 class Report:
     experiment: Experiment
+    end: datetime  # the data stop here: when the experiment stopped, else when the report was made
     counts: dict[str, int]
     srm: SampleRatio
     srm_breakdown: dict[str, SampleRatio]
     results: list[MetricResult]
+    # per treatment, the primary metric's effect on everyone exposed by the end of each day
+    lift_over_time: dict[str, list[tuple[datetime, Effect | None]]]
+    # per device, the primary metric of each treatment against control on that device's visitors
+    by_device: dict[str, list[MetricResult]]
+    device_recorded: float  # the share of exposed visitors whose events said their device
+
+
+def daily_cutoffs(*, start: datetime, end: datetime) -> list[datetime]:
+    """The end of each whole day of an experiment after its start, then its end."""
+    cutoffs, day = [], start + timedelta(days=1)
+    while day < end:
+        cutoffs.append(day)
+        day += timedelta(days=1)
+    return [*cutoffs, end]
 
 
 def experiment_report(*, experiment: Experiment) -> Report:
-    """Sample ratio (overall, and by tracker seen and sign-in, where a broken split shows first),
-    then each metric of each treatment against control: the sequential interval to read while it
-    runs, the fixed-horizon one beside it, chance to beat control, and Holm-adjusted p-values
-    across the primary metric and guardrails."""
+    """Sample ratio (overall, and by tracker seen, sign-in and device, where a broken split shows
+    first), then each metric of each treatment against control (see metric_result) with
+    Holm-adjusted p-values across the primary metric and guardrails; the primary metric's lift
+    day by day, and by device."""
     variants = list(experiment.variants.all())
     control = next((v for v in variants if v.is_control), None)
-    units = experiment_units(experiment=experiment)
+    treatments = [v for v in variants if control is not None and v != control]
+    units = list(experiment_units(experiment=experiment).values())
     by_variant: dict[str, list[Unit]] = defaultdict(list)
-    for unit in units.values():
+    for unit in units:
         by_variant[unit.variant].append(unit)
     counts = {v.key: len(by_variant[v.key]) for v in variants}
     weights = [v.weight for v in variants]
     srm = sample_ratio(counts=list(counts.values()), weights=weights)
+    devices = Counter(unit.device for unit in units)
     breakdown = {}
     for label, test in (
         ("browser tracker seen", lambda u: u.tracker),
         ("server only (ad blocker or bot)", lambda u: not u.tracker),
         ("signed in", lambda u: u.signed_in),
         ("anonymous", lambda u: not u.signed_in),
+        *((f"device: {device}", lambda u, d=device: u.device == d) for device in sorted(devices)),
     ):
         part = [sum(1 for u in by_variant[v.key] if test(u)) for v in variants]
         if sum(part):
             breakdown[label] = sample_ratio(counts=part, weights=weights)
-    results = []
-    metrics = [experiment.primary_metric, *[g for g in experiment.guardrails if g != experiment.primary_metric]]
-    for variant in variants:
-        if control is None or variant == control:
-            continue
-        for metric in metrics:
-            a, b = arm_of(by_variant[control.key], metric), arm_of(by_variant[variant.key], metric)
-            if a.n < 2 or b.n < 2:
-                results.append(MetricResult(metric, variant.key, a, b, None, None, None))
-                continue
-            proportion = metric in PROPORTIONS
-            fixed = (proportion_z_test if proportion else welch_t_test)(control=a, treatment=b)
-            results.append(
-                MetricResult(
-                    metric=metric,
-                    variant=variant.key,
-                    control=a,
-                    treatment=b,
-                    effect=sequential(fixed, n=a.n + b.n),
-                    fixed=fixed,
-                    chance_to_beat=chance_to_beat_control(control=a, treatment=b, proportion=proportion),
-                )
-            )
+    primary = experiment.primary_metric
+    metrics = [primary, *[g for g in experiment.guardrails if g != primary]]
+    results = [
+        metric_result(metric=metric, variant=v.key, control=by_variant[control.key], treatment=by_variant[v.key])
+        for v in treatments
+        for metric in metrics
+    ]
     tested = [r for r in results if r.effect is not None]
-    adjusted = holm([r.effect.p_value for r in tested])
-    by_id = {id(r): p for r, p in zip(tested, adjusted, strict=True)}
-    results = [MetricResult(**{**r.__dict__, "adjusted_p": by_id.get(id(r))}) if id(r) in by_id else r for r in results]
-    return Report(experiment=experiment, counts=counts, srm=srm, srm_breakdown=breakdown, results=results)
+    adjusted = dict(zip(map(id, tested), holm([r.effect.p_value for r in tested]), strict=True))
+    results = [replace(r, adjusted_p=adjusted[id(r)]) if id(r) in adjusted else r for r in results]
+    end = report_end(experiment)
+    lift_over_time = {
+        v.key: [
+            (until, metric_result(metric=primary, variant=v.key, control=by_variant[control.key],
+                                  treatment=by_variant[v.key], until=until).effect)
+            for until in daily_cutoffs(start=experiment.started_at, end=end)
+        ]
+        for v in treatments
+        if experiment.started_at
+    }  # fmt: skip
+    by_device = {
+        device: [
+            metric_result(
+                metric=primary,
+                variant=v.key,
+                control=[u for u in by_variant[control.key] if u.device == device],
+                treatment=[u for u in by_variant[v.key] if u.device == device],
+            )
+            for v in treatments
+        ]
+        for device in sorted(devices)
+    }
+    return Report(
+        experiment=experiment,
+        end=end,
+        counts=counts,
+        srm=srm,
+        srm_breakdown=breakdown,
+        results=results,
+        lift_over_time=lift_over_time,
+        by_device=by_device,
+        device_recorded=1 - devices[NO_DEVICE] / len(units) if units else 0.0,
+    )

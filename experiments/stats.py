@@ -1,8 +1,9 @@
 """The statistics of experiments: pure functions over counts and sums, apart from the app.
 
 Every function takes what the event record sums per variant (visitors, successes, sums of a
-metric and of its square, and with CUPED the pre-exposure covariate's sums) and returns an
-Effect: the absolute and relative lift of a treatment over control with their intervals.
+metric and of its square, and with CUPED the pre-exposure covariate's sums; for a ratio such as
+order value, both per-visitor sums and their cross-product) and returns an Effect: the
+absolute and relative lift of a treatment over control with their intervals.
 The sequential (always-valid) interval is the one to read while an experiment runs: it holds
 at every look at once, so looking daily does not raise the false positive rate.
 """
@@ -47,6 +48,20 @@ class Arm:
     def proportion(cls, *, n: int, successes: int) -> "Arm":
         return cls(n=n, total=successes, total_squares=successes)
 
+    @classmethod
+    def of(cls, values: Sequence[float], pre: Sequence[float] | None = None) -> "Arm":
+        """The sums of these per-unit values and, for CUPED, of their pre-exposure covariate."""
+        y = np.asarray(values, dtype=float)
+        x = np.zeros_like(y) if pre is None else np.asarray(pre, dtype=float)
+        return cls(
+            n=int(y.size),
+            total=float(y.sum()),
+            total_squares=float(y @ y),
+            pre_total=float(x.sum()),
+            pre_squares=float(x @ x),
+            cross=float(x @ y),
+        )
+
     @property
     def mean(self) -> float:
         return self.total / self.n if self.n else 0.0
@@ -57,6 +72,61 @@ class Arm:
         if self.n < 2:
             return 0.0
         return max(0.0, (self.total_squares - self.total**2 / self.n) / (self.n - 1))
+
+    @property
+    def mean_variance(self) -> float:
+        """Variance of the mean: the square of its standard error."""
+        return self.variance / self.n if self.n else 0.0
+
+
+@dataclass(frozen=True)
+class RatioArm:
+    """One variant's sums for a ratio of two per-visitor metrics (average order value: revenue
+    over orders), each summed per visitor first: n visitors, numerator and denominator sums,
+    their squares and their cross-product.
+
+    The unit of randomisation is the visitor, not the order: one visitor's orders are alike (a
+    big spender's baskets are all big), so treating orders as independent understates the
+    variance and an A/A test "wins" far more often than alpha. The delta method keeps the
+    visitor as the unit."""
+
+    n: int
+    numerator: float
+    numerator_squares: float
+    denominator: float
+    denominator_squares: float
+    cross: float  # sum over visitors of numerator * denominator
+
+    @classmethod
+    def of(cls, numerators: Sequence[float], denominators: Sequence[float]) -> "RatioArm":
+        """The sums of per-visitor numerators (revenue) and denominators (orders)."""
+        sums = Arm.of(numerators, pre=denominators)
+        return cls(
+            n=sums.n,
+            numerator=sums.total,
+            numerator_squares=sums.total_squares,
+            denominator=sums.pre_total,
+            denominator_squares=sums.pre_squares,
+            cross=sums.cross,
+        )
+
+    @property
+    def mean(self) -> float:
+        """The ratio of the sums (total revenue over total orders), not a mean of ratios."""
+        return self.numerator / self.denominator if self.denominator else 0.0
+
+    @property
+    def mean_variance(self) -> float:
+        """Delta method: Var(Ybar / Xbar) ~ (s2_Y - 2 R s_XY + R^2 s2_X) / (n mean_X^2), with sample
+        (n - 1) moments; with one order per visitor it is Welch's variance of the mean."""
+        if self.n < 2 or not self.denominator:
+            return 0.0
+        n, ratio = self.n, self.mean
+        var_y = (self.numerator_squares - self.numerator**2 / n) / (n - 1)
+        var_x = (self.denominator_squares - self.denominator**2 / n) / (n - 1)
+        cov = (self.cross - self.numerator * self.denominator / n) / (n - 1)
+        mean_x = self.denominator / n
+        return max(0.0, (var_y - 2 * ratio * cov + ratio**2 * var_x) / (n * mean_x**2))
 
 
 @dataclass(frozen=True)
@@ -139,7 +209,7 @@ def proportion_z_test(*, control: Arm, treatment: Arm, alpha: float = ALPHA) -> 
 def welch_t_test(*, control: Arm, treatment: Arm, alpha: float = ALPHA) -> Effect:
     """Welch's t test for a difference of means with unequal variances (revenue per visitor,
     order value), degrees of freedom by Welch-Satterthwaite."""
-    v_a, v_b = control.variance / control.n, treatment.variance / treatment.n
+    v_a, v_b = control.mean_variance, treatment.mean_variance
     se = math.sqrt(v_a + v_b)
     if not se:
         return _effect(
@@ -156,6 +226,23 @@ def welch_t_test(*, control: Arm, treatment: Arm, alpha: float = ALPHA) -> Effec
         var_treatment=v_b,
         half_width=lambda se: quantile * se,
         p_value=float(2 * stats.t.sf(abs(t), df)),
+    )
+
+
+def ratio_test(*, control: RatioArm, treatment: RatioArm, alpha: float = ALPHA) -> Effect:
+    """Difference of two ratio metrics (average order value) with delta-method standard errors
+    and a normal (z) interval: the estimate is a ratio of sums over many visitors, and its
+    distribution is normal only asymptotically anyway."""
+    var_a, var_b = control.mean_variance, treatment.mean_variance
+    se = math.sqrt(var_a + var_b)
+    z = (treatment.mean - control.mean) / se if se else 0.0
+    return _effect(
+        control=control.mean,
+        treatment=treatment.mean,
+        var_control=var_a,
+        var_treatment=var_b,
+        half_width=_fixed(alpha),
+        p_value=2 * (1 - NORMAL.cdf(abs(z))) if se else 1.0,
     )
 
 
@@ -232,12 +319,12 @@ def cuped_adjust(*, control: Arm, treatment: Arm) -> tuple[Arm, Arm]:
     return adjusted(control), adjusted(treatment)
 
 
-def chance_to_beat_control(*, control: Arm, treatment: Arm, proportion: bool) -> float:
+def chance_to_beat_control(*, control: Arm | RatioArm, treatment: Arm | RatioArm, proportion: bool) -> float:
     """Bayesian probability that the treatment's true mean is above the control's. For a rate,
-    exact under uniform Beta(1, 1) priors (Evan Miller's closed form); for a mean, under flat
-    priors with the normal approximation."""
+    exact under uniform Beta(1, 1) priors (Evan Miller's closed form); for a mean or a ratio,
+    under flat priors with the normal approximation."""
     if not proportion:
-        se = math.sqrt(control.variance / control.n + treatment.variance / treatment.n)
+        se = math.sqrt(control.mean_variance + treatment.mean_variance)
         if not se:
             return 0.5
         return NORMAL.cdf((treatment.mean - control.mean) / se)

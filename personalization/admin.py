@@ -12,6 +12,7 @@ from .models import ModelVersion, SlotConfig
 from .recommenders.registry import algorithms
 from .selectors import slot_performance
 from .serving import slots_publish
+from .slots import RECENT
 from .training import model_activate
 
 REPORT_DAYS = (7, 30, 90)
@@ -38,7 +39,9 @@ class SlotConfigAdmin(admin.ModelAdmin):
         if db_field.name == "algorithm":
             # A choice of what exists, so a typo cannot leave a slot empty.
             # "hybrid" is in the registry: the blend of the served parts with this slot's weights.
-            return forms.ChoiceField(choices=[(name, name) for name in sorted(algorithms())], label="Algorithm")
+            # "recent" is no model: the visitor's recently viewed products, newest first.
+            names = sorted([*algorithms(), RECENT])
+            return forms.ChoiceField(choices=[(name, name) for name in names], label="Algorithm")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

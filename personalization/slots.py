@@ -54,20 +54,57 @@ class Slot:
     page: str
     label: str
     defaults: SlotSettings
-    # What the shelf says when personalization is off and it shows the newest products.
-    off_title: str
+    # What the shelf says when personalization is off and it shows the newest products; None: a
+    # shelf that is about the visitor alone, not shown then.
+    off_title: str | None
+    # What the shelf says when nothing the visitor did steers it (a new visitor: no views, cart or
+    # purchases), so a shelf of what is popular is not called "Recommended for you".
+    cold_title: str | None = None
+    # Built from the product the visitor viewed last, alone: its title may name it with {product}
+    # ("Because you viewed {product}"), and without a viewed product the shelf is not shown.
+    from_last_viewed: bool = False
+    # A shelf of the page's own products' companions (the cart's lines): no products, no shelf.
+    needs_page_products: bool = False
+    # False: the shelf shows only what its own algorithm proposes, never the fallbacks' popular
+    # or newest products (a "recently viewed" shelf of things never viewed would be untrue).
+    fill_short: bool = True
 
     def off_settings(self) -> SlotSettings:
         return replace(self.defaults, title=self.off_title, epsilon=0.0)
 
 
+# The profile's recently viewed products, newest first: no model, no trained version needed.
+RECENT = "recent"
+
+# A page's slots in the order a product claims its place: a product an earlier slot shows is not
+# repeated by a later one, so what was just viewed is not pushed back at once as a recommendation.
 SLOTS: tuple[Slot, ...] = (
+    Slot(
+        name="home_recent",
+        page="home",
+        label="Home: Recently viewed",
+        defaults=SlotSettings(title="Recently viewed", algorithm=RECENT, diversity=0.0, epsilon=0.0),
+        off_title=None,
+        fill_short=False,
+    ),
+    Slot(
+        name="home_because_viewed",
+        page="home",
+        label="Home: Because you viewed",
+        defaults=SlotSettings(
+            title="Because you viewed {product}", algorithm="itemknn", size=4, diversity=0.0, epsilon=0.0
+        ),
+        off_title=None,
+        from_last_viewed=True,
+        fill_short=False,
+    ),
     Slot(
         name="home_recommended",
         page="home",
         label="Home: Recommended for you",
         defaults=SlotSettings(title="Recommended for you", algorithm="hybrid", diversity=0.3, epsilon=0.1),
         off_title="New in",
+        cold_title="Popular now",
     ),
     Slot(
         name="home_trending",
@@ -96,6 +133,7 @@ SLOTS: tuple[Slot, ...] = (
         label="Cart: Complete your order",
         defaults=SlotSettings(title="Complete your order", algorithm="itemknn", size=4, diversity=0.3, epsilon=0.0),
         off_title="New in",
+        needs_page_products=True,
     ),
 )
 SLOTS_BY_NAME: dict[str, Slot] = {slot.name: slot for slot in SLOTS}

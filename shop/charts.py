@@ -101,14 +101,18 @@ def _figure(
     description: str,
     width: int,
     height: int,
-    body: str,
-    table: str,
+    pieces: Sequence[str],
+    data: str = "",
+    table: bool = True,
     spec: dict | None = None,
 ) -> SafeString:
-    """The figure; with a spec, the browser draws it with ECharts and the SVG stays as the fallback."""
+    """The figure of these SVG pieces (each from format_html), with the data table if table; with
+    a spec, the browser draws it with ECharts and the SVG stays as the fallback."""
+    body = mark_safe("".join(pieces))  # noqa: S308 - every piece came from format_html
     script = (
         json_script(
-            {**spec, "title": title, "description": description, "width": width, "palette": PALETTE}, f"{chart_id}-spec"
+            {**spec, "title": title, "description": description, "width": width, "height": height, "palette": PALETTE},
+            f"{chart_id}-spec",
         )
         if spec
         else ""
@@ -129,7 +133,7 @@ def _figure(
         width=width,
         height=height,
         body=body,
-        table=table,
+        table=data if table else "",
     )
 
 
@@ -139,7 +143,7 @@ def _empty(chart_id: str, *, title: str, width: int) -> SafeString:
         width // 2,
         TEXT_FILL,
     )
-    return _figure(chart_id, title=title, description="No data.", width=width, height=50, body=body, table="")
+    return _figure(chart_id, title=title, description="No data.", width=width, height=50, pieces=[body])
 
 
 def bar_chart(
@@ -199,18 +203,11 @@ def bar_chart(
         "values": [value for _, value in rows],
         "texts": [text for _, _, text in shown],
         "max": max_value if max_value and max_value > 0 else None,
-        "height": height,
     }
     return _figure(
-        chart_id,
-        title=title,
-        description=summary,
-        width=width,
-        height=height,
-        body=mark_safe("".join(bars)),  # noqa: S308 - every piece came from format_html
-        table=data if table else "",
+        chart_id, title=title, description=summary, width=width, height=height, pieces=bars, data=data, table=table,
         spec=spec,
-    )
+    )  # fmt: skip
 
 
 def _local(moment: datetime) -> datetime:
@@ -371,15 +368,110 @@ def time_series_chart(
         "expected": [baseline.get(moment) for moment, _ in points] if baseline else None,
         "expectedTexts": [_format(baseline.get(moment), value_format) for moment, _ in points] if baseline else None,
         "flags": [notes.get(moment) for moment, _ in points],
-        "height": height,
     }
     return _figure(
-        chart_id,
-        title=title,
-        description=summary,
-        width=width,
-        height=height,
-        body=mark_safe("".join(pieces)),  # noqa: S308 - every piece came from format_html
-        table=data if table else "",
+        chart_id, title=title, description=summary, width=width, height=height, pieces=pieces, data=data, table=table,
         spec=spec,
+    )  # fmt: skip
+
+
+def interval_chart(
+    points: Sequence[tuple[datetime, float, float, float]],
+    *,
+    title: str,
+    value_format: ValueFormat = "{:+.1%}",
+    time_format: str = "%d %b",
+    description: str = "",
+    width: int = 720,
+    height: int = 240,
+    table: bool = True,
+) -> SafeString:
+    """An estimate over time inside its interval: (time, estimate, low, high) points drawn as a
+    line in a shaded band, with a line at zero; values may be negative (a lift). Points whose
+    interval is not finite yet (too few data) are left out."""
+    points = sorted(
+        (moment, float(value), float(low), float(high))
+        for moment, value, low, high in points
+        if all(math.isfinite(x) for x in (value, low, high))
     )
+    chart_id = _chart_id("interval", title, points)
+    if not points:
+        return _empty(chart_id, title=title, width=width)
+    bottom = min(0.0, *(low for _, _, low, _ in points))
+    top = max(0.0, *(high for _, _, _, high in points))
+    step = nice_ceiling((top - bottom) / 4 or 1.0)
+    bottom, top = math.floor(bottom / step) * step, math.ceil(top / step) * step
+    ticks = [bottom + i * step for i in range(round((top - bottom) / step) + 1)]
+    y_labels = [_format(tick, value_format) for tick in ticks]
+    left = CHAR_WIDTH * max(len(label) for label in y_labels) + 10
+    right, upper, lower = 12, 10, 28
+    plot_w, plot_h = width - left - right, height - upper - lower
+    start, end = points[0][0], points[-1][0]
+    span = (end - start).total_seconds()
+
+    def x_of(moment: datetime) -> float:
+        return left + ((moment - start).total_seconds() / span * plot_w if span > 0 else plot_w / 2)
+
+    def y_of(value: float) -> float:
+        return upper + plot_h - (value - bottom) / ((top - bottom) or 1.0) * plot_h
+
+    pieces = [
+        format_html(
+            '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="{stroke}" class="{cls}"/>'
+            '<text x="{tx}" y="{ty}" text-anchor="end" fill="{ink}" class="chart-axis">{label}</text>',
+            x1=left,
+            x2=left + plot_w,
+            y=_n(y_of(tick)),
+            ty=_n(y_of(tick) + 4),
+            tx=left - 6,
+            stroke=TEXT_FILL if tick == 0 else GRID_STROKE,
+            cls="chart-zero" if tick == 0 else "chart-grid",
+            ink=TEXT_FILL,
+            label=label,
+        )
+        for tick, label in zip(ticks, y_labels, strict=True)
+    ]
+    for index in sorted({round(i * (len(points) - 1) / max(min(MAX_X_TICKS, len(points)) - 1, 1))
+                         for i in range(min(MAX_X_TICKS, len(points)))}):  # fmt: skip
+        anchor = "start" if index == 0 and len(points) > 1 else "end" if index == len(points) - 1 > 0 else "middle"
+        pieces.append(
+            format_html(
+                '<text x="{x}" y="{y}" text-anchor="{anchor}" fill="{ink}" class="chart-axis">{label}</text>',
+                x=_n(x_of(points[index][0])),
+                y=height - 8,
+                anchor=anchor,
+                ink=TEXT_FILL,
+                label=_local(points[index][0]).strftime(time_format),
+            )
+        )
+    highs = [(x_of(moment), y_of(high)) for moment, _, _, high in points]
+    lows = [(x_of(moment), y_of(low)) for moment, _, low, _ in points]
+    band = _path(highs + lows[::-1]) + " Z"
+    pieces.append(format_html('<path d="{}" fill="{}" fill-opacity="0.35" class="chart-band"/>', band, AREA_FILL))
+    line = _path((x_of(moment), y_of(value)) for moment, value, _, _ in points)
+    pieces.append(
+        format_html('<path d="{}" fill="none" stroke="{}" stroke-width="2" class="chart-line"/>', line, LINE_STROKE)
+    )
+    last = points[-1]
+    summary = description or (
+        f"{len(points)} points from {_local(start).strftime(time_format)} to {_local(end).strftime(time_format)}; "
+        f"last {_format(last[1], value_format)} ({_format(last[2], value_format)} to {_format(last[3], value_format)})"
+    )
+    texts = [[_format(v, value_format) for v in (value, low, high)] for _, value, low, high in points]
+    data = _data_table(
+        ["Time", "Estimate", "Low", "High"],
+        ([_local(moment).strftime(time_format), *text] for (moment, *_), text in zip(points, texts, strict=True)),
+    )
+    spec = {
+        "kind": "interval",
+        "times": [_local(moment).strftime(time_format) for moment, *_ in points],
+        "values": [value for _, value, _, _ in points],
+        "lows": [low for _, _, low, _ in points],
+        "highs": [high for _, _, _, high in points],
+        "texts": texts,
+        "percent": isinstance(value_format, str) and "%" in value_format,
+    }
+    return _figure(
+        chart_id, title=title, description=summary, width=width, height=height, pieces=pieces, data=data, table=table,
+        spec=spec,
+    )  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.safestring import SafeString
 
-from shop.charts import bar_chart, nice_ceiling, time_series_chart
+from shop.charts import bar_chart, interval_chart, nice_ceiling, time_series_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "<script>alert(1)</script>"
@@ -138,3 +138,23 @@ def test_time_series_with_one_point_still_draws():
 
 def test_axis_tops_are_round_numbers():
     assert [nice_ceiling(value) for value in (0, 7, 10, 11, 180, 2400, 0.3)] == [1, 10, 10, 20, 200, 2500, 0.5]
+
+
+def test_interval_chart_draws_a_negative_lift_in_its_band_above_and_below_zero():
+    day = datetime(2025, 3, 1, tzinfo=UTC)
+    points = [
+        (day, 0.0, float("-inf"), float("inf")),  # no interval yet: left out
+        (day + timedelta(days=1), -0.05, -0.30, 0.20),
+        (day + timedelta(days=2), 0.04, -0.06, 0.14),
+    ]
+    html = interval_chart(points, title="Lift")
+    figure = parse(html)
+    assert figure.find(f".//{SVG}path[@class='chart-band']") is not None
+    assert figure.find(f".//{SVG}line[@class='chart-zero']") is not None
+    assert "-30.0%" in [cell.text for cell in figure.iter("td")]
+    data = spec(html)
+    assert data["kind"] == "interval" and data["percent"]
+    assert (data["values"], data["lows"], data["highs"]) == ([-0.05, 0.04], [-0.30, -0.06], [0.20, 0.14])
+    assert data["texts"][0] == ["-5.0%", "-30.0%", "+20.0%"]
+    assert "last +4.0% (-6.0% to +14.0%)" in figure.find(f".//{SVG}desc").text
+    assert parse(interval_chart(points[:1], title="Nothing yet")).get("data-chart") is None

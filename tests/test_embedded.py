@@ -42,6 +42,11 @@ assert app.conf.task_always_eager is True
 
 response = Client().get("/")
 assert response.status_code == 200, response.status_code
+# Search without pg_trgm: plain word matching, no corrections, type-ahead by words in titles.
+for url in ("/search/?q=shrit", "/search/suggest/?q=shrit", "/search/suggest/?q=mug"):
+    response = Client().get(url)
+    assert response.status_code == 200, (url, response.status_code)
+assert response.json() == {"suggestions": []}, response.json()
 print("embedded default ok")
 """
 

@@ -65,7 +65,8 @@ def page_fill(
     None when Redis did not answer. A page without recommendation slots (a category listing)
     still runs the stages: its content slots are filled by them. segments_as, for staff
     previewing the shop, stands in for the segments the visitor is in."""
-    names = page_slot_names(page)
+    # A shelf of the page's products' companions has nothing to go with on a page without any.
+    names = [name for name in page_slot_names(page) if page_products or not SLOTS_BY_NAME[name].needs_page_products]
     state: ServingState | None = None
     if settings.PERSONALIZATION_ENABLED:
         owner = profile_owner(visitor_id=visitor_id, user_id=user_id) if (user_id or visitor_id) else None
@@ -87,7 +88,7 @@ def page_fill(
         fills = [
             SlotFill(slot=SLOTS_BY_NAME[name], settings=SLOTS_BY_NAME[name].off_settings())
             for name in names
-            if name not in off
+            if name not in off and SLOTS_BY_NAME[name].off_title is not None
         ]
     fill = PageFill(
         page=page,
@@ -109,9 +110,16 @@ def page_fill(
 def page_blocks(page: PageFill) -> dict[str, SlotBlock]:
     """Only the products that will show are loaded: loading every candidate as a model with its
     images cost ~6 ms a page for 64 of them."""
-    products = products_for_cards(ids={c.product_id for fill in page.slots for c in fill.shown})
+    shown = {c.product_id for fill in page.slots for c in fill.shown}
+    products = products_for_cards(ids=shown | {fill.because for fill in page.slots if fill.because is not None})
     blocks: dict[str, SlotBlock] = {}
     for fill in page.slots:
+        title = fill.title or fill.settings.title
+        if fill.because is not None:
+            because = products.get(fill.because)
+            if because is None:
+                continue  # deleted since it was viewed: a title naming it cannot be written
+            title = title.replace("{product}", because.title)
         shelf = []
         for position, candidate in enumerate(fill.shown, start=1):
             product = products.get(candidate.product_id)
@@ -126,6 +134,6 @@ def page_blocks(page: PageFill) -> dict[str, SlotBlock]:
         if shelf:
             algorithm = fill.leader or (fill.settings.algorithm if page.state is not None else NEWEST)
             blocks[fill.slot.name] = SlotBlock(
-                slot=fill.slot.name, title=fill.settings.title, algorithm=algorithm, products=shelf, trace=fill.trace
+                slot=fill.slot.name, title=title, algorithm=algorithm, products=shelf, trace=fill.trace
             )
     return blocks

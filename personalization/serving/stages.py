@@ -14,7 +14,7 @@ from shop.catalog.selectors import products_newest_ids, products_sellable_ids
 
 from ..profiles import Profile
 from ..recommenders.base import Taste, rank
-from ..slots import Slot, SlotSettings
+from ..slots import RECENT, Slot, SlotSettings
 from .state import ServingState
 
 # Weights of what a profile holds when it stands for a person's taste.
@@ -52,6 +52,10 @@ class SlotFill:
     candidates: list[Candidate] = field(default_factory=list)
     # The algorithm that proposed the leading candidates; the block is attributed to it.
     leader: str | None = None
+    # What the shelf says instead of its settings' title, when a stage decided so.
+    title: str | None = None
+    # The product the shelf was built from (a slot built from the last viewed product).
+    because: int | None = None
     shown: list[Candidate] = field(default_factory=list)
     # Sellable candidates past the shelf, for exploration.
     tail: list[Candidate] = field(default_factory=list)
@@ -96,6 +100,12 @@ class PageFill:
             excluded |= set(self.profile.cart) | set(self.profile.bought)
         return excluded
 
+    @property
+    def last_viewed(self) -> int | None:
+        """The product the visitor viewed last, besides what this page shows."""
+        recent = self.profile.recent if self.profile is not None else []
+        return next((product for product in recent if product not in self.page_products), None)
+
     def taste(self) -> Taste:
         """The person as the models see them: what this page is about, then their profile."""
         history: dict[int, float] = {}
@@ -125,19 +135,32 @@ class Stage:
 
 class ModelCandidates(Stage):
     """Ranked candidates from the slot's algorithm, then the fallbacks, until there are enough
-    to survive the filters; the leading algorithm speaks only where it has an opinion."""
+    to survive the filters; the leading algorithm speaks only where it has an opinion. A slot of
+    recent views takes the profile's; a slot built from the last viewed product asks its
+    algorithm about that product alone."""
 
     name = "candidates"
 
     def apply(self, page: PageFill) -> None:
         if page.state is None:
             return
-        taste, excluded = page.taste(), page.excluded
+        everything, excluded = page.taste(), page.excluded
         for fill in page.slots:
             if fill.settings.algorithm == NEWEST:
                 continue  # generic newest products: the fallback's list, for everyone alike
+            if fill.settings.algorithm == RECENT:
+                self._recent(page, fill, excluded=excluded)
+                continue
+            taste = everything
+            if fill.slot.from_last_viewed:
+                fill.because = page.last_viewed
+                if fill.because is None:
+                    continue  # nothing viewed yet: nothing to be because of
+                taste = Taste(history={fill.because: 1.0}, recent=(fill.because,))
             wanted = fill.settings.size * CANDIDATE_FACTOR
-            names = [fill.settings.algorithm, *[name for name in FALLBACKS if name != fill.settings.algorithm]]
+            names = [fill.settings.algorithm]
+            if fill.slot.fill_short:
+                names += [name for name in FALLBACKS if name != fill.settings.algorithm]
             for name in names:
                 model = page.state.model(name, settings=fill.settings)
                 if model is None:
@@ -165,6 +188,13 @@ class ModelCandidates(Stage):
                     fill.note(self, f"{len(added)} from {name}")
                 if len(fill.candidates) >= wanted:
                     break
+
+    def _recent(self, page: PageFill, fill: SlotFill, *, excluded: set[int]) -> None:
+        recent = page.profile.recent if page.profile is not None else []
+        fill.candidates = [Candidate(product_id=pid, algorithm=RECENT) for pid in recent if pid not in excluded]
+        if fill.candidates:
+            fill.leader = RECENT
+            fill.note(self, f"{len(fill.candidates)} recently viewed")
 
 
 class SellableFilter(Stage):
@@ -242,7 +272,7 @@ class Fallback(Stage):
                     here.add(candidate.product_id)
             fill.shown, rest = fresh[:size], fresh[size:]
             seen.update(c.product_id for c in fill.shown)
-            if len(fill.shown) < size:
+            if len(fill.shown) < size and fill.slot.fill_short:
                 newest = products_newest_ids(exclude=seen, limit=size - len(fill.shown))
                 fill.shown += [Candidate(product_id=pid, algorithm=NEWEST) for pid in newest]
                 seen.update(newest)
@@ -269,3 +299,19 @@ class Exploration(Stage):
             fill.shown[position] = Candidate(product_id=pick.product_id, algorithm=EXPLORE)
             shown.add(pick.product_id)
             fill.note(self, f"position {position + 1} shows a long-tail product")
+
+
+class Titles(Stage):
+    """Says what a shelf is: one meant for the visitor's taste that nothing the visitor did could
+    steer (no views, cart or purchases) is titled for what fills it, "Popular now", rather than
+    "Recommended for you"."""
+
+    name = "titles"
+
+    def apply(self, page: PageFill) -> None:
+        if page.state is None or page.taste().history:
+            return
+        for fill in page.slots:
+            if fill.slot.cold_title and fill.shown:
+                fill.title = fill.slot.cold_title
+                fill.note(self, f"no history to steer it: titled {fill.title!r}")

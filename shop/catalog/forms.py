@@ -30,6 +30,12 @@ class ListingForm(forms.Form):
         return cleaned
 
 
+class SuggestForm(forms.Form):
+    """The type-ahead's one parameter: what the shopper has typed so far."""
+
+    q = forms.CharField(required=False, max_length=MAX_QUERY_LENGTH, strip=True)
+
+
 class ReviewForm(forms.Form):
     rating = forms.TypedChoiceField(
         choices=[(i, f"{i} star{'s' if i > 1 else ''}") for i in range(5, 0, -1)], coerce=int, widget=forms.RadioSelect

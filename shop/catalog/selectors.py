@@ -1,11 +1,14 @@
-"""Reads of the catalog: listings with filters and sort, search, product detail."""
+"""Reads of the catalog: listings with filters and sort, search with its corrections and type-ahead, product detail."""
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import urlencode
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection, transaction
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
+from django.urls import reverse
 
 from .models import Brand, Category, Department, Product, ProductImage, Review
 
@@ -34,6 +37,8 @@ class ProductFilters:
     price_max: Decimal | None = None
     in_stock: bool = False
     query: str = ""
+    # The query with its typos corrected (search_correction), matched as well as the query.
+    correction: str | None = None
     sort: str = "relevance"
     extra: dict = field(default_factory=dict)
 
@@ -45,9 +50,11 @@ def _with_cards(queryset: QuerySet[Product]) -> QuerySet[Product]:
     )
 
 
-def _search(queryset: QuerySet[Product], query: str) -> QuerySet[Product]:
+def _search(queryset: QuerySet[Product], query: str, correction: str | None) -> QuerySet[Product]:
     if connection.vendor == "postgresql":
         search_query = SearchQuery(query, search_type="websearch", config="english")
+        if correction:
+            search_query |= SearchQuery(correction, search_type="websearch", config="english")
         return queryset.filter(search_vector=search_query).annotate(rank=SearchRank(F("search_vector"), search_query))
     # The embedded SQLite has no full-text ranking: every word must appear somewhere.
     for word in query.split()[:8]:
@@ -55,6 +62,130 @@ def _search(queryset: QuerySet[Product], query: str) -> QuerySet[Product]:
             Q(title__icontains=word) | Q(description__icontains=word) | Q(brand__name__icontains=word)
         )
     return queryset
+
+
+# Words of a query that a correction may replace: letters and digits, as Postgres splits them.
+WORD = re.compile(r"[^\W_]+")
+# Shorter words are left alone: "or", "to", sizes, too short to tell a typo from another word.
+MIN_CORRECTED_LENGTH = 3
+# Most words a query may have corrected: a pasted paragraph is not a query worth correcting.
+MAX_CORRECTED_WORDS = 8
+# Trigram similarity a catalogue word needs to be considered as a correction at all. A swap of
+# two letters in a short word shares few trigrams ("shrit" and "shirt" score 0.2), so this casts
+# a wide net and the edit distance chooses.
+CORRECTION_LIKENESS = 0.15
+
+# For each asked word: whether it finds a product as it is (or is a stop word, which finds
+# nothing but is no typo), and the catalogue's words that look like it (pg_trgm's % under the
+# threshold above, served by the words' trigram index), with how many products have each. The
+# catalogue's words are those of active products' titles (catalog_search_word, see migration
+# 0004): a correction must be a word the search finds. One row per asked word, each word bound
+# as a constant: words correlated from an array made the planner scan the products once per
+# joined row (70 ms for two words instead of 8).
+_KNOWN_SQL = """(%s::text, numnode(plainto_tsquery('english', %s)) = 0 OR EXISTS (
+  SELECT 1 FROM catalog_product p WHERE p.is_active AND p.search_vector @@ plainto_tsquery('english', %s)))"""
+_CORRECTION_SQL = """
+WITH judged(word, known) AS MATERIALIZED (VALUES {rows})
+SELECT judged.word, judged.known, w.word, w.products, similarity(judged.word, w.word)
+FROM judged LEFT JOIN catalog_search_word w ON NOT judged.known AND w.word %% judged.word
+"""
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
+    neighbouring letters each cost one, so "shrit" is one step from "shirt"."""
+    before, row = None, list(range(len(b) + 1))
+    for i, left in enumerate(a, start=1):
+        current = [i]
+        for j, right in enumerate(b, start=1):
+            cost = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (left != right))
+            if before is not None and i > 1 and j > 1 and left == b[j - 2] and a[i - 2] == right:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, row = row, current
+    return row[-1]
+
+
+def _allowed_distance(word: str) -> int:
+    # One slip in a short word, two in a longer one: beyond that a "correction" is another word.
+    return 1 if len(word) <= 5 else 2
+
+
+def search_correction(*, query: str) -> str | None:
+    """The query with each word that finds nothing replaced by the catalogue's closest word
+    ("linen shrit" -> "linen shirt"), or None when every word finds something or nothing close
+    enough exists. Postgres only (pg_trgm finds the look-alikes); None on the embedded SQLite."""
+    if connection.vendor != "postgresql":
+        return None
+    words = {word.lower() for word in WORD.findall(query) if len(word) >= MIN_CORRECTED_LENGTH and not word.isdigit()}
+    words = sorted(words)[:MAX_CORRECTED_WORDS]
+    if not words:
+        return None
+    with transaction.atomic(), connection.cursor() as cursor:
+        # SET LOCAL: the threshold lasts as long as this transaction, not the pooled connection.
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(CORRECTION_LIKENESS)])
+        rows = ", ".join([_KNOWN_SQL] * len(words))
+        cursor.execute(_CORRECTION_SQL.format(rows=rows), [value for word in words for value in (word,) * 3])
+        rows = cursor.fetchall()
+    best: dict[str, tuple] = {}
+    for asked, known, candidate, products, likeness in rows:
+        if known or candidate is None:
+            continue
+        distance = edit_distance(asked, candidate)
+        if distance > _allowed_distance(asked):
+            continue
+        rank = (distance, -likeness, -products, candidate)
+        if asked not in best or rank < best[asked]:
+            best[asked] = rank
+    if not best:
+        return None
+    corrected = WORD.sub(lambda match: best.get(match.group().lower(), (None, None, None, match.group()))[3], query)
+    return corrected if corrected.lower() != query.lower() else None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One line of the search box's type-ahead: what it says, where it leads, what it is."""
+
+    label: str
+    url: str
+    kind: str  # "category", "product" or "search"
+
+    def as_json(self) -> dict[str, str]:
+        return {"label": self.label, "url": self.url, "kind": self.kind}
+
+
+def _most_alike(queryset: QuerySet, *, field: str, term: str) -> QuerySet:
+    """On Postgres the names whose words begin like the term first ("sh": T-Shirts before
+    Cushions), by pg_trgm's word similarity; alphabetical on the embedded SQLite."""
+    if connection.vendor == "postgresql":
+        return queryset.annotate(likeness=TrigramWordSimilarity(term, field)).order_by("-likeness", field, "id")
+    return queryset.order_by(field, "id")
+
+
+def search_suggestions(*, term: str, limit: int = 8) -> list[Suggestion]:
+    """What to offer under the search box while a shopper types: categories, then products whose
+    titles hold every word typed, the most alike first; before them, when they are few, a search
+    for the term's correction, so a typo leads to what was meant."""
+    term = term.strip()
+    if not term:
+        return []
+    categories = _most_alike(Category.objects.filter(name__icontains=term), field="name", term=term)
+    categories = categories[: max(1, limit // 4)]
+    products = Product.objects.active().only("title", "slug")
+    # Every word somewhere in the title, as typed so far: "wool cush" finds "Wool Blend Cushion".
+    # On Postgres the title's trigram index answers each ILIKE (1 ms on 3,000 products).
+    for word in term.split()[:MAX_CORRECTED_WORDS]:
+        products = products.filter(title__icontains=word)
+    products = _most_alike(products, field="title", term=term)
+    found = [Suggestion(label=c.name, url=c.get_absolute_url(), kind="category") for c in categories]
+    found += [Suggestion(label=p.title, url=p.get_absolute_url(), kind="product") for p in products[:limit]]
+    # A term that fills the list is no typo worth the catalogue's look-alike words (and asking
+    # spares most keystrokes that query).
+    if len(found) < limit and (correction := search_correction(query=term)):
+        search = f"{reverse('catalog:search')}?{urlencode({'q': correction})}"
+        found.insert(0, Suggestion(label=correction, url=search, kind="search"))
+    return found[:limit]
 
 
 def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
@@ -72,7 +203,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.in_stock:
         queryset = queryset.in_stock()
     if filters.query:
-        queryset = _search(queryset, filters.query)
+        queryset = _search(queryset, filters.query, filters.correction)
     order = SORTS.get(filters.sort)
     if order is None:
         if filters.query and connection.vendor == "postgresql":

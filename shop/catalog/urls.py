@@ -8,6 +8,7 @@ app_name = "catalog"
 
 urlpatterns = [
     path("search/", views.search_view, name="search"),
+    path("search/suggest/", views.suggest_view, name="suggest"),
     path("d/<slug:slug>/", views.department_view, name="department"),
     path("c/<slug:slug>/", views.category_view, name="category"),
     path("p/<slug:slug>/", views.product_view, name="product"),

@@ -1,20 +1,22 @@
 """Storefront views of the catalog: listings, product page, search, image placeholders."""
 
+import dataclasses
 import hashlib
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from personalization.api import page_context
+from shop.ratelimit import address_budget_spend
 from tracking.api import track
 
-from .forms import MAX_QUERY_LENGTH, ListingForm, ReviewForm
+from .forms import MAX_QUERY_LENGTH, ListingForm, ReviewForm, SuggestForm
 from .models import Brand, Category, Department, ProductImage
 from .placeholders import placeholder_svg
 from .selectors import (
@@ -26,6 +28,8 @@ from .selectors import (
     product_rating,
     product_reviews,
     products_related,
+    search_correction,
+    search_suggestions,
 )
 from .services.reviews import review_submit
 
@@ -53,6 +57,8 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
             query=data.get("q") or scope.get("query", ""),
             sort=data.get("sort") or "relevance",
         )
+    if filters.query:
+        filters = dataclasses.replace(filters, correction=search_correction(query=filters.query))
     paginator = Paginator(product_list(filters=filters), settings.CATALOG_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     if filters.query and page.number == 1 and not errors:
@@ -103,6 +109,24 @@ def category_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def search_view(request: HttpRequest) -> HttpResponse:
     return _listing(request, template=SEARCH_TEMPLATE)
+
+
+@require_GET
+def suggest_view(request: HttpRequest) -> JsonResponse:
+    """The search box's type-ahead: {"suggestions": [{"label", "url", "kind"}, ...]}."""
+    wait = address_budget_spend(
+        request=request, scope="suggest", limit=settings.CATALOG_SUGGESTIONS_PER_IP, window_seconds=60
+    )
+    if wait:
+        response = JsonResponse({"error": "too many suggestions asked from your network; slow down"}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    form = SuggestForm(request.GET)
+    if not form.is_valid():
+        reasons = [message for messages in form.errors.values() for message in messages]
+        return JsonResponse({"error": " ".join(reasons)}, status=400)
+    suggestions = search_suggestions(term=form.cleaned_data["q"])
+    return JsonResponse({"suggestions": [suggestion.as_json() for suggestion in suggestions]})
 
 
 @require_GET

@@ -162,6 +162,10 @@ DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="admin")
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="GBP")
 # Pagination of listings: 24 fills a 2-, 3- and 4-column grid evenly.
 CATALOG_PAGE_SIZE = env.int("CATALOG_PAGE_SIZE", default=24)
+# Type-ahead requests one address may make per minute: the search box asks at most every 150 ms
+# while someone types (a few a second at most), so a household or office sharing an address stays
+# well under; a script walking the catalogue through it does not.
+CATALOG_SUGGESTIONS_PER_IP = env.int("CATALOG_SUGGESTIONS_PER_IP", default=300)
 # Orders above this quantity of one product look like a typo or abuse, not a shopper.
 CART_MAX_QUANTITY = env.int("CART_MAX_QUANTITY", default=99)
 # Anonymous carts untouched for this many days are swept by the beat schedule.
@@ -189,6 +193,12 @@ CELERY_BEAT_SCHEDULE = {
     "orders-purge-abandoned-carts": {
         "task": "shop.orders.tasks.carts_purge_abandoned",
         "schedule": crontab(hour=3, minute=15),
+    },
+    # Words of new or renamed products become corrections ("did you mean") within ten minutes;
+    # searching them works at once (full-text search reads the products themselves).
+    "catalog-search-words-refresh": {
+        "task": "shop.catalog.tasks.search_words_refresh_task",
+        "schedule": crontab(minute="*/10"),
     },
     "tracking-partitions-prepare": {
         "task": "tracking.tasks.partitions_prepare",
@@ -332,6 +342,7 @@ PERSONALIZATION_SLOT_STAGES = [
     "personalization.serving.stages.Fallback",
     "personalization.serving.stages.Exploration",
     "merchandising.stages.RulePins",
+    "personalization.serving.stages.Titles",
     # last: only what the page really shows counts as an exposure
     "experiments.stages.ExperimentExposures",
 ]

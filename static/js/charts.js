@@ -95,7 +95,39 @@
     };
   }
 
-  var BUILDERS = { bar: barOption, series: seriesOption };
+  function intervalOption(spec) {
+    // The band is two stacked lines: the low edge (drawn invisibly) and the width above it.
+    var widths = spec.highs.map(function (high, i) { return high - spec.lows[i]; });
+    function percent(value) { return Math.round(value * 1000) / 10 + "%"; }
+    return {
+      aria: { enabled: true, label: { description: spec.description } },
+      grid: { left: 8, right: 16, top: 32, bottom: 56, containLabel: true },
+      legend: { top: 0, data: ["Estimate", "Interval"] },
+      tooltip: tooltip({
+        trigger: "axis",
+        formatter: function (items) {
+          var i = items[0].dataIndex;
+          return [spec.times[i], "Estimate: " + spec.texts[i][0], "Interval: " + spec.texts[i][1] + " to " + spec.texts[i][2]].join("\n");
+        }
+      }),
+      xAxis: { type: "category", data: spec.times, boundaryGap: false },
+      yAxis: { type: "value", axisLabel: spec.percent ? { formatter: percent } : {}, splitLine: { lineStyle: { color: "#dddddd" } } },
+      dataZoom: [{ type: "inside" }, { type: "slider", height: 18, bottom: 8 }],
+      series: [
+        { name: "Low", type: "line", data: spec.lows, stack: "band", stackStrategy: "all", symbol: "none",
+          lineStyle: { opacity: 0 }, tooltip: { show: false } },
+        { name: "Interval", type: "line", data: widths, stack: "band", stackStrategy: "all", symbol: "none",
+          lineStyle: { opacity: 0 }, itemStyle: { color: spec.palette.area },
+          areaStyle: { color: spec.palette.area, opacity: 0.35 } },
+        { name: "Estimate", type: "line", data: spec.values, showSymbol: false,
+          lineStyle: { color: spec.palette.line, width: 2 }, itemStyle: { color: spec.palette.line },
+          markLine: { silent: true, symbol: "none", data: [{ yAxis: 0 }],
+                      lineStyle: { color: "#333333", type: "solid", width: 1 }, label: { show: false } } }
+      ]
+    };
+  }
+
+  var BUILDERS = { bar: barOption, series: seriesOption, interval: intervalOption };
 
   function draw(figure) {
     var source = document.getElementById(figure.dataset.chart);
@@ -108,7 +140,7 @@
     // As wide as the server drew it, narrower on a small screen, like the SVG it replaces.
     canvas.style.width = spec.width + "px";
     canvas.style.maxWidth = "100%";
-    canvas.style.height = Math.max(spec.kind === "series" ? 280 : spec.height + 16, 80) + "px";
+    canvas.style.height = Math.max(spec.kind === "bar" ? spec.height + 16 : 280, 80) + "px";
     var fallback = figure.querySelector("svg");
     figure.insertBefore(canvas, fallback);
     var chart = window.echarts.init(canvas, null, { renderer: "svg" });

@@ -1,7 +1,8 @@
 """Factories of the event record: raw events as a tracker sends them, and stored events."""
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import factory
 from django.utils import timezone
@@ -46,3 +47,19 @@ class RejectedEventFactory(DjangoModelFactory):
     detail = "no event is named 'x'"
     name = "x"
     payload = '{"name": "x"}'
+
+
+def carts_history(*, baskets: Sequence[Sequence]) -> None:
+    """Past shoppers, one a basket, each adding its products to the cart an hour apart (the
+    first most recently): what the recommenders learn "bought together" from."""
+    now = timezone.now()
+    for basket in baskets:
+        visitor = uuid.uuid4()
+        for hours, product in enumerate(basket):
+            EventFactory(
+                visitor_id=visitor,
+                name="add_to_cart",
+                source="server",
+                product_id=product.pk,
+                client_ts=now - timedelta(hours=hours + 1),
+            )

@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from ._postgres import postgres_only
+
 FORWARD = """
 CREATE OR REPLACE FUNCTION catalog_product_search_vector() RETURNS trigger AS $$
 BEGIN
@@ -31,15 +33,7 @@ DROP FUNCTION IF EXISTS catalog_product_search_vector();
 """
 
 
-def _on_postgres(sql: str):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("catalog", "0001_initial")]
 
-    operations = [migrations.RunPython(_on_postgres(FORWARD), _on_postgres(BACKWARD))]
+    operations = [postgres_only(FORWARD, BACKWARD)]

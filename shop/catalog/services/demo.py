@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from .. import demo_data
 from ..models import Product
+from .search import search_words_refresh
 from .upserts import (
     LOOKUP_BATCH_SIZE,
     Progress,
@@ -274,6 +275,7 @@ def catalog_seed_demo(
         placeholder_images_sync(images={saved[p.sku][0]: (p.title, p.background) for p in built})
         deactivated = _demo_products_beyond(count=products)
         _demo_users_ensure(shoppers=shoppers, admin_password=admin_password)
+        search_words_refresh()
 
     return SeedResult(
         departments=len(departments),

@@ -8,6 +8,7 @@ from django.utils.text import slugify
 
 from ..importers import CATEGORY_RULES, DEPARTMENT_DESCRIPTIONS, FALLBACK_CATEGORY, online_retail_read
 from ..models import Product
+from .search import search_words_refresh
 from .upserts import (
     Progress,
     categories_upsert,
@@ -76,6 +77,7 @@ def catalog_import_online_retail(
         )
         created_at_set(rows=saved, wanted={p.sku: p.first_sold for p in catalog.products})
         placeholder_images_sync(images={saved[p.sku][0]: (p.title, p.background) for p in catalog.products})
+        search_words_refresh()
 
     return ImportResult(
         rows_read=catalog.rows_read,
