@@ -120,6 +120,8 @@ purchases = set(Event.objects.filter(name="purchase").values_list("properties__t
 orders = set(Order.objects.values_list("number", flat=True))
 assert purchases and purchases == orders, (len(purchases), len(orders))
 print("orders", len(orders))
+from merchandising.models import Coupon, Rule
+assert Coupon.objects.filter(code="WELCOME10").exists() and Rule.objects.count() == 2
 """
 
 
@@ -127,6 +129,7 @@ def test_the_demo_setup_runs_embedded_and_its_purchases_are_orders(embedded):
     """What `make demo` runs before serving: the catalog, simulated shoppers, then every purchase is an order."""
     for step in (
         ("seed_demo", "--products", "120", "--shoppers", "3"),
+        ("seed_merchandising",),
         ("simulate_shoppers", "--visitors", "40", "--users", "3"),
     ):
         done = _manage(*step, env={**embedded, "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"})
