@@ -14,8 +14,7 @@ from .models import ContentBlock, Offer, Rule, RuleAction, RuleVersion
 
 logger = logging.getLogger(__name__)
 
-# Published rules and blocks outlive a Redis restart only through the database: a page that
-# finds none publishes them again (merchandising/stages.py).
+# The actions on the products of recommendation slots, which need products, a category or the trigger's product.
 PRODUCT_ACTIONS = {RuleAction.Kind.BOOST, RuleAction.Kind.BURY, RuleAction.Kind.PIN, RuleAction.Kind.EXCLUDE}
 
 

@@ -110,7 +110,9 @@ REGISTRY: dict[str, EventSpec] = {
     EventName.REMOVE_FROM_CART: EventSpec(needs_product=True, optional={**MONEY, "quantity": INT}),
     EventName.VIEW_CART: EventSpec(optional=MONEY),
     EventName.BEGIN_CHECKOUT: EventSpec(optional=MONEY),
-    EventName.PURCHASE: EventSpec(required={"transaction_id": STR, "value": NUM}, optional=MONEY, server_only=True),
+    EventName.PURCHASE: EventSpec(
+        required={"transaction_id": STR, "value": NUM}, optional={**MONEY, "coupon": STR}, server_only=True
+    ),
     EventName.ADD_TO_WISHLIST: EventSpec(needs_product=True, optional={**ITEM, **MONEY}),
     EventName.VIDEO_PLAY: EventSpec(required={"video": STR}, optional={"percent": INT}),
     EventName.MICRO_CONVERSION: EventSpec(required={"action": STR}, optional={"label": STR, "value": NUM}),

@@ -55,17 +55,16 @@ def purchase_record(request: HttpRequest, *, order: Order) -> None:
 
 
 def _purchase_track(request: HttpRequest, *, order: Order) -> None:
-    track(
-        request,
-        "purchase",
-        props=commerce_props(
-            currency=order.currency,
-            value=order.total,
-            transaction_id=order.number,
-            items=[
-                ga4_item(item_id=line.product_id, name=line.title, price=line.unit_price, quantity=line.quantity)
-                for line in order.lines.all()
-                if line.product_id
-            ],
-        ),
+    props = commerce_props(
+        currency=order.currency,
+        value=order.total,
+        transaction_id=order.number,
+        items=[
+            ga4_item(item_id=line.product_id, name=line.title, price=line.unit_price, quantity=line.quantity)
+            for line in order.lines.all()
+            if line.product_id
+        ],
     )
+    if order.coupon_code:
+        props["coupon"] = order.coupon_code  # GA4's name for the code an order used
+    track(request, "purchase", props=props)

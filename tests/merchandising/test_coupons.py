@@ -17,6 +17,7 @@ from tests.factories.catalog import CategoryFactory, ProductFactory
 from tests.factories.merchandising import CouponFactory, OfferFactory
 from tests.factories.orders import CheckoutFormFactory
 from tests.orders.checkout import hidden_fields
+from tracking.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,7 @@ def checkout(client, **form):
 def test_a_coupon_shows_in_cart_checkout_order_and_admin_and_the_totals_agree(client, admin_client):
     product = ProductFactory(price=Decimal("40.00"), stock=5)
     CouponFactory(code="WINTER10", offer=OfferFactory(kind=Offer.Kind.PERCENT, value=10))
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
     cart_with(client, product, 2)
     cart = apply(client, " winter10 ")
     summary = cart.context["summary"]
@@ -54,6 +56,8 @@ def test_a_coupon_shows_in_cart_checkout_order_and_admin_and_the_totals_agree(cl
     assert "−£8.00" in client.get(placed["Location"]).content.decode()
     assert "WINTER10" in admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert CouponRedemption.objects.get().amount == Decimal("8.00")
+    purchase = Event.objects.get(name="purchase")
+    assert (purchase.properties["value"], purchase.properties["coupon"]) == (72.0, "WINTER10")
 
 
 @pytest.mark.parametrize(
