@@ -12,9 +12,11 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from personalization.api import PREVIEW_SEGMENTS
+from personalization.api import PREVIEW, Preview
 from segments.models import Segment
+from shop.catalog.models import Product
 from shop.charts import CHART_SCRIPTS, time_series_chart
+from tracking.devices import DEVICES
 
 from .coupons import MAX_CODE, code_normalise
 from .dryrun import rule_dry_run
@@ -33,6 +35,48 @@ def _schedule_check(data: dict, what: str) -> None:
     starts, ends = data.get("starts_at"), data.get("ends_at")
     if starts and ends and ends <= starts:
         raise ValidationError({"ends_at": f"The {what} ends before it starts."})
+
+
+class ViewAsForm(forms.Form):
+    """A synthetic visitor: segments, a device, products viewed and a cart (ids), each optional."""
+
+    as_segments = forms.BooleanField(required=False, label="Be in exactly these segments")
+    segments = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    device = forms.ChoiceField(required=False, choices=[("", "as I am"), *[(d, d) for d in DEVICES]])
+    recent = forms.CharField(required=False, label="Products viewed", help_text="Ids, most recent first: 12, 40")
+    cart = forms.CharField(required=False, label="Cart", help_text="Ids with quantities: 12x2, 40")
+
+    def __init__(self, *args, segments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["segments"].choices = [(slug, f"{name} ({slug})") for slug, name in segments]
+
+    def _ids(self, field: str) -> list[tuple[int, int]]:
+        found = []
+        for part in filter(None, (piece.strip() for piece in self.cleaned_data[field].split(","))):
+            pid, _, quantity = part.partition("x")
+            if not pid.strip().isdigit() or (quantity and not quantity.strip().isdigit()):
+                raise ValidationError(f"“{part}” is not a product id (with x and a quantity for the cart).")
+            found.append((int(pid), int(quantity or 1)))
+        existing = set(Product.objects.filter(pk__in=[pid for pid, _ in found]).values_list("pk", flat=True))
+        missing = [pid for pid, _ in found if pid not in existing]
+        if missing:
+            raise ValidationError(f"No product has the id {missing[0]}.")
+        return found
+
+    def clean_recent(self):
+        return [pid for pid, _ in self._ids("recent")]
+
+    def clean_cart(self):
+        return self._ids("cart")
+
+    def preview(self) -> Preview:
+        data = self.cleaned_data
+        return Preview(
+            segments=frozenset(data["segments"]) if data["as_segments"] or data["segments"] else None,
+            device=data["device"],
+            recent=tuple(data["recent"]),
+            cart=tuple(data["cart"]),
+        )
 
 
 class RuleForm(forms.ModelForm):
@@ -186,23 +230,27 @@ class RuleAdmin(admin.ModelAdmin):
         ]
 
     def view_as_view(self, request):
-        """Staff browse the shop as members of the segments they pick, until they stop."""
+        """Staff browse the shop as someone else (segments, a device, products viewed, a cart)
+        until they stop; only their own session changes."""
         slugs = list(Segment.objects.order_by("name").values_list("slug", "name"))
-        if request.method == "POST":
-            if "stop" in request.POST:
-                request.session.pop(PREVIEW_SEGMENTS, None)
-                return redirect("admin:merchandising_rule_changelist")
-            known = {slug for slug, _ in slugs}
-            request.session[PREVIEW_SEGMENTS] = sorted(set(request.POST.getlist("segments")) & known)
+        form = ViewAsForm(request.POST or None, segments=slugs)
+        if request.method == "POST" and "stop" in request.POST:
+            request.session.pop(PREVIEW, None)
+            return redirect("admin:merchandising_rule_changelist")
+        if request.method == "POST" and form.is_valid():
+            request.session[PREVIEW] = form.preview().as_json()
             return redirect("home")
+        current = Preview.from_json(request.session.get(PREVIEW))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "View the shop as members of segments",
-            "segments": slugs,
-            "current": request.session.get(PREVIEW_SEGMENTS) or [],
+            "title": "View the shop as someone else",
+            "form": form,
+            "current": current.describe() if current else "",
         }
-        return TemplateResponse(request, "admin/merchandising/rule/view_as.html", context)
+        return TemplateResponse(
+            request, "admin/merchandising/rule/view_as.html", context, status=400 if form.errors else 200
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         rule = self.get_object(request, object_id)

@@ -13,6 +13,7 @@ from tracking.devices import device_class
 from . import serving
 from .erasure import erasures_record
 from .profiles import profile_owner, profile_read
+from .serving import Preview
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,8 @@ def profile_forget(
     erasures_record(keys_by_owner=keys_by_owner)
 
 
-# The session key under which staff preview the shop as members of some segments (a list of slugs).
-PREVIEW_SEGMENTS = "preview_segments"
+# The session key under which staff preview the shop as someone else: a Preview's as_json().
+PREVIEW = "preview"
 
 
 def page_context(
@@ -80,7 +81,7 @@ def page_context(
     context = getattr(request, "tracking", None)
     user = getattr(request, "user", None)
     staff = user is not None and user.is_staff
-    preview = request.session.get(PREVIEW_SEGMENTS) if staff and hasattr(request, "session") else None
+    preview = Preview.from_json(request.session.get(PREVIEW)) if staff and hasattr(request, "session") else None
     return {
         **page_state(
             page=page,
@@ -90,9 +91,9 @@ def page_context(
             category=category,
             term=term,
             device=device_class(request.META.get("HTTP_USER_AGENT", "")),
-            segments_as=frozenset(preview) if isinstance(preview, list) else None,
+            preview=preview,
         ),
-        "previewing_segments": sorted(preview) if isinstance(preview, list) else None,
+        "previewing": preview,
         "slot_page": {"page": page, "products": ",".join(str(pk) for pk in products)},
     }
 
@@ -106,7 +107,7 @@ def page_state(
     category: int | None = None,
     term: str | None = None,
     device: str = "desktop",
-    segments_as: frozenset[str] | None = None,
+    preview: Preview | None = None,
 ) -> dict:
     """What a page shows for this user or visitor: {"slots": {slot name: SlotBlock}},
     {"segments": the slugs of the segments the visitor is in} (read in the same round trip),
@@ -120,7 +121,7 @@ def page_state(
         category_id=category,
         search_term=term,
         device=device,
-        segments_as=segments_as,
+        preview=preview,
     )
     return {
         "slots": serving.page_blocks(fill) if fill is not None else {},

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from shop.catalog.selectors import products_for_cards
 
 from ..models import SlotConfig
-from ..profiles import profile_owner
+from ..profiles import Profile, profile_owner
 from ..slots import SLOTS_BY_NAME, page_slot_names
 from .stages import NEWEST, PageFill, SlotFill, Stage, TraceStep
 from .state import ServingState, slot_configs_ensure, slots_publish, state_read
@@ -28,7 +28,7 @@ from .state import ServingState, slot_configs_ensure, slots_publish, state_read
 if TYPE_CHECKING:
     from shop.catalog.models import Product
 
-__all__ = ["SlotBlock", "page_blocks", "page_fill", "slot_configs_ensure", "slots_publish"]
+__all__ = ["Preview", "SlotBlock", "page_blocks", "page_fill", "slot_configs_ensure", "slots_publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,62 @@ class SlotBlock:
     algorithm: str
     products: list["Product"] = field(default_factory=list)
     trace: list[TraceStep] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Who staff view the shop as: segments they are in, a device, products viewed, a cart.
+    Each left empty keeps the staff member's own."""
+
+    segments: frozenset[str] | None = None
+    device: str = ""
+    recent: tuple[int, ...] = ()
+    cart: tuple[tuple[int, int], ...] = ()
+
+    def as_json(self) -> dict:
+        return {
+            "segments": sorted(self.segments) if self.segments is not None else None,
+            "device": self.device,
+            "recent": list(self.recent),
+            "cart": [list(line) for line in self.cart],
+        }
+
+    @classmethod
+    def from_json(cls, raw) -> "Preview | None":
+        """A preview kept in a session, or None for none (or one this code cannot read)."""
+        if not isinstance(raw, dict):
+            return None
+        try:
+            segments = raw.get("segments")
+            return cls(
+                segments=frozenset(str(slug) for slug in segments) if segments is not None else None,
+                device=str(raw.get("device") or ""),
+                recent=tuple(int(pid) for pid in raw.get("recent") or ()),
+                cart=tuple((int(pid), int(quantity)) for pid, quantity in raw.get("cart") or ()),
+            )
+        except (TypeError, ValueError):
+            return None
+
+    def describe(self) -> str:
+        parts = []
+        if self.segments is not None:
+            parts.append("a member of " + (", ".join(sorted(self.segments)) or "no segment"))
+        if self.device:
+            parts.append(f"on a {self.device}")
+        if self.recent:
+            parts.append(f"having viewed {len(self.recent)} product{'s' if len(self.recent) != 1 else ''}")
+        if self.cart:
+            parts.append(f"with {sum(q for _, q in self.cart)} in the cart")
+        return ", ".join(parts) or "yourself"
+
+    def applied(self, state: ServingState, *, owner: str | None) -> ServingState:
+        profile = state.profile or Profile(owner=owner or "preview")
+        if self.recent:
+            profile = dataclasses.replace(profile, recent=list(self.recent))
+        if self.cart:
+            profile = dataclasses.replace(profile, cart=dict(self.cart))
+        segments = self.segments if self.segments is not None else state.segments
+        return dataclasses.replace(state, profile=profile, segments=segments)
 
 
 @lru_cache(maxsize=8)
@@ -59,12 +115,12 @@ def page_fill(
     category_id: int | None = None,
     search_term: str | None = None,
     device: str = "desktop",
-    segments_as: frozenset[str] | None = None,
+    preview: Preview | None = None,
 ) -> PageFill | None:
     """The page's slots after every stage ran, with the state they read (profile, segments, ...);
     None when Redis did not answer. A page without recommendation slots (a category listing)
-    still runs the stages: its content slots are filled by them. segments_as, for staff
-    previewing the shop, stands in for the segments the visitor is in."""
+    still runs the stages: its content slots are filled by them. A preview (staff viewing the
+    shop as someone else) stands in for the visitor's segments, device, views and cart."""
     # A shelf of the page's products' companions has nothing to go with on a page without any.
     names = [name for name in page_slot_names(page) if page_products or not SLOTS_BY_NAME[name].needs_page_products]
     state: ServingState | None = None
@@ -75,8 +131,9 @@ def page_fill(
         except RedisError:
             logger.warning("personalization unavailable: Redis did not answer")
             return None
-        if segments_as is not None:
-            state = dataclasses.replace(state, segments=segments_as)
+        if preview is not None:
+            state = preview.applied(state, owner=owner)
+            device = preview.device or device
         wanted = [(name, state.settings.get(name)) for name in names]
         fills = [
             SlotFill(slot=SLOTS_BY_NAME[name], settings=value) for name, value in wanted if value and value.is_active

@@ -13,7 +13,7 @@ from django.utils import timezone
 from merchandising.models import Offer, Rule, RuleVersion
 from merchandising.services import rules_publish
 from tests.factories.catalog import ProductFactory
-from tests.factories.merchandising import ContentBlockFactory, OfferFactory
+from tests.factories.merchandising import ContentBlockFactory, OfferFactory, RuleActionFactory, RuleFactory
 from tests.factories.segments import SegmentFactory
 from tests.factories.tracking import RawEventFactory
 from tracking.services import event_ingest
@@ -162,8 +162,26 @@ def test_staff_view_the_shop_as_a_segment_and_stop(admin_client):
     rules_publish()
     admin_client.post(reverse("tracking:consent"), {"choice": "granted"})
     assert "For our VIPs" not in admin_client.get(reverse("home")).content.decode()
-    admin_client.post(reverse("admin:merchandising_rule_view_as"), {"segments": ["vip", "nonsense"]})
+    refused = admin_client.post(reverse("admin:merchandising_rule_view_as"), {"segments": ["vip", "nonsense"]})
+    assert refused.status_code == 400 and "Select a valid choice. nonsense" in refused.content.decode()
+    admin_client.post(reverse("admin:merchandising_rule_view_as"), {"segments": ["vip"], "device": "mobile"})
     page = admin_client.get(reverse("home")).content.decode()
-    assert "For our VIPs" in page and "you see the shop as a member of vip." in page
+    assert "For our VIPs" in page and "you see the shop as a member of vip, on a mobile." in page
     admin_client.post(reverse("admin:merchandising_rule_view_as"), {"stop": "1"})
     assert "For our VIPs" not in admin_client.get(reverse("home")).content.decode()
+
+
+def test_staff_view_the_shop_as_a_synthetic_visitor_with_a_cart(admin_client):
+    kettle = ProductFactory(title="Copper kettle", price=Decimal("60.00"))
+    rule = RuleFactory(trigger={"page": "home"}, conditions={"cart_value": {"at_least": 100}})
+    RuleActionFactory(
+        rule=rule, kind="block", block=ContentBlockFactory(slot="home_banner", headline="Over £100", only_by_rule=True)
+    )
+    rules_publish()
+    admin_client.post(reverse("tracking:consent"), {"choice": "granted"})
+    assert "Over £100" not in admin_client.get(reverse("home")).content.decode()
+    bad = admin_client.post(reverse("admin:merchandising_rule_view_as"), {"cart": "kettle"})
+    assert bad.status_code == 400 and "is not a product id" in bad.content.decode()
+    admin_client.post(reverse("admin:merchandising_rule_view_as"), {"cart": f"{kettle.pk}x2", "recent": str(kettle.pk)})
+    page = admin_client.get(reverse("home")).content.decode()
+    assert "Over £100" in page and "having viewed 1 product, with 2 in the cart" in page
