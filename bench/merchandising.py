@@ -87,7 +87,7 @@ def _rules_make(*, rules: int, blocks: int, products: list[int], categories: lis
             exclusive_group=f"g{index % 7}" if index % 2 else "",
         )
         if index % 4 == 0:
-            action = RuleAction.objects.create(rule=rule, kind="boost", category=rng.choice(categories))
+            RuleAction.objects.create(rule=rule, kind="boost", category_id=rng.choice(categories))
         elif index % 4 == 1:
             action = RuleAction.objects.create(rule=rule, kind="pin", position=2)
             action.products.set([rng.choice(products)])
@@ -103,9 +103,8 @@ def part_page(args) -> None:
     slugs, visitors, _ = prepare(products=args.products, visitors=args.visitors)
     from django.db import connection
 
-    from merchandising.services import publication_build
+    from merchandising.services import publication_build, publication_store
     from shop.catalog.models import Category, Product
-    from shop.keyspace import merch_rules_key, redis_client
 
     empty = publication_build()
     _rules_make(
@@ -117,16 +116,15 @@ def part_page(args) -> None:
     busy = publication_build()
     connection.close()
     print(f"publication: {len(busy) / 1024:.0f} KiB with 200 rules and 50 blocks, {len(empty)} bytes with none")
-    client = redis_client()
     results: dict[str, list[float]] = {"rules": [], "none": []}
     try:
         with Gunicorn() as server:
             for raw in (busy, empty):
-                client.set(merch_rules_key(), raw)
+                publication_store(raw)
                 phase(server.port, slugs=slugs, visitors=visitors, seconds=2, concurrency=args.concurrency, seed=0)
             for round_number in range(args.rounds):
                 for kind, raw in (("rules", busy), ("none", empty)):
-                    client.set(merch_rules_key(), raw)
+                    publication_store(raw)
                     results[kind] += phase(
                         server.port,
                         slugs=slugs,

@@ -1,5 +1,6 @@
 """Writes of merchandising: checking a rule before it is saved, its versions, and publishing to Redis."""
 
+import hashlib
 import json
 import logging
 
@@ -7,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from shop.keyspace import merch_rules_key, redis_client
+from shop.keyspace import merch_rules_keys, redis_client
 
 from .definitions import AbsenceTrigger, DefinitionError, conditions_parse, segments_named, trigger_parse
 from .models import ContentBlock, Offer, Rule, RuleAction, RuleVersion
@@ -222,9 +223,17 @@ def publication_build() -> str:
 
 def rules_publish() -> str:
     """Write the publication to Redis; returns it (a page that found none uses it at once)."""
-    raw = publication_build()
+    return publication_store(publication_build())
+
+
+def publication_store(raw: str) -> str:
+    """The document and its version in one transaction: a page never reads one without the other."""
+    version_key, document_key = merch_rules_keys()
     try:
-        redis_client().set(merch_rules_key(), raw)
+        pipe = redis_client().pipeline(transaction=True)
+        pipe.set(document_key, raw)
+        pipe.set(version_key, hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest())
+        pipe.execute()
     except Exception:
         # The page that finds nothing published builds it from the database again.
         logger.warning("merchandising rules not published: Redis did not answer", exc_info=True)

@@ -198,9 +198,10 @@ CHANNEL_LAYER_PREFIX = "live:layer"
 
 # Merchandising (merchandising/): the published rules and blocks, and each owner's timers,
 # fired rules and showings. An owner's keys share its hash tag with its profile.
-def merch_rules_key() -> str:
-    """The active rules and content blocks as JSON, read by every page in its one round trip."""
-    return "merch:published"
+def merch_rules_keys() -> list[str]:
+    """The active rules and content blocks as JSON and its version (a digest), in the order of
+    shop/lua/document_read.lua: a page's round trip brings the document only when it changed."""
+    return ["merch:{published}:version", "merch:{published}:document"]
 
 
 def merch_timers_key() -> str:

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from shop.keyspace import (
+    RedisBatch,
     experiments_key,
     exposed_key,
     merch_fired_key,
     merch_owner_timers_key,
-    merch_rules_key,
+    merch_rules_keys,
     merch_shown_key,
     models_active_key,
     owner_segments_key,
@@ -29,6 +30,22 @@ from ..slots import SLOTS, SlotSettings
 from ..training import model_load, models_publish, version_id
 
 logger = logging.getLogger(__name__)
+
+# name -> (version, document): published documents as this process last read them.
+_documents: dict[str, tuple[bytes, bytes | None]] = {}
+
+
+def _document(name: str, reply) -> bytes | None:
+    """The document a document_read reply leaves current: the held copy when it answered false."""
+    if not reply:
+        return _documents[name][1] if name in _documents else None
+    version, document = reply
+    if version and document:
+        _documents[name] = (version, document)
+    else:
+        _documents.pop(name, None)
+    return document or None
+
 
 # name -> (version token, model): read-only snapshots, replaced whole when the token changes
 # (another version serves, or the same one was refitted without someone who erased their data).
@@ -121,7 +138,8 @@ def state_read(owner: str | None) -> ServingState:
     """Profile, serving versions, slot settings, segments, experiments and merchandising: one
     pipelined round trip."""
     today = utc_day(timezone.now())
-    pipe = redis_client().pipeline(transaction=False)
+    batch = RedisBatch()
+    pipe = batch.pipe
     if owner:
         profile_queue(pipe, owner=owner)
     pipe.hgetall(models_active_key())
@@ -132,14 +150,14 @@ def state_read(owner: str | None) -> ServingState:
     pipe.get(experiments_key())
     if owner:
         pipe.smembers(exposed_key(owner, today))
-    pipe.get(merch_rules_key())
+    batch.script("document_read", keys=merch_rules_keys(), args=[_documents.get("rules", (b"", None))[0]])
     if owner:
         pipe.hgetall(merch_fired_key(owner))
         pipe.hgetall(merch_owner_timers_key(owner))
         pipe.hgetall(merch_shown_key(owner, today))
-    replies = pipe.execute()
+    replies = batch.execute()
     shown, timers, fired = (replies.pop(), replies.pop(), replies.pop()) if owner else ({}, {}, {})
-    rules = replies.pop()
+    rules = _document("rules", replies.pop())
     exposed = replies.pop() if owner else set()
     experiments = replies.pop()
     segments = frozenset(slug.decode() for slug in replies.pop()) if owner else frozenset()
