@@ -10,7 +10,7 @@ due-time next_change() reports.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
@@ -165,18 +165,28 @@ def next_change_ms(
     return min(later) * MINUTE_MS if later else None
 
 
-def stale_fields(facts: Facts, *, horizons: Mapping[str, int], now_ms: int) -> list[str]:
-    """Minute buckets older than every window that reads them: trimming them changes no answer."""
+def sessions_alive(sessions: Mapping[str, int], *, last_ms: int | None, lifetime_ms: int) -> dict[str, int]:
+    """The sessions (with their last event's ms) that may still get events: those whose last event
+    is within a session's lifetime of the owner's last (an older one's cookie has expired)."""
+    if last_ms is None:
+        return {}
+    return {session: at for session, at in sessions.items() if at >= last_ms - lifetime_ms}
+
+
+def stale_fields(facts: Facts, *, horizons: Mapping[str, int], now_ms: int, alive: Collection[str]) -> list[str]:
+    """Buckets trimming changes no answer of: minute buckets older than every window that reads
+    them, and the buckets of sessions that are over (not alive, not the current one). The live
+    path trims the same ones in shop/lua/segment_count.lua."""
     now_minute = now_ms // MINUTE_MS
     stale = []
     for kind, table in (("c", facts.counts), ("s", facts.sums)):
         for counter, buckets in table.items():
             horizon = horizons.get(counter)
-            if horizon is None:
-                continue
-            stale.extend(
-                f"{counter}|{kind}|{bucket}"
-                for bucket in buckets
-                if bucket.isdigit() and int(bucket) <= now_minute - horizon
-            )
+            for bucket in buckets:
+                if bucket.isdigit():
+                    old = horizon is not None and int(bucket) <= now_minute - horizon
+                else:
+                    old = bucket != "all" and bucket != facts.session and bucket not in alive
+                if old:
+                    stale.append(f"{counter}|{kind}|{bucket}")
     return stale
