@@ -570,6 +570,34 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
     return result
 
 
+def segments_owner_merge(*, visitor: str, user: str) -> BackfillResult:
+    """A visitor logged in and tracking made their anonymous events the user's: the user's counters
+    are rebuilt from the record (one code path, no merge arithmetic), the visitor's open stays
+    move to the user (keeping when they began) unless the user has one of their own, and the
+    visitor's Redis keys go. The backfill then records whatever the merged history changes."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = Membership.objects.filter(owner=user, exited_at__isnull=True).values_list("segment_id", flat=True)
+        stays = Membership.objects.filter(owner=visitor, exited_at__isnull=True)
+        stays.filter(segment_id__in=list(held)).update(exited_at=now)
+        stays.update(owner=user)
+    result = segments_backfill(owners=[user])
+    client = redis_client()
+    slugs = {slug.decode() for slug in client.smembers(owner_segments_key(visitor))} | set(catalogue_load().active)
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(
+        segment_counts_key(visitor),
+        segment_meta_key(visitor),
+        owner_segments_key(visitor),
+        segment_handover_key(visitor),
+    )
+    pipe.zrem(segment_due_key(), visitor)
+    for slug in slugs:
+        pipe.srem(segment_members_key(slug), visitor)
+    pipe.execute()
+    return result
+
+
 @dataclass
 class Preview:
     count: int
