@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from tracking.registry import REGISTRY, EventName
 
@@ -64,8 +65,9 @@ class Counter:
     where: tuple[tuple[str, str], ...] = ()
     scope: str = "minute"  # "minute" (windows), "session" or "all"
 
-    @property
+    @cached_property
     def id(self) -> str:
+        # Cached: every evaluation looks counters up by id, and a digest per look-up was most of a batch's cost.
         raw = json.dumps([self.event, list(self.where), self.scope])
         return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:10]
 
