@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -166,17 +166,14 @@ def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime
     """Write entries and exits (owner, slug, entered) to Postgres, one statement each. Recording one
     twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too.
     So no transaction holds the two together: a process dying between them has published nothing
-    to Redis yet, and the next evaluation finds and records the same transitions. (Django's
-    bulk_create adds BEGIN and COMMIT, two more round trips that were most of a batch's segment cost.)"""
-    entries = [(catalogue.active[slug], owner, at) for owner, slug, entered in changes if entered]
+    to Redis yet, and the next evaluation finds and records the same transitions."""
+    entries = [
+        Membership(segment_id=catalogue.active[slug], owner=owner, entered_at=at)
+        for owner, slug, entered in changes
+        if entered
+    ]
     if entries:
-        table = connection.ops.quote_name(Membership._meta.db_table)
-        rows = ", ".join(["(%s, %s, %s)"] * len(entries))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (segment_id, owner, entered_at) VALUES {rows} ON CONFLICT DO NOTHING",  # noqa: S608
-                [value for entry in entries for value in entry],
-            )
+        Membership.objects.bulk_create(entries, ignore_conflicts=True)
     leaving: dict[str, list[str]] = defaultdict(list)
     for owner, slug, entered in changes:
         if not entered:
