@@ -365,16 +365,12 @@ def _record_events():
     return Event.objects.exclude(source=Source.IMPORT).annotate(owner=owner_key_expression())
 
 
-def owners_facts(
-    *, catalogue: Catalogue, owners: Iterable[str] | None = None, recent_since: datetime | None = None
-) -> Iterator[OwnerHistory]:
-    """The backfill driver: each owner's counter fields and facts built from the Postgres record
-    by the same increments() the ingest hook uses, owner by owner."""
-    by_event = catalogue.by_event
+def record_rows(*, owners: Iterable[str] | None = None):
+    """What the backfill reads of the record, owner by owner in time order (every owner's, or these)."""
     events = _record_events()
     if owners is not None:
         events = events.filter(_owners_filter(owners))
-    rows = events.order_by("owner", "occurred_at", "id").values_list(
+    return events.order_by("owner", "occurred_at", "id").values_list(
         "owner",
         "event_id",
         "name",
@@ -385,6 +381,15 @@ def owners_facts(
         "occurred_at",
         "received_at",
     )
+
+
+def owners_facts(
+    *, catalogue: Catalogue, owners: Iterable[str] | None = None, recent_since: datetime | None = None
+) -> Iterator[OwnerHistory]:
+    """The backfill driver: each owner's counter fields and facts built from the Postgres record
+    by the same increments() the ingest hook uses, owner by owner."""
+    by_event = catalogue.by_event
+    rows = record_rows(owners=owners)
     current, fields, first, last, session, recent, sessions = None, defaultdict(int), None, None, None, [], {}
     lifetime_ms = _session_lifetime_ms()
 
