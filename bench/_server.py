@@ -83,9 +83,9 @@ def server_environment(*, settings: str = SETTINGS, name: str = DATABASE_NAME, e
     return environment
 
 
-def django_setup(*, settings: str = SETTINGS, name: str = DATABASE_NAME) -> None:
+def django_setup(*, settings: str = SETTINGS, name: str = DATABASE_NAME, extra: dict | None = None) -> None:
     """Point this process at the fresh bench database and Redis db, migrate, and empty the Redis db."""
-    os.environ.update(server_environment(settings=settings, name=name))
+    os.environ.update(server_environment(settings=settings, name=name, extra=extra))
     import django
     from django.core.management import call_command
 

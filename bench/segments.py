@@ -29,6 +29,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -46,6 +47,8 @@ HEADROOM = 1.6
 BEAT_SECONDS = 5.0
 POLL_GIVE_UP_SECONDS = 5.0
 PARTS = ("ingest", "freshness", "due", "backfill")
+# A database of its own: another benchmark recreating shop_bench would end this one's connections.
+NAME = "shop_bench_segments"
 OPTIONS = [
     ("--seconds", float, 4.0, "Length of one measured ingest phase."),
     ("--rounds", int, 3, "Ingest rounds; each runs both kinds, order alternating."),
@@ -275,14 +278,20 @@ def part_due(*, args, products) -> dict:
     )
     pending = redis_client().zcard(segment_due_key())
     due_times = [int(score) for _, score in redis_client().zrange(segment_due_key(), 0, -1, withscores=True)]
-    ticks, lateness = [], []
+    ticks, lateness, during_setup = [], [], 0
     stop = time.time() + args.due_minutes * 60
     next_tick = time.time()
     while time.time() < stop:
         time.sleep(max(0.0, next_tick - time.time()))
         ticks.append(time.time())
         result = segments_due_fire()
-        lateness += [value / 1000 for value in result.lateness_ms]
+        for value in result.lateness_ms:
+            # An exit due while the backfill above was still setting the due-times up is late by
+            # the setup, not by the firing: counted apart, like the baseline leaves it out.
+            if ticks[-1] - value / 1000 < ticks[0] - 1:
+                during_setup += 1
+            else:
+                lateness.append(value / 1000)
         next_tick += BEAT_SECONDS
     # The schedule alone: each due-time that fell in the run waits for the first tick at or after it.
     last_tick = ticks[-1]
@@ -298,6 +307,7 @@ def part_due(*, args, products) -> dict:
     print("                               exits     p50     p99     max")
     _spread("beat's schedule (baseline)", schedule_only)
     _spread("segments_due_fire", lateness)
+    print(f"  exits due during the setup, fired at the first tick: {during_setup}")
     p99 = bench.percentile(lateness, 99)
     verdict = "MET" if p99 <= TARGET_LATENESS_P99_S else "MISSED"
     print(f"  p99 {p99:.2f} s (target: within {TARGET_LATENESS_P99_S} s of the moment: {verdict})")
@@ -321,7 +331,13 @@ def _in_child(target) -> tuple[float, float, object]:
     queue = context.Queue()
     child = context.Process(target=_measured, args=(target, queue))
     child.start()
-    outcome = queue.get()
+    while True:
+        try:
+            outcome = queue.get(timeout=1)
+            break
+        except Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"the measured child exited with {child.exitcode}") from None
     child.join()
     return outcome
 
@@ -384,22 +400,24 @@ def main() -> int:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"Which of {', '.join(PARTS)} to run.")
     for flag, kind, default, meaning in OPTIONS:
         parser.add_argument(flag, type=kind, default=default, help=meaning)
-    parser.add_argument("--keep-database", action="store_true", help=f"Leave {bench.DATABASE_NAME} behind for a look.")
+    parser.add_argument("--redis-url", default=bench.REDIS_URL, help="Redis db of the run (flushed before and after).")
+    parser.add_argument("--keep-database", action="store_true", help=f"Leave {NAME} behind for a look.")
     args = parser.parse_args()
     parts = [part for part in args.parts.split(",") if part]
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
 
-    print(f"==> fresh database {bench.DATABASE_NAME}, migrate, catalog, {SEGMENTS} segments", file=sys.stderr)
-    bench.database_recreate()
-    bench.django_setup(settings=bench.SETTINGS)
+    print(f"==> fresh database {NAME}, Redis {args.redis_url}, migrate, catalog, {SEGMENTS} segments", file=sys.stderr)
+    bench.database_recreate(name=NAME)
+    environment = {"BENCH_REDIS_URL": args.redis_url}
+    bench.django_setup(settings=bench.SETTINGS, name=NAME, extra=environment)
     products = bench.catalog_seed(products=args.products)
     segments_create(products)
     visitors = bench.visitors_make(5000)
     try:
         if "ingest" in parts or "freshness" in parts:
-            with bench.Gunicorn(settings=bench.SETTINGS) as server:
+            with bench.Gunicorn(settings=bench.SETTINGS, name=NAME, environment=environment) as server:
                 if "ingest" in parts:
                     part_ingest(server=server, args=args, visitors=visitors, products=products)
                 if "freshness" in parts:
@@ -413,7 +431,7 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-            bench.database_drop()
+            bench.database_drop(name=NAME)
         bench.redis_flush()
     return 0
 
