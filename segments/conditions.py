@@ -9,7 +9,7 @@ The JSON a merchandiser writes (every node is one object with one kind of key):
     {"aggregate": "avg", "of": "purchase", "within": "90d", "above": 100}
     {"tenure": {"at_least": "30d"}}                                  first seen 30 days ago or more
     {"source": "newsletter", "within": "30d"}                        came with utm_source=newsletter
-    {"device": "mobile", "within": "7d"}
+    {"device": "phone", "within": "7d"}                              desktop, phone or tablet
     {"feature": "orders", "at_least": 2}                             lifetime profile features
     {"segment": "cart-abandoners"}                                   membership of another segment
 
@@ -23,6 +23,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from tracking.registry import REGISTRY, EventName
 
@@ -37,6 +38,8 @@ WINDOW_PATTERN = re.compile(r"^(\d{1,6})([mhd])$")
 UNITS = {"m": 1, "h": 60, "d": 60 * 24}
 
 FILTERS = ("category", "product", "utm_source", "device")
+# The device classes the tracker sends on page views (static/js/tracker.js device()).
+DEVICES = ("desktop", "phone", "tablet")
 AGGREGATES = ("sum", "avg")
 # Lifetime features of the live profile, each a counter over all of an owner's events.
 FEATURES = {
@@ -62,8 +65,9 @@ class Counter:
     where: tuple[tuple[str, str], ...] = ()
     scope: str = "minute"  # "minute" (windows), "session" or "all"
 
-    @property
+    @cached_property
     def id(self) -> str:
+        # Cached: every evaluation looks counters up by id, and a digest per look-up was most of a batch's cost.
         raw = json.dumps([self.event, list(self.where), self.scope])
         return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:10]
 
@@ -187,6 +191,8 @@ def _where(value, path: str) -> tuple[tuple[str, str], ...]:
             raise ConditionError(f"{path}.{key}", f"{key} is an id (a whole number)")
         if key not in ("category", "product") and (not isinstance(item, str) or not 0 < len(item) <= 100):
             raise ConditionError(f"{path}.{key}", f"{key} is a text of 1 to 100 characters")
+        if key == "device" and item not in DEVICES:
+            raise ConditionError(f"{path}.{key}", f"{item!r} is not a device; the tracker sends {', '.join(DEVICES)}")
         pairs.append((key, str(item)))
     return tuple(pairs)
 

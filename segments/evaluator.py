@@ -9,10 +9,12 @@ minute t while m > t - W, so it leaves the window at the start of minute m + W, 
 due-time next_change() reports.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import accumulate
 from urllib.parse import parse_qs, urlsplit
 
 from .conditions import Aggregate, All, Any, Count, Counter, Definition, InSegment, Node, Not, Tenure
@@ -89,6 +91,9 @@ class Facts:
     sums: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     first_ms: int | None = None
     session: str | None = None
+    # Minute buckets of one counter sorted, with running totals: fifty segments ask the same
+    # counters for windows many times per owner, and a window's total is then two look-ups.
+    _series: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, int], *, first_ms: int | None, session: str | None) -> "Facts":
@@ -98,10 +103,22 @@ class Facts:
             (facts.counts if kind == "c" else facts.sums)[counter][bucket] = int(value)
         return facts
 
+    def minutes(self, counter: Counter, *, sums: bool = False) -> tuple[list[int], list[int]]:
+        """The counter's minute buckets in order, and the running total of their values."""
+        key = (counter.id, sums)
+        series = self._series.get(key)
+        if series is None:
+            buckets = (self.sums if sums else self.counts).get(counter.id, {})
+            pairs = sorted((int(bucket), value) for bucket, value in buckets.items() if bucket.isdigit())
+            series = self._series[key] = ([minute for minute, _ in pairs], list(accumulate(v for _, v in pairs)))
+        return series
+
     def total(self, counter: Counter, window: int | None, now_minute: int, *, sums: bool = False) -> int:
-        buckets = (self.sums if sums else self.counts).get(counter.id, {})
         if counter.scope == "minute":
-            return sum(value for bucket, value in buckets.items() if int(bucket) > now_minute - window)
+            minutes, running = self.minutes(counter, sums=sums)
+            first = bisect_right(minutes, now_minute - window)
+            return (running[-1] - (running[first - 1] if first else 0)) if first < len(minutes) else 0
+        buckets = (self.sums if sums else self.counts).get(counter.id, {})
         if counter.scope == "session":
             return buckets.get(self.session, 0) if self.session else 0
         return buckets.get("all", 0)
@@ -140,20 +157,25 @@ def evaluate(node: Node, facts: Facts, *, now_ms: int, definitions: Mapping[str,
     raise TypeError(f"no evaluation for {type(node).__name__}")
 
 
-def _moments(node: Node, facts: Facts, definitions: Mapping[str, Definition], seen: set[str]) -> Iterable[int]:
-    """Every minute at which time alone may change a leaf of the tree."""
+def _moments(
+    node: Node, facts: Facts, definitions: Mapping[str, Definition], seen: set[str], now_minute: int
+) -> Iterable[int]:
+    """Minutes at which time alone may change a leaf of the tree (for a window, the soonest after
+    now_minute: when its oldest bucket inside leaves)."""
     if isinstance(node, Count | Aggregate) and node.counter.scope == "minute":
-        for bucket in facts.counts.get(node.counter.id, {}):
-            yield int(bucket) + node.window
+        minutes, _ = facts.minutes(node.counter)
+        first = bisect_right(minutes, now_minute - node.window)
+        if first < len(minutes):
+            yield minutes[first] + node.window
     elif isinstance(node, Tenure) and facts.first_ms is not None:
         first = facts.first_ms // MINUTE_MS
         for minutes in (node.at_least, node.at_most):
             if minutes is not None:
                 yield first + minutes + (0 if minutes == node.at_least else 1)
     elif isinstance(node, InSegment) and node.slug in definitions and node.slug not in seen:
-        yield from _moments(definitions[node.slug].root, facts, definitions, seen | {node.slug})
+        yield from _moments(definitions[node.slug].root, facts, definitions, seen | {node.slug}, now_minute)
     for child in node.children():
-        yield from _moments(child, facts, definitions, seen)
+        yield from _moments(child, facts, definitions, seen, now_minute)
 
 
 def next_change_ms(
@@ -161,22 +183,33 @@ def next_change_ms(
 ) -> int | None:
     """The first moment after now_ms at which any of the trees may change with no new event."""
     now_minute = now_ms // MINUTE_MS
-    later = [minute for root in roots for minute in _moments(root, facts, definitions, set()) if minute > now_minute]
+    moments = (minute for root in roots for minute in _moments(root, facts, definitions, set(), now_minute))
+    later = [minute for minute in moments if minute > now_minute]
     return min(later) * MINUTE_MS if later else None
 
 
-def stale_fields(facts: Facts, *, horizons: Mapping[str, int], now_ms: int) -> list[str]:
-    """Minute buckets older than every window that reads them: trimming them changes no answer."""
+def sessions_alive(sessions: Mapping[str, int], *, last_ms: int | None, lifetime_ms: int) -> dict[str, int]:
+    """The sessions (with their last event's ms) that may still get events: those whose last event
+    is within a session's lifetime of the owner's last (an older one's cookie has expired)."""
+    if last_ms is None:
+        return {}
+    return {session: at for session, at in sessions.items() if at >= last_ms - lifetime_ms}
+
+
+def stale_fields(facts: Facts, *, horizons: Mapping[str, int], now_ms: int, alive: Collection[str]) -> list[str]:
+    """Buckets trimming changes no answer of: minute buckets older than every window that reads
+    them, and the buckets of sessions that are over (not alive, not the current one). The live
+    path trims the same ones in shop/lua/segment_count.lua."""
     now_minute = now_ms // MINUTE_MS
     stale = []
     for kind, table in (("c", facts.counts), ("s", facts.sums)):
         for counter, buckets in table.items():
             horizon = horizons.get(counter)
-            if horizon is None:
-                continue
-            stale.extend(
-                f"{counter}|{kind}|{bucket}"
-                for bucket in buckets
-                if bucket.isdigit() and int(bucket) <= now_minute - horizon
-            )
+            for bucket in buckets:
+                if bucket.isdigit():
+                    old = horizon is not None and int(bucket) <= now_minute - horizon
+                else:
+                    old = bucket != "all" and bucket != facts.session and bucket not in alive
+                if old:
+                    stale.append(f"{counter}|{kind}|{bucket}")
     return stale

@@ -15,8 +15,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import NamedTuple
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from shop.keyspace import (
@@ -25,16 +28,26 @@ from shop.keyspace import (
     redis_client,
     segment_counts_key,
     segment_due_key,
+    segment_handover_key,
     segment_members_key,
     segment_meta_key,
 )
 from tracking.hooks import TrackedEvent
 from tracking.models import Event
-from tracking.owners import owner_key_expression
+from tracking.owners import Owner, owner_key_expression
 from tracking.registry import Source
 
 from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse, nodes_walk
-from .evaluator import Facts, epoch_ms, evaluate, increments, next_change_ms, stale_fields
+from .evaluator import (
+    MINUTE_MS,
+    Facts,
+    epoch_ms,
+    evaluate,
+    increments,
+    next_change_ms,
+    sessions_alive,
+    stale_fields,
+)
 from .models import Membership, Segment
 
 logger = logging.getLogger(__name__)
@@ -45,6 +58,9 @@ COUNTS_TTL = int((MAX_WINDOW + timedelta(days=1)).total_seconds())
 DEFINITIONS_TTL_SECONDS = 2.0
 # Owners per pipeline in the due firing and the backfill's writes: 500 kept a round trip under 5 ms.
 OWNERS_PER_ROUND_TRIP = 500
+# How long a backfill's handover stays open, and how long its marks of counted events last: a live
+# batch's hook runs milliseconds after its commit, so ten minutes covers any stalled process.
+HANDOVER_SECONDS = 600
 # Events per database fetch in the backfill.
 BACKFILL_CHUNK = 5000
 
@@ -77,6 +93,14 @@ class Catalogue:
         for counter in self.counters:
             grouped[counter.event].append(counter)
         return {name: tuple(counters) for name, counters in grouped.items()}
+
+    @cached_property
+    def specs(self) -> list:
+        """The counters as shop/lua/segment_count.lua reads them: how many, then (id, scope, horizon) each."""
+        flat: list = [len(self.counters)]
+        for counter in sorted(self.counters, key=lambda counter: counter.id):
+            flat.extend((counter.id, counter.scope, self.horizons.get(counter.id, 0)))
+        return flat
 
     @cached_property
     def horizons(self) -> dict[str, int]:
@@ -120,7 +144,6 @@ class Verdict:
     entered: set[str]
     exited: set[str]
     due_ms: int | None
-    stale: list[str]
 
 
 def owner_judge(*, facts: Facts, current: set[str], now_ms: int, catalogue: Catalogue) -> Verdict:
@@ -136,32 +159,30 @@ def owner_judge(*, facts: Facts, current: set[str], now_ms: int, catalogue: Cata
         entered=matching - current,
         exited=(current & known) - matching,
         due_ms=next_change_ms(roots, facts, now_ms=now_ms, definitions=catalogue.definitions),
-        stale=stale_fields(facts, horizons=catalogue.horizons, now_ms=now_ms),
     )
 
 
 def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime, catalogue: Catalogue) -> None:
-    """Write entries and exits (owner, slug, entered) to Postgres in one transaction. Recording one
-    twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too."""
-    if not changes:
-        return
-    with transaction.atomic():
-        Membership.objects.bulk_create(
-            [
-                Membership(segment_id=catalogue.active[slug], owner=owner, entered_at=at)
-                for owner, slug, entered in changes
-                if entered
-            ],
-            ignore_conflicts=True,
-        )
-        exits: dict[str, list[str]] = defaultdict(list)
-        for owner, slug, entered in changes:
-            if not entered:
-                exits[slug].append(owner)
-        for slug, owners in exits.items():
-            Membership.objects.filter(
-                segment_id=catalogue.active[slug], owner__in=owners, exited_at__isnull=True
-            ).update(exited_at=at)
+    """Write entries and exits (owner, slug, entered) to Postgres, one statement each. Recording one
+    twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too.
+    So no transaction holds the two together: a process dying between them has published nothing
+    to Redis yet, and the next evaluation finds and records the same transitions."""
+    entries = [
+        Membership(segment_id=catalogue.active[slug], owner=owner, entered_at=at)
+        for owner, slug, entered in changes
+        if entered
+    ]
+    if entries:
+        Membership.objects.bulk_create(entries, ignore_conflicts=True)
+    leaving: dict[str, list[str]] = defaultdict(list)
+    for owner, slug, entered in changes:
+        if not entered:
+            leaving[slug].append(owner)
+    if leaving:
+        exits = Q()
+        for slug, owners in leaving.items():
+            exits |= Q(segment_id=catalogue.active[slug], owner__in=owners)
+        Membership.objects.filter(exits, exited_at__isnull=True).update(exited_at=at)
 
 
 def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
@@ -176,8 +197,6 @@ def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
         for slug in verdict.exited:
             pipe.srem(segment_members_key(slug), owner)
     _due_queue(pipe, owner=owner, due_ms=verdict.due_ms)
-    if verdict.stale:
-        pipe.hdel(segment_counts_key(owner), *verdict.stale)
 
 
 def _due_queue(pipe, *, owner: str, due_ms: int | None) -> None:
@@ -188,18 +207,59 @@ def _due_queue(pipe, *, owner: str, due_ms: int | None) -> None:
         pipe.zadd(segment_due_key(), {owner: -(-due_ms // 1000)})
 
 
-def _queue_read(pipe, owner: str) -> None:
-    pipe.hgetall(segment_counts_key(owner))
-    pipe.hgetall(segment_meta_key(owner))
-    pipe.smembers(owner_segments_key(owner))
+def _count_queue(
+    batch: RedisBatch, *, owner: str, catalogue: Catalogue, now_ms: int, events: Sequence[TrackedEvent] = ()
+) -> int:
+    """Queue shop/lua/segment_count.lua for an owner: count the events (none for a due-time's
+    read), trim, and read back what the evaluator needs. Returns where the reply will be."""
+    args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
+    sessions: dict[str, int] = {}
+    if events:
+        moments = [epoch_ms(event.occurred_at) for event in events]
+        last = max(range(len(events)), key=lambda index: (moments[index], index))
+        args += [min(moments), moments[last], str(events[last].session_id or "")]
+        for event, moment in zip(events, moments, strict=True):
+            if event.session_id is not None:
+                key = str(event.session_id)
+                sessions[key] = max(sessions.get(key, moment), moment)
+    else:
+        args += ["", "", ""]
+    args.append(len(sessions))
+    for session, moment in sessions.items():
+        args += [session, moment]
+    args += catalogue.specs
+    args.append(len(events))
+    by_event = catalogue.by_event
+    for event in events:
+        added = increments(
+            by_event.get(event.name, ()),
+            name=event.name,
+            product_id=event.product_id,
+            category_id=event.category_id,
+            properties=event.properties,
+            session_id=event.session_id,
+            at_ms=epoch_ms(event.occurred_at),
+        )
+        args += [str(event.event_id), len(added)]
+        for key, amount in added:
+            args += [key, amount]
+    keys = [
+        segment_counts_key(owner),
+        segment_meta_key(owner),
+        owner_segments_key(owner),
+        segment_handover_key(owner),
+    ]
+    return batch.script("segment_count", keys=keys, args=args)
 
 
-def _facts_from(counts: dict, meta: dict, members: set) -> tuple[Facts, set[str]]:
-    first = meta.get(b"first")
-    session = (meta.get(b"session") or b"").decode() or None
-    facts = Facts.from_fields(
-        {key.decode(): value for key, value in counts.items()}, first_ms=int(first) if first else None, session=session
-    )
+def _session_lifetime_ms() -> int:
+    return settings.TRACKING_SESSION_MINUTES * MINUTE_MS
+
+
+def _facts_from(reply: list) -> tuple[Facts, set[str]]:
+    flat, first, session, members = reply
+    fields = {flat[index].decode(): int(flat[index + 1]) for index in range(0, len(flat), 2)}
+    facts = Facts.from_fields(fields, first_ms=int(first) if first else None, session=session.decode() or None)
     return facts, {member.decode() for member in members}
 
 
@@ -212,39 +272,13 @@ def _changes(owner: str, verdict: Verdict) -> list[tuple[str, str, bool]]:
 def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
     """Count a stored batch into the owner's counters and re-check their segments.
 
-    One round trip of its own (increment, then read back), the Postgres record if anything
+    One round trip of its own (one script counts and reads back), the Postgres record if anything
     changed, and the publishing queued on the ingest's batch.
     """
-    by_event = catalogue.by_event
-    added: dict[str, int] = defaultdict(int)
-    for event in events:
-        for key, amount in increments(
-            by_event.get(event.name, ()),
-            name=event.name,
-            product_id=event.product_id,
-            category_id=event.category_id,
-            properties=event.properties,
-            session_id=event.session_id,
-            at_ms=epoch_ms(event.occurred_at),
-        ):
-            added[key] += amount
-    moments = [epoch_ms(event.occurred_at) for event in events]
-    last = max(range(len(events)), key=lambda index: (moments[index], index))
     own = RedisBatch(batch.client)
-    counts = segment_counts_key(owner)
-    for key, amount in added.items():
-        own.pipe.hincrby(counts, key, amount)
-    if added:
-        own.pipe.expire(counts, COUNTS_TTL)
-    own.script(
-        "segment_meta",
-        keys=[segment_meta_key(owner)],
-        args=[min(moments), moments[last], str(events[last].session_id or ""), COUNTS_TTL],
-    )
-    _queue_read(own.pipe, owner)
-    replies = own.execute()
-    facts, current = _facts_from(*replies[-3:])
     now = timezone.now()
+    position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=epoch_ms(now), events=events)
+    facts, current = _facts_from(own.execute()[position])
     verdict = owner_judge(facts=facts, current=current, now_ms=epoch_ms(now), catalogue=catalogue)
     memberships_record(changes=_changes(owner, verdict), at=now, catalogue=catalogue)
     memberships_publish(batch.pipe, owner=owner, verdict=verdict)
@@ -259,6 +293,25 @@ class DueResult:
     lateness_ms: list[int] = field(default_factory=list)
 
 
+def _owners_check(client, owners: Sequence[str], *, catalogue: Catalogue, now: datetime) -> dict[str, Verdict]:
+    """Re-check owners from their counters as they stand (no new event): read, judge, record, publish."""
+    now_ms = epoch_ms(now)
+    read = RedisBatch(client)
+    positions = [_count_queue(read, owner=owner, catalogue=catalogue, now_ms=now_ms) for owner in owners]
+    replies = read.execute()
+    verdicts, changes = {}, []
+    for owner, position in zip(owners, positions, strict=True):
+        facts, current = _facts_from(replies[position])
+        verdicts[owner] = verdict = owner_judge(facts=facts, current=current, now_ms=now_ms, catalogue=catalogue)
+        changes.extend(_changes(owner, verdict))
+    memberships_record(changes=changes, at=now, catalogue=catalogue)
+    publish = client.pipeline(transaction=False)
+    for owner, verdict in verdicts.items():
+        memberships_publish(publish, owner=owner, verdict=verdict)
+    publish.execute()
+    return verdicts
+
+
 def segments_due_fire(*, limit: int = 5000) -> DueResult:
     """Re-check every owner whose due-time has come; they are taken off the sorted set
     atomically, so two workers never fire one twice, and put back with their next due-time."""
@@ -271,58 +324,97 @@ def segments_due_fire(*, limit: int = 5000) -> DueResult:
     take.pipe.zrangebyscore(segment_due_key(), "-inf", now_ms // 1000, start=0, num=limit, withscores=True)
     take.script("segment_due_pop", keys=[segment_due_key()], args=[now_ms // 1000, limit])
     scored, owners = take.execute()
-    due_at = {owner: int(score) for owner, score in scored}
+    due_at = {owner.decode(): int(score) for owner, score in scored}
     owners = [owner.decode() for owner in owners]
     for start in range(0, len(owners), OWNERS_PER_ROUND_TRIP):
         chunk = owners[start : start + OWNERS_PER_ROUND_TRIP]
-        read = client.pipeline(transaction=False)
-        for owner in chunk:
-            _queue_read(read, owner)
-        replies = read.execute()
-        verdicts, changes = {}, []
-        for index, owner in enumerate(chunk):
-            facts, current = _facts_from(*replies[index * 3 : index * 3 + 3])
-            verdicts[owner] = verdict = owner_judge(facts=facts, current=current, now_ms=now_ms, catalogue=catalogue)
-            changes.extend(_changes(owner, verdict))
+        for owner, verdict in _owners_check(client, chunk, catalogue=catalogue, now=now).items():
             if verdict.entered or verdict.exited:
-                result.lateness_ms.append(now_ms - due_at.get(owner.encode(), now_ms // 1000) * 1000)
+                result.lateness_ms.append(now_ms - due_at.get(owner, now_ms // 1000) * 1000)
             result.entered += len(verdict.entered)
             result.exited += len(verdict.exited)
-        memberships_record(changes=changes, at=now, catalogue=catalogue)
-        publish = client.pipeline(transaction=False)
-        for owner, verdict in verdicts.items():
-            memberships_publish(publish, owner=owner, verdict=verdict)
-        publish.execute()
         result.owners += len(chunk)
     return result
 
 
-def owners_facts(*, catalogue: Catalogue, owners: Iterable[str] | None = None) -> Iterator[tuple[str, dict, Facts]]:
+class OwnerHistory(NamedTuple):
+    """One owner's counters built from the record, and the events a live batch may still be counting."""
+
+    owner: str
+    fields: dict[str, int]
+    facts: Facts
+    last_ms: int | None
+    recent: tuple[str, ...]  # ids of counted events received since recent_since
+    sessions: dict[str, int]  # the sessions not over, with their last event's ms
+
+
+def _owners_filter(owners: Iterable[str]) -> Q:
+    """The events of these owners by the indexed columns (the owner expression has no index)."""
+    users, visitors = [], []
+    for key in owners:
+        parsed = Owner.parse(key)
+        if parsed.user_id:
+            users.append(parsed.user_id)
+        else:
+            visitors.append(parsed.visitor_id)
+    return Q(user_id__in=users) | Q(user_id__isnull=True, visitor_id__in=visitors)
+
+
+def _record_events():
+    # Imported datasets are other shops' customers (the live hook never sees them either).
+    return Event.objects.exclude(source=Source.IMPORT).annotate(owner=owner_key_expression())
+
+
+def record_rows(*, owners: Iterable[str] | None = None):
+    """What the backfill reads of the record, owner by owner in time order (every owner's, or these)."""
+    events = _record_events()
+    if owners is not None:
+        events = events.filter(_owners_filter(owners))
+    return events.order_by("owner", "occurred_at", "id").values_list(
+        "owner",
+        "event_id",
+        "name",
+        "product_id",
+        "category_id",
+        "properties",
+        "session_id",
+        "occurred_at",
+        "received_at",
+    )
+
+
+def owners_facts(
+    *, catalogue: Catalogue, owners: Iterable[str] | None = None, recent_since: datetime | None = None
+) -> Iterator[OwnerHistory]:
     """The backfill driver: each owner's counter fields and facts built from the Postgres record
     by the same increments() the ingest hook uses, owner by owner."""
     by_event = catalogue.by_event
-    # Imported datasets are other shops' customers (the live hook never sees them either).
-    events = Event.objects.exclude(source=Source.IMPORT).annotate(owner=owner_key_expression())
-    if owners is not None:
-        events = events.filter(owner__in=list(owners))
-    rows = events.order_by("owner", "occurred_at", "id").values_list(
-        "owner", "name", "product_id", "category_id", "properties", "session_id", "occurred_at"
-    )
-    current, fields, first, last, session = None, defaultdict(int), None, None, None
+    rows = record_rows(owners=owners)
+    current, fields, first, last, session, recent, sessions = None, defaultdict(int), None, None, None, [], {}
+    lifetime_ms = _session_lifetime_ms()
 
     def finish():
         facts = Facts.from_fields(fields, first_ms=first, session=str(session) if session else None)
-        return current, dict(fields), facts
+        alive = sessions_alive(sessions, last_ms=last, lifetime_ms=lifetime_ms)
+        return OwnerHistory(current, dict(fields), facts, last, tuple(recent), alive)
 
-    for owner, name, product_id, category_id, properties, session_id, occurred_at in rows.iterator(
-        chunk_size=BACKFILL_CHUNK
-    ):
+    for (
+        owner,
+        event_id,
+        name,
+        product_id,
+        category_id,
+        properties,
+        session_id,
+        occurred_at,
+        received_at,
+    ) in rows.iterator(chunk_size=BACKFILL_CHUNK):
         if owner != current:
             if current is not None:
                 yield finish()
-            current, fields, first, last, session = owner, defaultdict(int), None, None, None
+            current, fields, first, last, session, recent, sessions = owner, defaultdict(int), None, None, None, [], {}
         at_ms = epoch_ms(occurred_at)
-        for key, amount in increments(
+        added = increments(
             by_event.get(name, ()),
             name=name,
             product_id=product_id,
@@ -330,9 +422,14 @@ def owners_facts(*, catalogue: Catalogue, owners: Iterable[str] | None = None) -
             properties=properties,
             session_id=session_id,
             at_ms=at_ms,
-        ):
+        )
+        for key, amount in added:
             fields[key] += amount
+        if added and recent_since is not None and received_at >= recent_since:
+            recent.append(str(event_id))
         first = at_ms if first is None else min(first, at_ms)
+        if session_id is not None:
+            sessions[str(session_id)] = at_ms
         if last is None or at_ms >= last:
             last, session = at_ms, session_id
     if current is not None:
@@ -344,6 +441,7 @@ class BackfillResult:
     owners: int = 0
     members: dict[str, int] = field(default_factory=dict)
     corrections: dict[str, int] = field(default_factory=dict)  # slug -> memberships the record had wrong
+    rechecked: int = 0  # owners a live batch reached while the backfill read their record
     seconds: float = 0.0
 
 
@@ -358,10 +456,27 @@ def _open_memberships(catalogue: Catalogue, owners: set[str] | None) -> dict[str
     return held
 
 
+def _owners_chunked(owners: Iterable[str]) -> Iterator[list[str]]:
+    chunk = []
+    for owner in owners:
+        chunk.append(owner)
+        if len(chunk) >= OWNERS_PER_ROUND_TRIP:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
     """Evaluate every active segment over the record and make Postgres and Redis agree with it:
-    what a new or edited segment, a Redis flush and the periodic sweep all call. Rewrites the
-    owners' counters and sets in Redis; counts in corrections what the record had to change."""
+    what a new or edited segment, a Redis flush, a login and the periodic sweep all call. Rewrites
+    the owners' counters and sets in Redis; counts in corrections what the record had to change.
+
+    Live batches go on meanwhile. Owners are taken 500 at a time: their handovers are opened
+    before their record is read, so a batch counted while the backfill reads is added back to
+    the counters it writes, and an event it counted is not counted again by a late batch
+    (shop/lua/segment_counts_replace.lua); owners a batch reached meanwhile are re-checked.
+    """
     started = time.monotonic()
     catalogue_forget()
     catalogue = catalogue_load()
@@ -371,17 +486,9 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
     now_ms = epoch_ms(now)
     result = BackfillResult(members=dict.fromkeys(catalogue.active, 0), corrections=dict.fromkeys(catalogue.active, 0))
     client = redis_client()
-    pipe, queued, changes = client.pipeline(transaction=False), 0, []
-    seen: set[str] = set()
 
-    def flush():
-        nonlocal pipe, queued, changes
-        memberships_record(changes=changes, at=now, catalogue=catalogue)
-        pipe.execute()
-        pipe, queued, changes = client.pipeline(transaction=False), 0, []
-
-    def settle(owner: str, fields: dict, facts: Facts):
-        nonlocal queued
+    def settle(write: RedisBatch, history: OwnerHistory, changes: list) -> int:
+        owner, facts = history.owner, history.facts
         record = held.get(owner, set())
         verdict = owner_judge(facts=facts, current=record, now_ms=now_ms, catalogue=catalogue)
         members = (record | verdict.entered) - verdict.exited
@@ -390,41 +497,108 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
         for slug in verdict.entered | verdict.exited:
             result.corrections[slug] += 1
         changes.extend(_changes(owner, verdict))
-        stale = set(verdict.stale)
-        live = {key: value for key, value in fields.items() if key not in stale}
-        pipe.delete(segment_counts_key(owner), owner_segments_key(owner))
-        if live:
-            pipe.hset(segment_counts_key(owner), mapping=live)
-            pipe.expire(segment_counts_key(owner), COUNTS_TTL)
-        if facts.first_ms is not None:
-            pipe.hset(segment_meta_key(owner), mapping={"first": facts.first_ms, "session": facts.session or ""})
-            pipe.expire(segment_meta_key(owner), COUNTS_TTL)
+        stale = set(stale_fields(facts, horizons=catalogue.horizons, now_ms=now_ms, alive=history.sessions))
+        live = [item for key, value in history.fields.items() if key not in stale for item in (key, value)]
+        position = write.script(
+            "segment_counts_replace",
+            keys=[segment_counts_key(owner), segment_meta_key(owner), segment_handover_key(owner)],
+            args=[
+                COUNTS_TTL,
+                HANDOVER_SECONDS,
+                "" if facts.first_ms is None else facts.first_ms,
+                history.last_ms or "",
+                facts.session or "",
+                len(history.sessions),
+                *(item for pair in history.sessions.items() for item in pair),
+                len(live) // 2,
+                *live,
+                *history.recent,
+            ],
+        )
+        write.pipe.delete(owner_segments_key(owner))
         if members:
-            pipe.sadd(owner_segments_key(owner), *members)
+            write.pipe.sadd(owner_segments_key(owner), *members)
         for slug in members:
-            pipe.sadd(segment_members_key(slug), owner)
+            write.pipe.sadd(segment_members_key(slug), owner)
         for slug in verdict.exited:
-            pipe.srem(segment_members_key(slug), owner)
-        _due_queue(pipe, owner=owner, due_ms=verdict.due_ms)
-        queued += 1
-        if queued >= OWNERS_PER_ROUND_TRIP:
-            flush()
+            write.pipe.srem(segment_members_key(slug), owner)
+        _due_queue(write.pipe, owner=owner, due_ms=verdict.due_ms)
+        return position
 
-    for owner, fields, facts in owners_facts(catalogue=catalogue, owners=wanted):
-        seen.add(owner)
-        settle(owner, fields, facts)
-        result.owners += 1
-    # Owners the record holds in a segment who have no events left (erased or purged) leave it.
-    for owner in set(held) - seen:
-        settle(owner, {}, Facts())
-    flush()
-    if wanted is None:
+    def settle_chunk(chunk: list[str]) -> None:
+        opened = timezone.now()
+        handovers = client.pipeline(transaction=False)
+        for owner in chunk:
+            handovers.hset(segment_handover_key(owner), "open", 1)
+            handovers.expire(segment_handover_key(owner), HANDOVER_SECONDS)
+        handovers.execute()
+        write, changes, positions = RedisBatch(client), [], {}
+        since = opened - timedelta(seconds=HANDOVER_SECONDS)
+        for history in owners_facts(catalogue=catalogue, owners=chunk, recent_since=since):
+            positions[history.owner] = settle(write, history, changes)
+        # Owners the record holds in a segment who have no events left (erased or purged) leave it.
+        for owner in chunk:
+            if owner not in positions:
+                positions[owner] = settle(write, OwnerHistory(owner, {}, Facts(), None, (), {}), changes)
+        memberships_record(changes=changes, at=now, catalogue=catalogue)
+        replies = write.execute()
+        reached = [owner for owner, position in positions.items() if replies[position]]
+        if reached:
+            _owners_check(client, reached, catalogue=catalogue, now=now)
+        result.owners += len(chunk)
+        result.rechecked += len(reached)
+
+    if wanted is not None:
+        for chunk in _owners_chunked(sorted(wanted | set(held))):
+            settle_chunk(chunk)
+    else:
+        listed = (
+            _record_events()
+            .values_list("owner", flat=True)
+            .distinct()
+            .order_by("owner")
+            .iterator(chunk_size=BACKFILL_CHUNK)
+        )
+        seen: set[str] = set()
+        for chunk in _owners_chunked(listed):
+            seen.update(chunk)
+            settle_chunk(chunk)
+        for chunk in _owners_chunked(sorted(set(held) - seen)):
+            settle_chunk(chunk)
         Segment.objects.filter(id__in=catalogue.active.values()).update(last_evaluated_at=now, last_error="")
         for slug, segment_id in catalogue.active.items():
             Segment.objects.filter(id=segment_id).update(last_corrections=result.corrections[slug])
         for slug, error in catalogue.errors.items():
             Segment.objects.filter(slug=slug).update(last_error=error, last_evaluated_at=now)
     result.seconds = time.monotonic() - started
+    return result
+
+
+def segments_owner_merge(*, visitor: str, user: str) -> BackfillResult:
+    """A visitor logged in and tracking made their anonymous events the user's: the user's counters
+    are rebuilt from the record (one code path, no merge arithmetic), the visitor's open stays
+    move to the user (keeping when they began) unless the user has one of their own, and the
+    visitor's Redis keys go. The backfill then records whatever the merged history changes."""
+    now = timezone.now()
+    with transaction.atomic():
+        held = Membership.objects.filter(owner=user, exited_at__isnull=True).values_list("segment_id", flat=True)
+        stays = Membership.objects.filter(owner=visitor, exited_at__isnull=True)
+        stays.filter(segment_id__in=list(held)).update(exited_at=now)
+        stays.update(owner=user)
+    result = segments_backfill(owners=[user])
+    client = redis_client()
+    slugs = {slug.decode() for slug in client.smembers(owner_segments_key(visitor))} | set(catalogue_load().active)
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(
+        segment_counts_key(visitor),
+        segment_meta_key(visitor),
+        owner_segments_key(visitor),
+        segment_handover_key(visitor),
+    )
+    pipe.zrem(segment_due_key(), visitor)
+    for slug in slugs:
+        pipe.srem(segment_members_key(slug), visitor)
+    pipe.execute()
     return result
 
 
@@ -442,11 +616,11 @@ def segment_preview(*, slug: str, definition: Definition, sample: int = 10) -> P
     trial = Catalogue(definitions=definitions, active={slug: 0})
     now_ms = epoch_ms(timezone.now())
     count, chosen = 0, []
-    for owner, _, facts in owners_facts(catalogue=trial):
-        if evaluate(definition.root, facts, now_ms=now_ms, definitions=definitions):
+    for history in owners_facts(catalogue=trial):
+        if evaluate(definition.root, history.facts, now_ms=now_ms, definitions=definitions):
             count += 1
             if len(chosen) < sample:
-                chosen.append(owner)
+                chosen.append(history.owner)
     return Preview(count=count, sample=chosen)
 
 

@@ -161,13 +161,21 @@ def ingest_stats_key(hour: datetime) -> str:
 # Segments (segments/): per-owner counters, memberships and the due-times of time-based changes.
 def segment_counts_key(owner: str) -> str:
     """Hash of one owner's time-bucketed counters: '<counter>|c|<minute>' counts, '<counter>|s|<minute>'
-    sums in cents, '<counter>|c|<session>' per-session counts; one hash so a batch reads it in one command."""
+    sums in cents, '<counter>|c|<session>' counts of the current session only; one hash so a batch
+    counts into it and reads it back in one script call."""
     return f"seg:{{{owner}}}:counts"
 
 
 def segment_meta_key(owner: str) -> str:
-    """Hash of an owner's first and last event (epoch ms) and the session of the last (shop/lua/segment_meta.lua)."""
+    """Hash of an owner's first and last event (epoch ms) and the session of the last (shop/lua/segment_count.lua)."""
     return f"seg:{{{owner}}}:meta"
+
+
+def segment_handover_key(owner: str) -> str:
+    """Hash by which a backfill and live batches hand an owner's counters over (shop/lua/segment_count.lua,
+    shop/lua/segment_counts_replace.lua): 'open' while the backfill reads, event id -> what a live batch
+    counted meanwhile, or event id -> 'c' for what the backfill counted."""
+    return f"seg:{{{owner}}}:handover"
 
 
 def owner_segments_key(owner: str) -> str:

@@ -69,7 +69,7 @@ COMMON = {
     "page_type": STR,
     "page_referrer": STR,
     "item_list_id": STR,
-    # desktop, mobile or tablet as the tracker judged it: what device segments read.
+    # desktop, phone or tablet as the tracker judged it (never the user agent): what device segments read.
     "device": STR,
 }
 ITEM = {"item_list_name": STR, "index": INT, "slot": STR, "algorithm": STR, "position": INT, "price": NUM}

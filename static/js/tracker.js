@@ -39,6 +39,12 @@
   function load() {
     try { return JSON.parse(w.localStorage.getItem(STORE) || "[]") || []; } catch (e) { return []; }
   }
+  // The device class, never the user agent: an iPad asking for the desktop site shows touch.
+  function device() {
+    var n = w.navigator, ua = n.userAgent;
+    if (/iPad|Tablet|Silk|Android(?!.*Mobi)/i.test(ua) || (n.maxTouchPoints && /Macintosh/.test(ua))) return "tablet";
+    return /Mobi|iPhone/.test(ua) ? "phone" : "desktop";
+  }
   function int(v) { var n = parseInt(v, 10); return isNaN(n) ? undefined : n; }
   function clean(o) {
     var out = {};
@@ -239,7 +245,7 @@
     queue = load().concat(queue);
     var page = root.getAttribute("data-page-type") || undefined;
     track("page_view", clean({ page_location: w.location.pathname + w.location.search, page_title: d.title.slice(0, 200),
-      page_type: page, page_referrer: d.referrer ? new URL(d.referrer).origin : undefined }));
+      page_type: page, page_referrer: d.referrer ? new URL(d.referrer).origin : undefined, device: device() }));
     hookDataLayer(); watchImpressions(); watchClicks(); watchScroll(); watchMedia();
     w.addEventListener("pagehide", beacon);
     d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") beacon(); else connect(); });

@@ -70,3 +70,51 @@ def test_rejecting_keeps_the_tracker_silent(live_server, page):
     assert page.locator("#consent-banner").count() == 0
     assert collector_requests == []
     assert not Event.objects.exists()
+
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1"
+)
+IPAD_AS_DESKTOP = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15"
+)
+
+
+@pytest.mark.parametrize(
+    ("context", "device"),
+    [
+        ({"viewport": {"width": 1280, "height": 900}}, "desktop"),
+        (
+            {"viewport": {"width": 390, "height": 844}, "user_agent": IPHONE, "is_mobile": True, "has_touch": True},
+            "phone",
+        ),
+        ({"viewport": {"width": 820, "height": 1180}, "user_agent": IPAD_AS_DESKTOP, "has_touch": True}, "tablet"),
+    ],
+)
+def test_page_views_carry_the_device_class_and_device_segments_hold_for_browsers(
+    live_server, browser, context, device, shot
+):
+    from segments.services import catalogue_forget, owner_segments
+    from tests.factories.segments import SegmentFactory
+
+    SegmentFactory(slug="phones", definition={"device": "phone", "within": "1d"})
+    catalogue_forget()
+    category = CategoryFactory(name="Teapots", slug="teapots")
+    ProductFactory.create_batch(2, category=category)
+    browsing = browser.new_context(**context)
+    page = browsing.new_page()
+    page.goto(live_server.url + category.get_absolute_url())
+    page.click("#consent-banner button[value=granted]")
+    visitor = uuid.UUID(next(c["value"] for c in browsing.cookies() if c["name"] == "ll_vid"))
+    page.goto(live_server.url + category.get_absolute_url())
+    stored = _wait_for(lambda: Event.objects.filter(visitor_id=visitor, name="page_view").first())
+    shot(page, device)
+    browsing.close()
+    assert stored is not None
+    assert stored.properties["device"] == device
+    # Nothing else of the browser is kept.
+    assert not {"user_agent", "screen", "viewport"} & set(stored.properties)
+    held = _wait_for(lambda: owner_segments(owner=f"v:{visitor}"))
+    assert held == ({"phones"} if device == "phone" else set())

@@ -8,18 +8,27 @@ import time_machine
 from segments.evaluator import epoch_ms, evaluate
 from segments.services import catalogue_forget, catalogue_load, owner_segments, owners_facts, segments_due_fire
 from tests.factories.tracking import RawEventFactory
-from tracking.services import event_ingest
+from tracking.services import IngestResult, event_ingest
 
 SERVER_ONLY = {"purchase", "login", "sign_up"}
 
 
-def ingest(visitor: uuid.UUID, name: str, *, at: datetime, session: uuid.UUID | None = None, **fields) -> None:
+def ingest(
+    visitor: uuid.UUID,
+    name: str,
+    *,
+    at: datetime,
+    session: uuid.UUID | None = None,
+    user_id: int | None = None,
+    **fields,
+) -> IngestResult:
     """One event stored through the collector's ingest, at a moment the test controls."""
     with time_machine.travel(at, tick=False):
         raw = RawEventFactory(name=name, props=fields.pop("props", {}), **fields)
-        event_ingest(
+        return event_ingest(
             events=[raw],
             visitor_id=visitor,
+            user_id=user_id,
             session_id=session,
             source="server" if name in SERVER_ONLY else "web",
         )
@@ -33,12 +42,14 @@ def backfilled(owner: str, *, at: datetime) -> set[str]:
     """The segments the backfill driver puts the owner in at that moment."""
     catalogue_forget()
     catalogue = catalogue_load()
-    for found, _, facts in owners_facts(catalogue=catalogue, owners=[owner]):
-        assert found == owner
+    for history in owners_facts(catalogue=catalogue, owners=[owner]):
+        assert history.owner == owner
         return {
             slug
             for slug in catalogue.active
-            if evaluate(catalogue.definitions[slug].root, facts, now_ms=epoch_ms(at), definitions=catalogue.definitions)
+            if evaluate(
+                catalogue.definitions[slug].root, history.facts, now_ms=epoch_ms(at), definitions=catalogue.definitions
+            )
         }
     return set()
 

@@ -93,7 +93,7 @@ def test_tenure_of_thirty_days_is_reached_by_time_alone():
 
 def test_source_device_feature_and_membership_of_another_segment():
     SegmentFactory(slug="newsletter", definition={"source": "newsletter", "within": "30d"})
-    SegmentFactory(slug="mobile", definition={"device": "mobile", "within": "7d"})
+    SegmentFactory(slug="mobile", definition={"device": "phone", "within": "7d"})
     SegmentFactory(slug="mobile-readers", definition={"all": [{"segment": "newsletter"}, {"segment": "mobile"}]})
     SegmentFactory(slug="repeat", definition={"feature": "orders", "at_least": 2})
     reader, other = uuid.uuid4(), uuid.uuid4()
@@ -101,9 +101,9 @@ def test_source_device_feature_and_membership_of_another_segment():
         reader,
         "page_view",
         at=T0,
-        props={"page_location": "https://shop.test/?utm_source=newsletter", "device": "mobile"},
+        props={"page_location": "https://shop.test/?utm_source=newsletter", "device": "phone"},
     )
-    ingest(other, "page_view", at=T0, props={"page_location": "https://shop.test/?utm_source=ads", "device": "mobile"})
+    ingest(other, "page_view", at=T0, props={"page_location": "https://shop.test/?utm_source=ads", "device": "phone"})
     for index in range(2):
         ingest(other, "purchase", at=T0 + timedelta(hours=index), props={"transaction_id": f"o{index}", "value": 5})
     assert both(f"v:{reader}", at=T0) == {"newsletter", "mobile", "mobile-readers"}
@@ -145,6 +145,7 @@ def deep(levels: int) -> dict:
         ({"feature": []}, "feature: no feature []"),
         ({"aggregate": "sum", "of": {}, "within": "1h", "above": 1}, "of: no event is named {}"),
         ({"feature": "spend"}, "give at_least or at_most for an amount"),
+        ({"device": "mobile", "within": "7d"}, "device.device: 'mobile' is not a device; the tracker sends desktop"),
     ],
 )
 def test_bad_definitions_are_refused_naming_the_wrong_part(definition, named):

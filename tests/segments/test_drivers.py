@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django_redis import get_redis_connection
 from hypothesis import HealthCheck, given
@@ -59,11 +60,15 @@ def test_live_and_backfill_agree_on_random_histories(history, later):
     for slug, definition in DEFINITIONS.items():
         SegmentFactory(slug=slug, definition=definition)
     visitor = uuid.uuid4()
-    sessions = [uuid.uuid4() for _ in range(3)]
+    sessions, last_seen = [uuid.uuid4() for _ in range(3)], [T0] * 3
     owner = f"v:{visitor}"
     history = sorted(history)
     for index, (minute, name, category, value, session, second) in enumerate(history):
         at = T0 + timedelta(minutes=minute, seconds=second)
+        # As the session cookie does: idle for longer than a session lives, the next event starts a new one.
+        if at - last_seen[session] > timedelta(minutes=settings.TRACKING_SESSION_MINUTES):
+            sessions[session] = uuid.uuid4()
+        last_seen[session] = max(last_seen[session], at)
         # Due-times that came while no event arrived fire first, as the beat would have fired them.
         fire_at(at)
         props = {"transaction_id": f"t{index}", "value": value} if name == "purchase" else {}

@@ -1,0 +1,112 @@
+-- Count a batch into an owner's segment counters and read back only what the evaluator needs.
+-- KEYS: the counts hash, the meta hash, the owner's segment set, the backfill handover hash.
+-- ARGV: ttl seconds, now (epoch minute), a session's lifetime (ms), first ms, last ms, session of
+-- the last event ('' first when the call counts nothing: a due-time's read), then M and M pairs
+-- (session, its last event's ms in this batch), then S and S triples (counter id, scope
+-- 'minute'|'session'|'all', horizon in minutes), then E and per event: event id, K, K pairs
+-- (field, amount).
+-- A handover holding 'open' means a backfill is reading this owner's record: each event counted
+-- here is journaled so the backfill can add back what its read missed. An event the handover
+-- marks 'c' was counted by a backfill already and is not counted twice.
+-- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs}. Only the
+-- fields of the given counters come back. Minute buckets past every window are deleted, and so
+-- are the buckets of sessions that are over: a session whose last event is more than a
+-- session's lifetime before the owner's last can get no more events (its cookie expired), and
+-- without this each visit's buckets stayed for a year. The backfill keeps the same ones
+-- (segments.evaluator.stale_fields). Fields of counters not given (a definition this process has
+-- not loaded yet) are kept but not read.
+local counts, meta, held, handover = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local ttl, now_minute, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if ARGV[4] ~= '' then
+  local first = tonumber(redis.call('HGET', meta, 'first'))
+  if not first or tonumber(ARGV[4]) < first then
+    redis.call('HSET', meta, 'first', ARGV[4])
+  end
+  local last = tonumber(redis.call('HGET', meta, 'last'))
+  if not last or tonumber(ARGV[5]) >= last then
+    redis.call('HSET', meta, 'last', ARGV[5], 'session', ARGV[6])
+  end
+end
+local i = 7
+for _ = 1, tonumber(ARGV[i]) do
+  local key = 'at:' .. ARGV[i + 1]
+  local seen = tonumber(redis.call('HGET', meta, key))
+  if not seen or tonumber(ARGV[i + 2]) > seen then
+    redis.call('HSET', meta, key, ARGV[i + 2])
+  end
+  i = i + 2
+end
+i = i + 1
+if ARGV[4] ~= '' then
+  redis.call('EXPIRE', meta, ttl)
+end
+local session = redis.call('HGET', meta, 'session') or ''
+local alive = {[session] = true}
+local owner_last = tonumber(redis.call('HGET', meta, 'last'))
+local stamps = redis.call('HGETALL', meta)
+for j = 1, #stamps, 2 do
+  local name = string.match(stamps[j], '^at:(.+)$')
+  if name and name ~= session then
+    if owner_last and tonumber(stamps[j + 1]) >= owner_last - lifetime then
+      alive[name] = true
+    else
+      redis.call('HDEL', meta, stamps[j])
+    end
+  end
+end
+local specs = {}
+for _ = 1, tonumber(ARGV[i]) do
+  specs[ARGV[i + 1]] = {ARGV[i + 2], tonumber(ARGV[i + 3])}
+  i = i + 3
+end
+i = i + 1
+local marked = redis.call('EXISTS', handover) == 1
+local open = marked and redis.call('HEXISTS', handover, 'open') == 1
+local added = false
+for _ = 1, tonumber(ARGV[i]) do
+  local id, k = ARGV[i + 1], tonumber(ARGV[i + 2])
+  i = i + 3
+  if k > 0 and not (marked and redis.call('HGET', handover, id) == 'c') then
+    local journal = {}
+    for j = i, i + 2 * k - 1, 2 do
+      redis.call('HINCRBY', counts, ARGV[j], ARGV[j + 1])
+      journal[#journal + 1] = ARGV[j] .. ' ' .. ARGV[j + 1]
+    end
+    if open then
+      redis.call('HSET', handover, id, table.concat(journal, ' '))
+    end
+    added = true
+  end
+  i = i + 2 * k - 1
+end
+if added then
+  redis.call('EXPIRE', counts, ttl)
+end
+local flat = redis.call('HGETALL', counts)
+local out, stale = {}, {}
+for j = 1, #flat, 2 do
+  local field = flat[j]
+  local counter, bucket = string.match(field, '^([^|]+)|[cs]|(.+)$')
+  local spec = counter and specs[counter]
+  if spec then
+    local keep
+    if spec[1] == 'minute' then
+      keep = tonumber(bucket) ~= nil and tonumber(bucket) > now_minute - spec[2]
+    elseif spec[1] == 'session' then
+      keep = alive[bucket] ~= nil
+    else
+      keep = true
+    end
+    if keep and (spec[1] ~= 'session' or bucket == session) then
+      out[#out + 1] = field
+      out[#out + 1] = flat[j + 1]
+    elseif not keep then
+      stale[#stale + 1] = field
+    end
+  end
+end
+-- unpack() takes a few thousand values at most.
+for j = 1, #stale, 1000 do
+  redis.call('HDEL', counts, unpack(stale, j, math.min(j + 999, #stale)))
+end
+return {out, redis.call('HGET', meta, 'first') or '', session, redis.call('SMEMBERS', held)}

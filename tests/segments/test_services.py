@@ -1,0 +1,159 @@
+"""The live counters stay small, and a backfill running beside live batches neither loses nor doubles one."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django_redis import get_redis_connection
+
+from segments import services
+from segments.conditions import definition_parse
+from segments.hooks import SegmentHook
+from segments.services import catalogue_forget, segments_backfill
+from shop.keyspace import RedisBatch, segment_counts_key, segment_meta_key
+from tests.factories.segments import SegmentFactory
+from tracking.hooks import StoredBatch
+
+from .helpers import backfilled, ingest, live
+
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+SESSION_KEEN = {"event": "view_item", "in_session": True, "at_least": 2}
+EXACTLY_THREE = {"event": "view_item", "within": "2h", "at_least": 3, "at_most": 3}
+
+
+def _fields(owner: str) -> dict[str, int]:
+    return {
+        key.decode(): int(value)
+        for key, value in get_redis_connection("default").hgetall(segment_counts_key(owner)).items()
+    }
+
+
+@pytest.mark.django_db
+def test_a_visitors_finished_sessions_leave_their_counters(settings):
+    SegmentFactory(slug="session-keen", definition=SESSION_KEEN)
+    visitor = uuid.uuid4()
+    owner = f"v:{visitor}"
+    gap = timedelta(minutes=settings.TRACKING_SESSION_MINUTES + 10)
+    sessions = [uuid.uuid4() for _ in range(6)]
+    for index, session in enumerate(sessions):
+        at = T0 + index * gap
+        ingest(visitor, "view_item", at=at, session=session, product_id=1, category_id=5)
+        ingest(visitor, "view_item", at=at + timedelta(minutes=1), session=session, product_id=2, category_id=5)
+        assert live(owner) == {"session-keen"}
+    counter = definition_parse(SESSION_KEEN).root.counter.id
+    # Only the visit going on is counted; five finished visits hold nothing.
+    assert _fields(owner) == {f"{counter}|c|{sessions[-1]}": 2}
+    stamps = [key for key in get_redis_connection("default").hkeys(segment_meta_key(owner)) if key.startswith(b"at:")]
+    assert stamps == [f"at:{sessions[-1]}".encode()]
+    # A new visit starts at nothing: one view is not two.
+    ingest(visitor, "view_item", at=T0 + 6 * gap, session=uuid.uuid4(), product_id=3, category_id=5)
+    assert live(owner) == set() == backfilled(owner, at=T0 + 6 * gap)
+
+
+@pytest.mark.django_db
+def test_two_visits_going_on_at_once_keep_each_their_count(settings):
+    SegmentFactory(slug="session-keen", definition=SESSION_KEEN)
+    visitor, tab, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    owner = f"v:{visitor}"
+    ingest(visitor, "view_item", at=T0, session=tab, product_id=1, category_id=5)
+    ingest(visitor, "view_item", at=T0 + timedelta(minutes=1), session=other, product_id=2, category_id=5)
+    ingest(visitor, "view_item", at=T0 + timedelta(minutes=2), session=tab, product_id=3, category_id=5)
+    assert live(owner) == {"session-keen"} == backfilled(owner, at=T0 + timedelta(minutes=2))
+
+
+@pytest.mark.django_db
+def test_a_batch_reads_back_only_the_counters_of_segments_in_use():
+    SegmentFactory(slug="three", definition=EXACTLY_THREE)
+    visitor = uuid.uuid4()
+    owner = f"v:{visitor}"
+    redis = get_redis_connection("default")
+    # A counter of a definition since edited away, and a bucket long out of every window.
+    counter = definition_parse(EXACTLY_THREE).root.counter.id
+    old_minute = int(T0.timestamp() // 60) - 600
+    redis.hset(segment_counts_key(owner), mapping={"gone|c|all": 7, f"{counter}|c|{old_minute}": 2})
+    batch = RedisBatch()
+    with time_machine.travel(T0, tick=False):
+        position = services._count_queue(
+            batch, owner=owner, catalogue=services.catalogue_load(), now_ms=int(T0.timestamp() * 1000)
+        )
+        flat, *_ = batch.execute()[position]
+    assert flat == []
+    # The bucket past the window is gone; the unknown counter is kept for the definition that may use it.
+    assert _fields(owner) == {"gone|c|all": 7}
+
+
+def _view(visitor, minute: int, product: int):
+    return ingest(visitor, "view_item", at=T0 + timedelta(minutes=minute), product_id=product, category_id=5)
+
+
+@pytest.fixture
+def two_views(db):
+    """A visitor two views into a segment of exactly three views in two hours."""
+    SegmentFactory(slug="three", definition=EXACTLY_THREE)
+    visitor = uuid.uuid4()
+    _view(visitor, 0, 1)
+    _view(visitor, 1, 2)
+    return visitor, f"v:{visitor}"
+
+
+def _backfill_at(minute: int):
+    catalogue_forget()
+    with time_machine.travel(T0 + timedelta(minutes=minute), tick=False):
+        return segments_backfill()
+
+
+@pytest.mark.django_db
+def test_a_batch_stored_while_the_backfill_reads_is_not_overwritten(two_views, monkeypatch):
+    visitor, owner = two_views
+    reading = services.owners_facts
+
+    def read_then_a_batch_arrives(**kwargs):
+        histories = list(reading(**kwargs))
+        # Stored and counted live after the backfill's read, before its write.
+        _view(visitor, 2, 3)
+        yield from histories
+
+    monkeypatch.setattr(services, "owners_facts", read_then_a_batch_arrives)
+    result = _backfill_at(3)
+    monkeypatch.setattr(services, "owners_facts", reading)
+    assert result.rechecked == 1
+    assert sum(_fields(owner).values()) == 3
+    assert live(owner) == {"three"} == backfilled(owner, at=T0 + timedelta(minutes=3))
+
+
+@pytest.mark.django_db
+def test_a_batch_the_backfill_counted_is_not_counted_again_when_its_hook_runs_late(two_views, settings):
+    visitor, owner = two_views
+    hooks = settings.TRACKING_HOOKS
+    settings.TRACKING_HOOKS = []
+    late = _view(visitor, 2, 3)  # committed; its hook has not run yet
+    settings.TRACKING_HOOKS = hooks
+    _backfill_at(3)
+    assert live(owner) == {"three"}
+    batch = RedisBatch()
+    with time_machine.travel(T0 + timedelta(minutes=3), tick=False):
+        SegmentHook().batch_stored(
+            StoredBatch(
+                events=tuple(late.stored),
+                source="web",
+                visitor_id=visitor,
+                user_id=None,
+                session_id=None,
+                received_at=T0 + timedelta(minutes=2),
+            ),
+            redis=batch,
+        )
+        batch.execute()
+    assert sum(_fields(owner).values()) == 3
+    assert live(owner) == {"three"}
+
+
+@pytest.mark.django_db
+def test_batches_after_the_backfill_count_as_ever(two_views):
+    visitor, owner = two_views
+    _backfill_at(2)
+    _view(visitor, 3, 3)
+    assert live(owner) == {"three"}
+    _view(visitor, 4, 4)
+    assert live(owner) == set() == backfilled(owner, at=T0 + timedelta(minutes=4))
