@@ -14,10 +14,13 @@ from django.utils.html import format_html
 from shop.charts import CHART_MEDIA, bar_chart, interval_chart
 
 from .models import Experiment, Metric, Variant
-from .selectors import NO_DEVICE, PRE_PERIOD, experiment_report
+from .selectors import NO_DEVICE, PRE_PERIOD, bandit_report, experiment_report
 from .services import experiment_problems, experiment_start, experiment_stop
 
-LOCKED = ("slot", "layer", "traffic_start", "traffic_percent", "salt", "primary_metric", "guardrails")
+LOCKED = (
+    "slot", "layer", "traffic_start", "traffic_percent", "salt", "segments", "mode", "split_percent", "min_share",
+    "primary_metric", "guardrails",
+)  # fmt: skip
 
 
 class VariantFormSet(BaseInlineFormSet):
@@ -52,14 +55,20 @@ class VariantInline(admin.TabularInline):
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
-    list_display = ("name", "slot", "layer", "traffic_start", "traffic_percent", "primary_metric", "status", "report")
-    list_filter = ("status", "layer", "slot")
+    list_display = (
+        "name", "slot", "mode", "layer", "traffic_start", "traffic_percent", "primary_metric", "status", "report",
+    )  # fmt: skip
+    list_filter = ("status", "mode", "layer", "slot")
+    filter_horizontal = ("segments",)
     inlines = [VariantInline]
     actions = ["start", "stop"]
-    fields = ("name", "hypothesis", *LOCKED, "status", "started_at", "stopped_at", "winner")
+    fields = (
+        "name", "hypothesis", *LOCKED, "status", "started_at", "stopped_at", "winner", "bandit_shares",
+        "bandit_updated_at",
+    )  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):
-        fixed = ("status", "started_at", "stopped_at", "winner")
+        fixed = ("status", "started_at", "stopped_at", "winner", "bandit_shares", "bandit_updated_at")
         # The design is fixed before the data come in: no metric chosen after seeing results.
         return (*LOCKED, *fixed) if obj is not None and obj.status != Experiment.Status.DRAFT else fixed
 
@@ -105,6 +114,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             return _report_csv(report)
         labels = dict(Metric.choices)
         primary = [r for r in report.results if r.metric == experiment.primary_metric]
+        bandit = bandit_report(experiment=experiment) if experiment.mode == Experiment.Mode.BANDIT else None
         context = {
             **self.admin_site.each_context(request),
             "media": CHART_MEDIA,
@@ -134,6 +144,22 @@ class ExperimentAdmin(admin.ModelAdmin):
             "device_rows": [
                 {"device": device, "result": r} for device, results in report.by_device.items() for r in results
             ],
+            "bandit": bandit,
+            "bandit_charts": [
+                bar_chart(
+                    [(arm.key, arm.share) for arm in bandit.arms],
+                    title="Share of the bandit's traffic by arm, now",
+                    value_format="{:.0%}",
+                    max_value=1,
+                ),
+                bar_chart(
+                    [(arm.key, arm.ipw.mean) for arm in bandit.arms],
+                    title="Slot click-through by arm, inverse-propensity weighted",
+                    value_format="{:.2%}",
+                ),
+            ]
+            if bandit
+            else [],
         }
         return TemplateResponse(request, "admin/experiments/report.html", context)
 

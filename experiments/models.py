@@ -32,6 +32,10 @@ class Experiment(models.Model):
         RUNNING = "running", "Running"
         STOPPED = "stopped", "Stopped"
 
+    class Mode(models.TextChoices):
+        AB = "ab", "A/B/n: a fixed split by weight"
+        BANDIT = "bandit", "Bandit: traffic moves to the arm that earns clicks (Thompson sampling)"
+
     name = models.CharField(max_length=100, unique=True)
     hypothesis = models.TextField(blank=True)
     slot = models.CharField(max_length=32, choices=SLOT_CHOICES)
@@ -47,6 +51,25 @@ class Experiment(models.Model):
         help_text="Share of the layer's visitors in the experiment.",
     )
     salt = models.CharField(max_length=32, default=_salt, help_text="Mixed into the hash that picks a variant.")
+    segments = models.ManyToManyField(
+        "segments.Segment", blank=True, help_text="Only members of one of these segments take part; none: everyone."
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.AB)
+    split_percent = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="Bandit: share of its traffic kept on the fixed split by weight, beside the bandit, so "
+        "the arms and the bandit itself are still compared without bias.",
+    )
+    min_share = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MaxValueValidator(50)],
+        help_text="Bandit: the least share of the bandit's traffic each arm keeps, in percent.",
+    )
+    bandit_shares = models.JSONField(
+        default=dict, blank=True, help_text="Bandit: each arm's share of the bandit's traffic, from the last update."
+    )
+    bandit_updated_at = models.DateTimeField(null=True, blank=True)
     primary_metric = models.CharField(max_length=20, choices=Metric.choices, default=Metric.SLOT_CTR)
     guardrails = models.JSONField(default=list, blank=True, help_text="Metrics that must not get worse.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

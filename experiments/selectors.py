@@ -6,8 +6,13 @@ add to cart, order); revenue is per exposed visitor, zero for those who bought n
 order value is their revenue over their orders, a ratio with the visitor as its unit. Revenue per
 visitor is adjusted by CUPED with each visitor's revenue in the PRE_PERIOD before their first
 exposure. A stopped experiment's report counts nothing after it stopped.
+
+A bandit's report reads its two halves apart: the fixed split as any A/B test (visitors from
+their first exposure), and the bandit by exposure, each with the propensity it was drawn with,
+so each arm's click-through is estimated by inverse-propensity weighting.
 """
 
+import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -18,15 +23,18 @@ from tracking.models import Event
 from tracking.owners import owner_key
 from tracking.registry import EventName, Source
 
+from .assignment import BANDIT, SPLIT
 from .models import Experiment, Metric
 from .stats import (
     Arm,
     Effect,
+    Estimate,
     RatioArm,
     SampleRatio,
     chance_to_beat_control,
     cuped_adjust,
     holm,
+    ipw_mean,
     proportion_z_test,
     ratio_test,
     sample_ratio,
@@ -41,6 +49,9 @@ PRE_PERIOD = timedelta(days=28)
 # What a visitor's device is called when none of their events said (the browser tracker does not
 # send one today; a client or import that sets the "device" property fills it).
 NO_DEVICE = "not recorded"
+# A bandit's reward: a click on the slot within this long of the exposure (and before the next).
+REWARD_WINDOW = timedelta(days=1)
+SLOT_CLICKS = (EventName.SELECT_ITEM, EventName.CLICK)
 
 
 @dataclass
@@ -89,6 +100,8 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
     )
     visitors = set()
     for visitor_id, user_id, properties, occurred_at in exposures:
+        if properties.get("policy") == BANDIT:
+            continue  # adaptive: read by exposure, with its propensity (bandit_report)
         visitors.add(visitor_id)
         owner = owner_key(user_id=user_id, visitor_id=visitor_id)
         if owner not in units:
@@ -116,7 +129,7 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
             if name == EventName.PURCHASE and occurred_at >= unit.first_seen - PRE_PERIOD:
                 unit.pre_revenue += float(properties.get("value") or 0)
             continue
-        if name in (EventName.SELECT_ITEM, EventName.CLICK) and properties.get("slot") == experiment.slot:
+        if name in SLOT_CLICKS and properties.get("slot") == experiment.slot:
             unit.clicked_at = unit.clicked_at or occurred_at
         elif name == EventName.ADD_TO_CART:
             unit.carted_at = unit.carted_at or occurred_at
@@ -286,4 +299,117 @@ def experiment_report(*, experiment: Experiment) -> Report:
         lift_over_time=lift_over_time,
         by_device=by_device,
         device_recorded=1 - devices[NO_DEVICE] / len(units) if units else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One recorded exposure of an experiment: whose, which variant by which policy with which
+    chance, and its reward (1 when the owner clicked the slot within REWARD_WINDOW and before
+    their next exposure)."""
+
+    owner: str
+    variant: str
+    policy: str
+    propensity: float
+    at: datetime
+    reward: float = 0.0
+
+
+def bandit_exposures(*, experiment: Experiment) -> list[Exposure]:
+    """Every exposure of the experiment until it stopped, with its reward from the record."""
+    end = report_end(experiment)
+    rows = Event.objects.filter(
+        name=EventName.EXPERIMENT_EXPOSURE, properties__experiment=str(experiment.pk), occurred_at__lte=end
+    ).values_list("visitor_id", "user_id", "properties", "occurred_at")
+    exposures: dict[str, list[Exposure]] = defaultdict(list)
+    visitors = set()
+    for visitor_id, user_id, properties, occurred_at in rows.order_by("occurred_at", "id").iterator(chunk_size=5000):
+        visitors.add(visitor_id)
+        exposures[owner_key(user_id=user_id, visitor_id=visitor_id)].append(
+            Exposure(
+                owner=owner_key(user_id=user_id, visitor_id=visitor_id),
+                variant=properties["variant"],
+                policy=properties.get("policy") or SPLIT,
+                propensity=float(properties.get("propensity") or 1.0),
+                at=occurred_at,
+            )
+        )
+    if not exposures:
+        return []
+    clicks = Event.objects.filter(
+        name__in=SLOT_CLICKS,
+        visitor_id__in=visitors,
+        properties__slot=experiment.slot,
+        occurred_at__gte=experiment.started_at,
+        occurred_at__lte=end,
+    ).values_list("visitor_id", "user_id", "occurred_at")
+    times = {owner: [e.at for e in own] for owner, own in exposures.items()}
+    rewarded: set[tuple[str, int]] = set()
+    for visitor_id, user_id, occurred_at in clicks.iterator(chunk_size=5000):
+        owner = owner_key(user_id=user_id, visitor_id=visitor_id)
+        index = bisect.bisect_right(times.get(owner, []), occurred_at) - 1
+        if index >= 0 and occurred_at - times[owner][index] < REWARD_WINDOW:
+            rewarded.add((owner, index))
+    return [
+        replace(exposure, reward=float((owner, index) in rewarded))
+        for owner, own in exposures.items()
+        for index, exposure in enumerate(own)
+    ]
+
+
+@dataclass(frozen=True)
+class BanditArm:
+    key: str
+    share: float  # of the bandit's traffic now
+    exposures: int  # the bandit's exposures of this arm
+    clicks: float
+    naive: float  # clicks over the arm's exposures: biased under a bandit
+    ipw: Estimate  # click-through the arm would have on all the bandit's traffic
+    split: Arm  # the fixed split's exposures of this arm, clicks as successes
+
+
+@dataclass(frozen=True)
+class BanditReport:
+    arms: list[BanditArm]
+    updated_at: datetime | None
+    bandit: Arm  # all the bandit's exposures, clicks as successes
+    split: Arm  # all the fixed split's
+    effect: Effect | None  # the bandit's click-through against the fixed split's
+
+
+def bandit_report(*, experiment: Experiment) -> BanditReport:
+    """Each arm by inverse-propensity weighting over the bandit's exposures, beside the plain
+    mean and the fixed split; and the bandit as a whole against the fixed split."""
+    exposures = bandit_exposures(experiment=experiment)
+    bandit = [e for e in exposures if e.policy == BANDIT]
+    split = [e for e in exposures if e.policy != BANDIT]
+    shares = experiment.bandit_shares or {}
+
+    def rate(items: list[Exposure]) -> Arm:
+        return Arm.proportion(n=len(items), successes=int(sum(e.reward for e in items)))
+
+    arms = []
+    for variant in experiment.variants.all():
+        own = [e for e in bandit if e.variant == variant.key]
+        clicks = sum(e.reward for e in own)
+        arms.append(
+            BanditArm(
+                key=variant.key,
+                share=float(shares.get(variant.key, 0.0)),
+                exposures=len(own),
+                clicks=clicks,
+                naive=clicks / len(own) if own else 0.0,
+                ipw=ipw_mean(
+                    rewards=[e.reward for e in own], propensities=[e.propensity for e in own], total=len(bandit)
+                ),
+                split=rate([e for e in split if e.variant == variant.key]),
+            )
+        )
+    bandit_arm, split_arm = rate(bandit), rate(split)
+    effect = None
+    if bandit_arm.n >= 2 and split_arm.n >= 2:
+        effect = sequential(proportion_z_test(control=split_arm, treatment=bandit_arm), n=bandit_arm.n + split_arm.n)
+    return BanditReport(
+        arms=arms, updated_at=experiment.bandit_updated_at, bandit=bandit_arm, split=split_arm, effect=effect
     )

@@ -1,4 +1,5 @@
-"""Writes of experiments: checks before start, start, stop, shipping the winner, publishing."""
+"""Writes of experiments: checks before start, start, stop, shipping the winner, publishing, and
+a bandit's shares updated from the record."""
 
 import json
 
@@ -14,6 +15,11 @@ from shop.keyspace import experiments_key, redis_client
 
 from .assignment import PublishedExperiment, PublishedVariant
 from .models import Experiment, Metric, Variant
+from .selectors import bandit_exposures
+from .stats import thompson_shares
+
+# What a bandit may vary: how a slot picks its products, never generic lists (that is the holdout's).
+BANDIT_KINDS = {Variant.Kind.AS_CONFIGURED, Variant.Kind.ALGORITHM, Variant.Kind.WEIGHTS}
 
 
 def experiment_problems(*, experiment: Experiment, variants: list[Variant]) -> list[str]:
@@ -37,6 +43,16 @@ def experiment_problems(*, experiment: Experiment, variants: list[Variant]) -> l
             unknown = set(weights) - set(PARTS)
             if not weights or unknown or any(not isinstance(w, int | float) or w < 0 for w in weights.values()):
                 problems.append(f"Variant {v.key}: weights are parts of {', '.join(PARTS)} with numbers of 0 or more.")
+    if experiment.mode == Experiment.Mode.BANDIT:
+        if any(v.kind not in BANDIT_KINDS for v in variants):
+            problems.append("A bandit's arms are the slot as configured, another algorithm or other hybrid weights.")
+        if variants and experiment.min_share * len(variants) > 100:
+            problems.append(
+                f"{len(variants)} arms cannot each keep {experiment.min_share}% of the traffic; "
+                "lower the minimum share."
+            )
+        if not 1 <= experiment.split_percent <= 99:
+            problems.append("A bandit keeps 1% to 99% of its traffic on the fixed split.")
     if experiment.traffic_end > 100:
         problems.append(f"Traffic runs to {experiment.traffic_end}% of the layer; it must end at 100% or before.")
     if experiment.primary_metric not in Metric.values:
@@ -123,10 +139,45 @@ def experiments_publish() -> list[PublishedExperiment]:
             end=experiment.traffic_end,
             salt=experiment.salt,
             variants=tuple(published_variant(v) for v in experiment.variants.all()),
+            segments=tuple(segment.slug for segment in experiment.segments.all()),
+            mode=experiment.mode,
+            split_percent=experiment.split_percent if experiment.mode == Experiment.Mode.BANDIT else 100,
+            shares=dict(experiment.bandit_shares or {}),
         )
         for experiment in Experiment.objects.filter(status=Experiment.Status.RUNNING)
         .order_by("started_at", "pk")
-        .prefetch_related("variants")
+        .prefetch_related("variants", "segments")
     ]
     redis_client().set(experiments_key(), json.dumps([experiment.as_json() for experiment in running]))
     return running
+
+
+def bandit_update(*, experiment: Experiment) -> dict[str, float]:
+    """A running bandit's new shares from every exposure so far and the slot clicks that followed
+    (both the bandit's and the fixed split's: each is a fair draw of its arm), saved and
+    published; pages read them with the experiments, no round trip of their own."""
+    keys = [v.key for v in experiment.variants.all()]
+    trials, clicks = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0.0)
+    for exposure in bandit_exposures(experiment=experiment):
+        if exposure.variant in trials:
+            trials[exposure.variant] += 1
+            clicks[exposure.variant] += exposure.reward
+    shares = thompson_shares(
+        successes=[clicks[k] for k in keys],
+        trials=[trials[k] for k in keys],
+        min_share=experiment.min_share / 100,
+        seed=experiment.pk,
+    )
+    experiment.bandit_shares = {key: round(share, 4) for key, share in zip(keys, shares, strict=True)}
+    experiment.bandit_updated_at = timezone.now()
+    experiment.save(update_fields=["bandit_shares", "bandit_updated_at"])
+    transaction.on_commit(experiments_publish)
+    return experiment.bandit_shares
+
+
+def bandits_update() -> int:
+    """Update every running bandit (beat calls this on EXPERIMENTS_BANDIT_UPDATE_MINUTES)."""
+    running = Experiment.objects.filter(status=Experiment.Status.RUNNING, mode=Experiment.Mode.BANDIT)
+    for experiment in running:
+        bandit_update(experiment=experiment)
+    return len(running)

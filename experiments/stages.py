@@ -8,12 +8,23 @@ really shows is recorded as seen.
 import logging
 
 from django.conf import settings
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from personalization.serving.stages import PageFill, Stage
+from shop.keyspace import utc_day
 
-from .assignment import HOLDOUT, NEWEST, PERSONALIZED, Assignment, assignment_for, generic_settings, published_read
-from .exposures import exposures_record
+from .assignment import (
+    HOLDOUT,
+    NEWEST,
+    PERSONALIZED,
+    SPLIT,
+    Assignment,
+    assignment_for,
+    generic_settings,
+    published_read,
+)
+from .exposures import Shown, exposures_record
 from .services import experiments_publish
 
 logger = logging.getLogger(__name__)
@@ -44,7 +55,12 @@ def _assignment(page: PageFill) -> Assignment | None:
     else:
         running = published_read(raw)
     return assignment_for(
-        owner=page.profile.owner, experiments=running, holdout_percent=settings.EXPERIMENTS_HOLDOUT_PERCENT
+        owner=page.profile.owner,
+        experiments=running,
+        holdout_percent=settings.EXPERIMENTS_HOLDOUT_PERCENT,
+        segments=page.state.segments,
+        sticky=page.state.sticky,
+        day=utc_day(timezone.now()),
     )
 
 
@@ -63,9 +79,10 @@ class ExperimentVariants(Stage):
                 fill.settings = generic_settings(fill.settings, algorithm=NEWEST)
                 fill.note(self, "global holdout: generic newest products")
             elif (placed := assignment.by_slot.get(fill.slot.name)) is not None:
-                experiment, variant = placed
+                variant = placed.variant
                 fill.settings = variant.slot_settings(fill.settings)
-                fill.note(self, f"“{experiment.name}”: variant {variant.key} ({variant.describe()})")
+                how = f", bandit arm at {placed.propensity:.0%}" if placed.policy != SPLIT else ""
+                fill.note(self, f"“{placed.experiment.name}”: variant {variant.key} ({variant.describe()}{how})")
 
 
 class ExperimentExposures(Stage):
@@ -78,16 +95,18 @@ class ExperimentExposures(Stage):
             return
         shown = {fill.slot.name for fill in page.slots if fill.shown}
         wanted = [
-            (str(experiment.id), variant.key, slot)
-            for slot, (experiment, variant) in assignment.by_slot.items()
+            Shown(str(placed.experiment.id), placed.variant.key, slot, placed.policy, placed.propensity)
+            for slot, placed in assignment.by_slot.items()
             if slot in shown
         ]
-        if shown and settings.EXPERIMENTS_HOLDOUT_PERCENT > 0:
+        if shown and (percent := settings.EXPERIMENTS_HOLDOUT_PERCENT) > 0:
             # The programme's own comparison: the holdout against everyone personalized.
-            wanted.append((HOLDOUT, HOLDOUT if assignment.holdout else PERSONALIZED, None))
-        wanted = [item for item in wanted if item[0] not in page.state.exposed]
+            held = assignment.holdout
+            chance = (percent if held else 100 - percent) / 100
+            wanted.append(Shown(HOLDOUT, HOLDOUT if held else PERSONALIZED, None, SPLIT, chance))
+        wanted = [item for item in wanted if item.mark not in page.state.exposed]
         if wanted:
             exposures_record(visitor_id=page.visitor_id, user_id=page.user_id, shown=wanted)
             for fill in page.slots:
-                if any(slot == fill.slot.name for _, _, slot in wanted):
+                if any(item.slot == fill.slot.name for item in wanted):
                     fill.note(self, "exposure recorded for today")

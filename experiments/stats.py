@@ -385,3 +385,48 @@ def proportion_power(*, base_rate: float, relative_lift: float, n_per_arm: int, 
     z = NORMAL.inv_cdf(1 - alpha / 2)
     shift = abs(p_b - p_a) / se
     return (1 - NORMAL.cdf(z - shift)) + NORMAL.cdf(-z - shift)
+
+
+def thompson_shares(
+    *, successes: Sequence[float], trials: Sequence[int], min_share: float, draws: int = 20_000, seed: int = 0
+) -> list[float]:
+    """Each arm's share of a bandit's traffic: the posterior chance that it is the best arm
+    (Thompson sampling, as probability matching), under Beta(1 + successes, 1 + failures), by
+    Monte Carlo; then mixed with an even split so every arm keeps at least min_share (a share of
+    1, 0.05 for 5%), and an arm judged early on little data can still come back."""
+    k = len(trials)
+    if k == 0:
+        return []
+    if min_share * k >= 1:
+        return [1 / k] * k
+    s, t = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    draws_ = np.random.default_rng(seed).beta(1 + s, 1 + t - s, size=(draws, k))
+    best = np.bincount(draws_.argmax(axis=1), minlength=k) / draws
+    return [float(min_share + (1 - k * min_share) * share) for share in best]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its standard error and confidence interval."""
+
+    mean: float
+    standard_error: float
+    interval: Interval
+    n: int
+
+
+def ipw_mean(*, rewards: Sequence[float], propensities: Sequence[float], total: int, alpha: float = ALPHA) -> Estimate:
+    """An arm's mean reward under a bandit, without the bandit's bias: the inverse-propensity
+    (Horvitz-Thompson) estimate over all total exposures of the policy, of which these showed the
+    arm, each with the chance it had. The plain mean of the arm's exposures is biased: an arm is
+    shown less after an unlucky start, so its unlucky start is never diluted. Each term here is
+    unbiased whatever the shares were when it was drawn."""
+    if total < 2:
+        return Estimate(0.0, math.inf, Interval(-math.inf, math.inf), total)
+    z = np.asarray(rewards, dtype=float) / np.asarray(propensities, dtype=float)
+    mean = float(z.sum() / total)
+    # the total - len(z) exposures that showed another arm contribute zeros
+    variance = max(0.0, (float(z @ z) - total * mean**2) / (total - 1))
+    se = math.sqrt(variance / total)
+    width = _fixed(alpha)(se)
+    return Estimate(mean, se, Interval(mean - width, mean + width), total)

@@ -65,7 +65,7 @@ def _variants(page: PageFill) -> dict[str, str]:
     assignment = page_assignment(page)
     if assignment is None:
         return {}
-    return {experiment.name: variant.key for experiment, variant in assignment.by_slot.values()}
+    return {placed.experiment.name: placed.variant.key for placed in assignment.by_slot.values()}
 
 
 def content_slots(page: str) -> tuple[str, ...]:

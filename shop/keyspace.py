@@ -61,6 +61,12 @@ def exposed_key(owner: str, day: int) -> str:
     return f"exp:{{{owner}}}:exposed:{day}"
 
 
+def sticky_key(owner: str) -> str:
+    """Hash of experiment id -> "policy:variant" an account keeps from its first exposures (made
+    as an anonymous visitor, whose hash differs), read by every page with the profile."""
+    return f"exp:{{{owner}}}:sticky"
+
+
 def address_limit_key(address: str, scope: str, window: int) -> str:
     """A counter or set of one address in one fixed window; address is the digest of
     shop.client_address.address_bucket. All keys of an address share its hash tag, so one script

@@ -93,6 +93,7 @@ NUMBER_RANGES: dict[str, tuple[int, int]] = {
     "price": (0, MAX_MONEY),
     "value": (0, MAX_MONEY),
     "day": (0, 100_000),  # days since 1970 (an experiment exposure's): until the year 2243
+    "propensity": (0, 1),  # the chance an experiment's placement had
 }
 
 REGISTRY: dict[str, EventSpec] = {
@@ -121,6 +122,10 @@ REGISTRY: dict[str, EventSpec] = {
     # Recorded by the server when a page renders an experiment's variant, once per visitor,
     # experiment and UTC day (days since 1970, in the event and in its derived event id).
     EventName.EXPERIMENT_EXPOSURE: EventSpec(
-        required={"experiment": STR, "variant": STR, "day": INT}, optional={"slot": STR}, server_only=True
+        required={"experiment": STR, "variant": STR, "day": INT},
+        # policy: "split" or "bandit"; propensity: the chance the variant had; mark: what a day's
+        # exposure is counted once by (the experiment, or under a bandit the arm too)
+        optional={"slot": STR, "policy": STR, "propensity": NUM, "mark": STR},
+        server_only=True,
     ),
 }

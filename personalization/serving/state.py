@@ -19,6 +19,7 @@ from shop.keyspace import (
     owner_segments_key,
     redis_client,
     slots_key,
+    sticky_key,
     utc_day,
 )
 
@@ -61,10 +62,12 @@ class ServingState:
     settings: dict[str, SlotSettings]
     # The slugs of the segments the visitor is in (segments/), for stages, rules and experiments.
     segments: frozenset[str] = frozenset()
-    # Running experiments as published (JSON, None when never published) and the ones whose
-    # exposure of this owner is recorded today: read here, interpreted by the experiments stages.
+    # Running experiments as published (JSON, None when never published), the ones whose
+    # exposure of this owner is recorded today, and the placements an account kept from its first
+    # exposures (experiment -> placement): read here, interpreted by the experiments stages.
     experiments: bytes | None = None
     exposed: frozenset[str] = frozenset()
+    sticky: dict[str, str] = field(default_factory=dict)
     # Merchandising: the published rules and blocks (JSON, None when never published), and this
     # owner's fired event rules, pending timers and showings today as Redis holds them (hashes),
     # interpreted by the merchandising stages.
@@ -150,6 +153,7 @@ def state_read(owner: str | None) -> ServingState:
     pipe.get(experiments_key())
     if owner:
         pipe.smembers(exposed_key(owner, today))
+        pipe.hgetall(sticky_key(owner))
     batch.script("document_read", keys=merch_rules_keys(), args=[_documents.get("rules", (b"", None))[0]])
     if owner:
         pipe.hgetall(merch_fired_key(owner))
@@ -158,6 +162,7 @@ def state_read(owner: str | None) -> ServingState:
     replies = batch.execute()
     shown, timers, fired = (replies.pop(), replies.pop(), replies.pop()) if owner else ({}, {}, {})
     rules = _document("rules", replies.pop())
+    sticky = replies.pop() if owner else {}
     exposed = replies.pop() if owner else set()
     experiments = replies.pop()
     segments = frozenset(slug.decode() for slug in replies.pop()) if owner else frozenset()
@@ -174,6 +179,7 @@ def state_read(owner: str | None) -> ServingState:
         segments=segments,
         experiments=experiments,
         exposed=frozenset(member.decode() for member in exposed),
+        sticky={key.decode(): value.decode() for key, value in sticky.items()},
         rules=rules,
         fired=fired,
         timers=timers,

@@ -351,6 +351,15 @@ PERSONALIZATION_SLOT_STAGES = [
 # the same visitors across every experiment, so the programme's own effect keeps being measured.
 # Off until an operator chooses what revenue to spend on that measurement (5 is common).
 EXPERIMENTS_HOLDOUT_PERCENT = env.float("EXPERIMENTS_HOLDOUT_PERCENT", default=0.0)
+# Minutes between updates of the running bandits' shares: often enough to move traffic within
+# the day a winner shows, rarely enough that a visitor seldom sees their arm change mid-visit.
+EXPERIMENTS_BANDIT_UPDATE_MINUTES = env.int("EXPERIMENTS_BANDIT_UPDATE_MINUTES", default=60)
+CELERY_BEAT_SCHEDULE |= {
+    "experiments-bandits-update": {
+        "task": "experiments.tasks.bandits_update_task",
+        "schedule": EXPERIMENTS_BANDIT_UPDATE_MINUTES * 60.0,
+    },
+}
 
 # The live channel (live/): tracker batches over a WebSocket and pushes to open pages, served by
 # uvicorn beside gunicorn (Django Channels; the embedded default uses the in-memory layer).

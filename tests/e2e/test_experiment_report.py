@@ -7,6 +7,8 @@ import pytest
 from django.utils import timezone
 
 from tests.e2e.test_admin_charts import PHONE, _errors, _log_in
+from tests.experiments.test_bandits import bandit
+from tests.experiments.test_bandits import exposed as bandit_exposed
 from tests.experiments.test_report import exposed, purchase, started
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -47,4 +49,24 @@ def test_the_report_draws_the_cumulative_lift_with_its_interval(live_server, pag
     page.wait_for_timeout(300)
     assert lift.locator(".chart-canvas").bounding_box()["width"] <= PHONE["width"]
     shot(page, "report-phone")
+    assert errors == []
+
+
+def test_a_bandits_report_draws_its_shares_and_weighted_estimates(live_server, page, shot):
+    experiment = bandit()
+    experiment.bandit_shares = {"configured": 0.2, "popular": 0.8}
+    experiment.save(update_fields=["bandit_shares"])
+    bandit_exposed(experiment, "configured", 200, clicks=12, propensity=0.2)
+    bandit_exposed(experiment, "popular", 800, clicks=72, propensity=0.8)
+    bandit_exposed(experiment, "configured", 120, clicks=6, policy="split")
+    bandit_exposed(experiment, "popular", 120, clicks=11, policy="split")
+    errors = _errors(page)
+    _log_in(page, live_server)
+    page.goto(live_server.url + f"/admin/experiments/experiment/{experiment.pk}/report/")
+    page.locator("figure.chart-drawn", has_text="inverse-propensity weighted").wait_for()
+    assert page.locator("caption", has_text="by arm").is_visible()
+    shot(page, "bandit-desktop")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    shot(page, "bandit-phone")
     assert errors == []

@@ -11,10 +11,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from experiments.assignment import assignment_for
+from experiments.selectors import experiment_units
 from experiments.services import experiment_start, experiment_stop, experiments_publish
 from personalization.models import SlotConfig
 from personalization.serving import slots_publish
+from shop.keyspace import owner_segments_key, redis_client
+from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.experiments import VariantFactory, ab_experiment
+from tests.factories.segments import SegmentFactory
 from tests.personalization.shelves import trained_shop
 from tracking.models import Event
 from tracking.owners import owner_key
@@ -110,6 +114,12 @@ def test_experiments_add_no_redis_round_trip(client, shop, redis_round_trips):
         experiment_start(experiment=ab_experiment(slot=slot, layer=slot))
     experiment = ab_experiment(slot="product_similar")
     experiment_start(experiment=experiment)
+    bandit = ab_experiment(slot="home_recent", layer="bandit", mode="bandit", split_percent=1)
+    bandit.bandit_shares = {"control": 0.3, "treatment": 0.7}
+    bandit.save(update_fields=["bandit_shares"])
+    bandit.variants.filter(key="treatment").update(kind="algorithm", algorithm="popularity")
+    experiment_start(experiment=bandit)
+    experiments_publish()
     as_visitor(client, uuid.uuid4())
     client.get(reverse("home"))  # records the day's exposures
     redis_round_trips.clear()
@@ -174,3 +184,37 @@ def test_admin_refuses_a_bad_start_with_a_message_and_locks_a_running_design(sta
     page = staff_client.get(reverse("admin:experiments_experiment_change", args=[experiment.pk]))
     assert page.status_code == 200
     assert 'name="primary_metric"' not in page.content.decode()
+
+
+def test_a_visitor_keeps_their_variant_after_logging_in_and_counts_once(
+    client, shop, django_capture_on_commit_callbacks
+):
+    experiment = experiment_start(experiment=ab_experiment(treatment_kind="newest"))
+    published = next(e for e in experiments_publish() if e.id == experiment.pk)
+    # an account whose own hash says control, and a visitor whose hash says treatment
+    user = next(u for u in (UserFactory() for _ in range(50)) if published.variant_for(f"u:{u.pk}").key == "control")
+    as_visitor(client, visitor_in(experiment, "treatment"))
+    client.get(reverse("home"))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD})
+    block = client.get(reverse("home")).context["slots"]["home_recommended"]
+    assert block.algorithm == "newest"
+    assert any("variant treatment" in step.note for step in block.trace)
+    assert {(e.user_id, e.properties["variant"]) for e in exposures()} == {(user.pk, "treatment")}
+    (unit,) = experiment_units(experiment=experiment).values()
+    assert unit.variant == "treatment" and unit.signed_in
+
+
+def test_an_experiment_for_a_segment_takes_only_its_members(client, shop):
+    segment = SegmentFactory(slug="regulars")
+    experiment = ab_experiment(treatment_kind="newest")
+    experiment.segments.add(segment)
+    experiment_start(experiment=experiment)
+    visitor = visitor_in(experiment, "treatment")
+    as_visitor(client, visitor)
+    block = client.get(reverse("home")).context["slots"]["home_recommended"]
+    assert block.algorithm != "newest" and exposures() == []
+    redis_client().sadd(owner_segments_key(owner_key(user_id=None, visitor_id=visitor)), "regulars")
+    block = client.get(reverse("home")).context["slots"]["home_recommended"]
+    assert block.algorithm == "newest"
+    assert [e.properties["variant"] for e in exposures()] == ["treatment"]

@@ -4,22 +4,24 @@ import math
 
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from experiments import simulation
 from experiments.stats import (
     Arm,
     RatioArm,
     chance_to_beat_control,
     cuped_adjust,
     holm,
-    proportion_power,
+    ipw_mean,
     proportion_z_test,
     ratio_test,
     sample_ratio,
-    sequential,
     sequential_half_width,
+    thompson_shares,
     welch_t_test,
 )
 
@@ -69,47 +71,17 @@ def test_welch_on_a_textbook_example():
 
 
 def test_a_a_tests_have_a_false_positive_rate_near_alpha():
-    rng = np.random.default_rng(7)
-    positives_z = positives_t = 0
-    for _ in range(TESTS):
-        a, b = rng.binomial(2000, 0.1, size=2)
-        positives_z += proportion_z_test(
-            control=Arm.proportion(n=2000, successes=int(a)), treatment=Arm.proportion(n=2000, successes=int(b))
-        ).is_significant
-        revenue_a, revenue_b = rng.exponential(40, 300), rng.exponential(40, 300)
-        positives_t += welch_t_test(control=arm_of(revenue_a), treatment=arm_of(revenue_b)).is_significant
-    assert 0.03 <= positives_z / TESTS <= 0.07
-    assert 0.03 <= positives_t / TESTS <= 0.07
-
-
-def _peeking(rng, *, days: int, daily: int, rate: float, lift: float = 0.0):
-    """Per simulated experiment, whether any daily look of the fixed and of the sequential
-    interval excluded zero."""
-    fixed = always = 0
-    for _ in range(TESTS):
-        a = np.cumsum(rng.binomial(daily, rate, size=days))
-        b = np.cumsum(rng.binomial(daily, rate * (1 + lift), size=days))
-        hit_fixed = hit_always = False
-        for day in range(days):
-            n = daily * (day + 1)
-            effect = proportion_z_test(
-                control=Arm.proportion(n=n, successes=int(a[day])), treatment=Arm.proportion(n=n, successes=int(b[day]))
-            )
-            hit_fixed |= effect.is_significant
-            hit_always |= sequential(effect, n=2 * n).is_significant
-        fixed += hit_fixed
-        always += hit_always
-    return fixed / TESTS, always / TESTS
+    assert all(figure.passed for figure in simulation.a_a_false_positives(tests=TESTS))
 
 
 def test_daily_peeking_inflates_fixed_horizon_errors_but_not_the_sequential_ones():
-    fixed, always = _peeking(np.random.default_rng(11), days=28, daily=250, rate=0.1)
+    fixed, always = simulation.peeking(tests=TESTS)
     assert fixed > 0.12  # the trap: ~4x alpha after four weeks of daily looks
     assert always <= 0.05
 
 
 def test_the_sequential_interval_still_finds_a_real_lift():
-    _, always = _peeking(np.random.default_rng(12), days=28, daily=250, rate=0.1, lift=0.25)
+    _, always = simulation.peeking(tests=TESTS, lift=0.25, seed=12)
     assert always > 0.6
 
 
@@ -122,23 +94,11 @@ def test_the_sequential_interval_is_never_narrower_than_the_fixed_one(se, n):
 
 
 def test_cuped_reduces_variance_and_leaves_the_estimate_unbiased():
-    rng = np.random.default_rng(3)
-    raw_lifts, cuped_lifts, reductions = [], [], []
-    for _ in range(300):
-        pre_a, pre_b = rng.gamma(2, 20, 500), rng.gamma(2, 20, 500)
-        a = 0.8 * pre_a + rng.normal(0, 15, 500)
-        b = 0.8 * pre_b + rng.normal(0, 15, 500) + 2.0  # true lift: 2.0
-        control, treatment = arm_of(a, pre_a), arm_of(b, pre_b)
-        raw = welch_t_test(control=control, treatment=treatment)
-        cuped_control, cuped_treatment = cuped_adjust(control=control, treatment=treatment)
-        adjusted = welch_t_test(control=cuped_control, treatment=cuped_treatment)
-        raw_lifts.append(raw.absolute)
-        cuped_lifts.append(adjusted.absolute)
-        reductions.append(1 - adjusted.standard_error**2 / raw.standard_error**2)
+    reduction, lift, raw_spread, spread = simulation.cuped(tests=300)
     # corr(pre, post)^2 = (0.8 * 28.3)^2 / ((0.8 * 28.3)^2 + 15^2) ≈ 0.69
-    assert np.mean(reductions) == pytest.approx(0.69, abs=0.05)
-    assert np.mean(cuped_lifts) == pytest.approx(2.0, abs=0.15)
-    assert np.std(cuped_lifts) < 0.6 * np.std(raw_lifts)
+    assert reduction == pytest.approx(0.69, abs=0.05)
+    assert lift == pytest.approx(2.0, abs=0.15)
+    assert spread < 0.6 * raw_spread
 
 
 def test_cuped_sums_match_the_adjusted_values_computed_one_by_one():
@@ -193,26 +153,39 @@ def test_srm_flags_a_52_48_split_and_not_a_tiny_deviation_at_a_huge_sample():
     assert not tiny.mismatch
 
 
-def test_srm_rarely_raises_a_false_alarm_on_a_true_even_split():
-    rng = np.random.default_rng(9)
-    splits = rng.binomial(10_000, 0.5, TESTS)
-    alarms = sum(sample_ratio(counts=[int(a), 10_000 - int(a)], weights=[1, 1]).mismatch for a in splits)
-    assert alarms <= 3  # expected 1 in 1,000
+def test_srm_flags_a_true_52_48_split_of_30_000_and_rarely_raises_a_false_alarm_on_a_true_even_split():
+    flagged, alarms = simulation.srm(tests=TESTS)
+    assert flagged > 0.99
+    assert alarms <= 0.003  # expected 1 in 1,000
 
 
 def test_measured_power_matches_the_planned_power():
-    base, lift, n = 0.1, 0.15, 6700
-    planned = proportion_power(base_rate=base, relative_lift=lift, n_per_arm=n)
-    rng = np.random.default_rng(13)
-    detected = sum(
-        proportion_z_test(
-            control=Arm.proportion(n=n, successes=int(rng.binomial(n, base))),
-            treatment=Arm.proportion(n=n, successes=int(rng.binomial(n, base * (1 + lift)))),
-        ).is_significant
-        for _ in range(TESTS)
-    )
+    planned, measured = simulation.power(tests=TESTS)
     assert planned == pytest.approx(0.80, abs=0.05)
-    assert detected / TESTS == pytest.approx(planned, abs=0.04)
+    assert measured == pytest.approx(planned, abs=0.04)
+
+
+def test_thompson_shares_favour_the_better_arm_and_keep_every_arms_minimum():
+    shares = thompson_shares(successes=[50, 80, 10], trials=[1000, 1000, 1000], min_share=0.05)
+    assert sum(shares) == pytest.approx(1.0)
+    assert shares[1] > 0.85 and min(shares) >= 0.05
+    assert thompson_shares(successes=[0, 0], trials=[0, 0], min_share=0.05) == pytest.approx([0.5, 0.5], abs=0.02)
+    assert thompson_shares(successes=[9, 1], trials=[10, 10], min_share=0.5) == [0.5, 0.5]
+
+
+def test_the_inverse_propensity_estimate_is_unbiased_where_the_plain_mean_under_a_bandit_is_not():
+    truth, naive, weighted = simulation.bandit(runs=300)
+    for true, ipw in zip(truth, weighted, strict=True):
+        assert ipw == pytest.approx(true, rel=0.03)
+    assert max(abs(plain - true) / true for true, plain in zip(truth, naive, strict=True)) > 0.03
+
+
+def test_the_inverse_propensity_estimate_on_a_worked_example():
+    # 10 exposures of the policy; the arm shown 3 times, at chances 0.5, 0.5 and 0.25, clicked twice
+    estimate = ipw_mean(rewards=[1, 0, 1], propensities=[0.5, 0.5, 0.25], total=10)
+    assert estimate.mean == pytest.approx((2 + 4) / 10)
+    z = np.array([2, 0, 4] + [0] * 7)
+    assert estimate.standard_error == pytest.approx(z.std(ddof=1) / math.sqrt(10))
 
 
 def test_order_value_variance_by_the_delta_method_on_a_worked_example():
@@ -287,3 +260,8 @@ def test_the_delta_method_interval_covers_the_true_order_value_lift_and_the_naiv
         naive_covered += naive.absolute_interval.low <= truth <= naive.absolute_interval.high
     assert 0.93 <= delta_covered / TESTS <= 0.97
     assert naive_covered / TESTS < 0.90
+
+
+def test_the_simulate_command_refuses_too_few_tests_with_a_reason():
+    with pytest.raises(CommandError, match="at least 10 tests"):
+        call_command("experiments_simulate", tests=5)
