@@ -1,4 +1,4 @@
-"""Reads for merchandisers: how each slot and algorithm performs."""
+"""Reads for merchandisers: how each slot and algorithm performs, and whether a slot's settings can serve."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,6 +7,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from tracking.models import Event
+
+from .models import ModelVersion
+from .recommenders.hybrid import PARTS
+from .slots import RECENT
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,26 @@ def slot_click_through(*, since: datetime) -> list[SlotPerformance]:
         seen[1] += row.clicks
     rows = [SlotPerformance(slot=slot, algorithm="all", impressions=n[0], clicks=n[1]) for slot, n in totals.items()]
     return sorted(rows, key=lambda row: (-row.impressions, row.slot))
+
+
+def slot_settings_problem(*, algorithm: str, weights: dict[str, float]) -> str:
+    """Why a slot set to this algorithm (and these hybrid weights) would show nothing of its own,
+    or "" when it would serve: an algorithm with no trained version, a blend with every weight at
+    zero, or a blend none of whose weighted parts is trained."""
+    if algorithm == RECENT:
+        return ""
+    trained = set(ModelVersion.objects.filter(is_active=True).values_list("name", flat=True))
+    if algorithm != "hybrid":
+        if algorithm in trained:
+            return ""
+        return (
+            f"“{algorithm}” has no trained version yet, so this slot would show only fallback items:"
+            f" train it first (manage.py retrain --model {algorithm}) or choose another algorithm."
+        )
+    weighted = [part for part, weight in weights.items() if weight > 0]
+    if not weighted:
+        return "Give at least one of the hybrid blend's weights a value above zero: with all at zero it blends nothing."
+    if not any(PARTS[part] in trained for part in weighted if part in PARTS):
+        names = ", ".join(PARTS[part] for part in weighted if part in PARTS)
+        return f"None of the blend's weighted parts ({names}) has a trained version yet: train one first."
+    return ""
