@@ -10,7 +10,7 @@ from shop.charts import CHART_MEDIA, bar_chart
 
 from .models import ModelVersion, SlotConfig
 from .recommenders.registry import algorithms
-from .selectors import slot_performance
+from .selectors import slot_performance, slot_settings_problem
 from .serving import slots_publish
 from .slots import RECENT
 from .training import model_activate
@@ -18,8 +18,49 @@ from .training import model_activate
 REPORT_DAYS = (7, 30, 90)
 
 
+WEIGHT_FIELDS = {
+    "collaborative": "weight_collaborative",
+    "content": "weight_content",
+    "recency": "weight_recency",
+    "popularity": "weight_popularity",
+}
+
+
+class SlotConfigForm(forms.ModelForm):
+    """Refuses settings under which the slot would show nothing of its own, with why
+    (personalization.selectors.slot_settings_problem); the change list's rows use it too."""
+
+    class Meta:
+        model = SlotConfig
+        fields = (
+            "slot",
+            "title",
+            "algorithm",
+            "size",
+            "is_active",
+            *WEIGHT_FIELDS.values(),
+            "diversity",
+            "epsilon",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+
+        def value(field: str):
+            # A change-list row edits some fields only; the rest are the slot's saved ones.
+            return cleaned[field] if field in cleaned else getattr(self.instance, field)
+
+        weights = {part: value(field) or 0 for part, field in WEIGHT_FIELDS.items()}
+        if value("algorithm"):
+            problem = slot_settings_problem(algorithm=value("algorithm"), weights=weights)
+            if problem:
+                raise forms.ValidationError(problem)
+        return cleaned
+
+
 @admin.register(SlotConfig)
 class SlotConfigAdmin(admin.ModelAdmin):
+    form = SlotConfigForm
     list_display = ("slot", "title", "algorithm", "size", "diversity", "epsilon", "is_active")
     list_editable = ("title", "algorithm", "size", "diversity", "epsilon", "is_active")
     fieldsets = (
@@ -34,6 +75,9 @@ class SlotConfigAdmin(admin.ModelAdmin):
         ("Re-ranking", {"fields": ("diversity", "epsilon")}),
     )
     change_list_template = "admin/personalization/slotconfig/change_list.html"
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=SlotConfigForm, **kwargs)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "algorithm":

@@ -74,6 +74,12 @@ def address_limit_key(address: str, scope: str, window: int) -> str:
     return f"rl:{{{address}}}:{scope}:{window}"
 
 
+def subject_limit_key(subject: str, scope: str, window: int) -> str:
+    """A counter of one subject that is not an address (an e-mail a reset mail goes to) in one
+    fixed window; subject is a keyed digest (shop.ratelimit.subject_digest), never the text."""
+    return f"rl:s:{{{subject}}}:{scope}:{window}"
+
+
 def collector_limit_keys(*, address: str, visitor: str, minute: int, hour: int) -> list[str]:
     """The keys of shop/lua/collector_limits.lua, in its order. A visitor's events are counted
     under the address (to share its tag): a visitor who moves starts afresh at the new address,

@@ -1,9 +1,12 @@
-"""Sign-up with a required email, and the erase confirmation of the privacy page."""
+"""Sign-up with a required email, the password reset request, and the erase confirmation of the privacy page."""
 
 from django import forms
 from django.contrib.auth import authenticate
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.contrib.auth.models import User
+from django.contrib.sites.shortcuts import get_current_site
+
+from .services import password_reset_request
 
 
 class SignUpForm(UserCreationForm):
@@ -20,6 +23,17 @@ class SignUpForm(UserCreationForm):
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email already exists; log in instead.")
         return email
+
+
+class ResetRequestForm(PasswordResetForm):
+    """Django's reset request, with the mail handed to a worker (services.password_reset_request)."""
+
+    email = forms.EmailField(label="Email", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def save(self, *, request, use_https: bool = False, domain_override: str | None = None, **_templates) -> None:
+        # Django's view passes its template names too; the worker's service names its own.
+        domain = domain_override or get_current_site(request).domain
+        password_reset_request(email=self.cleaned_data["email"], domain=domain, use_https=use_https)
 
 
 class EraseForm(forms.Form):

@@ -1,6 +1,5 @@
 """Login throttling on django-axes: a limit per account at an address, one per address, and the lockout page."""
 
-import math
 from datetime import datetime
 
 from axes.attempts import get_cool_off_threshold
@@ -13,6 +12,8 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+
+from shop.ratelimit import try_again_message
 
 
 class LoginAttemptHandler(AxesDatabaseHandler):
@@ -62,12 +63,6 @@ class LoginAttemptHandler(AxesDatabaseHandler):
         username = get_client_username(request, credentials)
         count, _ = AccessAttempt.objects.filter(username=username, ip_address=request.axes_ip_address).delete()
         return count
-
-
-def try_again_message(*, reason: str, seconds: float) -> str:
-    """'<reason>; try again in N minutes', rounded up so the promise holds."""
-    minutes = max(1, math.ceil(seconds / 60))
-    return f"{reason}; try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 
 def lockout_response(request: HttpRequest, response: HttpResponse, credentials: dict | None) -> HttpResponse:

@@ -1,20 +1,21 @@
-"""Register, log in and log out."""
+"""Register, reset a forgotten password, and the privacy page; log in and out are Django's own views."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
+from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from shop.ratelimit import address_budget_spend
+from shop.ratelimit import address_budget_spend, subject_budget_spend, try_again_message
 from tracking.api import track
 from tracking.identity import CONSENT_COOKIE, TrackingContext
 
-from .forms import EraseForm, SignUpForm
-from .lockout import try_again_message
+from .forms import EraseForm, ResetRequestForm, SignUpForm
 from .privacy import personal_data_erase, personal_data_export
 from .selectors import data_subject
 
@@ -47,6 +48,61 @@ def register_view(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/register.html", {"form": form, "next": next_url}, status=status)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request, limited per address and per e-mail like the login.
+
+    Whatever is typed, an account's e-mail or not, the answer is the same page ("if an account
+    has this e-mail, a link is on its way") and takes as long; both limits count every e-mail, so
+    a refusal tells nothing either.
+    """
+
+    template_name = "accounts/password_reset_form.html"
+    form_class = ResetRequestForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def post(self, request, *args, **kwargs):
+        # Spent before the form is validated, as the sign-up does: every try counts.
+        wait = address_budget_spend(
+            request=request,
+            scope="password_reset",
+            limit=settings.ACCOUNTS_PASSWORD_RESETS_PER_IP,
+            window_seconds=3600,
+        )
+        if wait:
+            return self._refused(reason="Too many reset requests from your network", seconds=wait)
+        form = self.get_form()
+        if not form.is_valid():
+            return self.form_invalid(form)
+        wait = subject_budget_spend(
+            subject=form.cleaned_data["email"].lower(),
+            scope="password_reset_mail",
+            limit=settings.ACCOUNTS_PASSWORD_RESETS_PER_EMAIL,
+            window_seconds=3600,
+        )
+        if wait:
+            return self._refused(reason="Several reset links went to this e-mail address already", seconds=wait)
+        return self.form_valid(form)
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+    def _refused(self, *, reason: str, seconds: int) -> HttpResponse:
+        context = self.get_context_data(
+            form=self.form_class(), refused=try_again_message(reason=reason, seconds=seconds)
+        )
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
 @require_GET

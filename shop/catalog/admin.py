@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from .models import Brand, Category, Department, Product, ProductImage, Review
+from .services.reviews import reviews_publish
 
 
 class CategoryInline(admin.TabularInline):
@@ -130,3 +131,16 @@ class ReviewAdmin(admin.ModelAdmin):
     raw_id_fields = ("product", "user")
     date_hierarchy = "created_at"
     readonly_fields = ("created_at", "updated_at")
+    # What waits for moderation first, newest first.
+    ordering = ("is_published", "-created_at")
+    actions = ["publish", "unpublish"]
+
+    @admin.action(description="Publish the selected reviews")
+    def publish(self, request, queryset):
+        changed = reviews_publish(reviews=queryset, published=True)
+        self.message_user(request, f"{changed} review{'s' if changed != 1 else ''} published.")
+
+    @admin.action(description="Hide the selected reviews from the shop")
+    def unpublish(self, request, queryset):
+        changed = reviews_publish(reviews=queryset, published=False)
+        self.message_user(request, f"{changed} review{'s' if changed != 1 else ''} hidden.")

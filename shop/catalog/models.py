@@ -161,7 +161,9 @@ class Review(models.Model):
     rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
     title = models.CharField(max_length=120, blank=True)
     body = models.TextField(max_length=4000, blank=True)
-    is_published = models.BooleanField(default=True, help_text="Unpublished reviews are hidden from the shop.")
+    is_published = models.BooleanField(
+        default=False, help_text="A review shows in the shop, and counts in its stars, once staff publish it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -293,3 +293,8 @@ def product_reviews(*, product: Product, limit: int = 20) -> list[Review]:
 def review_ratings() -> QuerySet:
     """(user id, product id, stars) of every published review, for rating-based recommenders."""
     return Review.objects.filter(is_published=True).values_list("user_id", "product_id", "rating")
+
+
+def reviews_awaiting_moderation() -> int:
+    """How many reviews wait for staff to publish them."""
+    return Review.objects.filter(is_published=False).count()

@@ -159,7 +159,7 @@ def review_view(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return _product_page(request, product=product, review_form=form, status=400)
     review_submit(product=product, user=request.user, **form.cleaned_data)
-    messages.success(request, "Thank you: your review is published.")
+    messages.success(request, "Thank you: your review awaits moderation and shows here once we have read it.")
     return redirect(product.get_absolute_url() + "#reviews")
 
 

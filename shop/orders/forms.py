@@ -1,4 +1,4 @@
-"""Forms of the cart and checkout."""
+"""Forms of the cart, checkout and a guest's order look-up."""
 
 from django import forms
 from django.conf import settings
@@ -59,3 +59,22 @@ class CheckoutForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
         help_text="Payments are simulated: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined.",
     )
+
+
+class OrderLookupForm(forms.Form):
+    """An order number and the e-mail it was placed with: what a guest has in their confirmation mail."""
+
+    number = forms.CharField(
+        label="Order number",
+        max_length=20,
+        help_text="In your confirmation mail, like LL-1A2B3C4D.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    email = forms.EmailField(
+        label="Email",
+        help_text="The one you gave at checkout.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def clean_number(self) -> str:
+        return self.cleaned_data["number"].strip().upper()

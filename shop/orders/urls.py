@@ -14,5 +14,7 @@ urlpatterns = [
     path("cart/coupon/", views.cart_coupon_view, name="cart_coupon"),
     path("checkout/", views.checkout_view, name="checkout"),
     path("orders/", views.order_history_view, name="history"),
+    # Before the detail's pattern, which would take "find" for an order number.
+    path("orders/find/", views.order_lookup_view, name="find"),
     path("orders/<str:number>/", views.order_detail_view, name="detail"),
 ]

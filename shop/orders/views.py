@@ -1,5 +1,6 @@
-"""Storefront views of the cart, checkout and order history."""
+"""Storefront views of the cart, checkout, order history and a guest's order look-up."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -7,11 +8,19 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from personalization.api import page_context
+from shop.ratelimit import address_budget_spend, try_again_message
 
 from . import events, services
-from .forms import CartAddForm, CartLineForm, CheckoutForm, CouponForm
+from .forms import CartAddForm, CartLineForm, CheckoutForm, CouponForm, OrderLookupForm
 from .models import Order
-from .selectors import cart_for_session, cart_summary, order_for_checkout_key, order_list_for_user, order_visible_to
+from .selectors import (
+    cart_for_session,
+    cart_summary,
+    order_for_checkout_key,
+    order_for_guest,
+    order_list_for_user,
+    order_visible_to,
+)
 
 
 def _cart_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
@@ -109,10 +118,11 @@ def cart_coupon_view(request: HttpRequest) -> HttpResponse:
     return redirect("orders:cart")
 
 
-def _order_shown(request: HttpRequest, *, order: Order) -> HttpResponse:
-    """Send the shopper to the order this session placed, and let the session see it."""
+def _order_shown(request: HttpRequest, *, order: Order, just_placed: bool = True) -> HttpResponse:
+    """Send the shopper to an order this session placed or found, and let the session see it."""
     request.session["placed_orders"] = [*request.session.get("placed_orders", [])[-9:], order.number]
-    request.session["just_placed"] = order.number
+    if just_placed:
+        request.session["just_placed"] = order.number
     return redirect("orders:detail", number=order.number)
 
 
@@ -187,6 +197,39 @@ def checkout_view(request: HttpRequest) -> HttpResponse:
     return render(
         request, "orders/checkout.html", {"form": form, "summary": summary, "checkout_token": token}, status=status
     )
+
+
+ORDER_NOT_FOUND = (
+    "We found no order with that number and e-mail address. Check both against your confirmation mail;"
+    " an order placed while logged in is in your order history."
+)
+
+
+@require_http_methods(["GET", "POST"])
+def order_lookup_view(request: HttpRequest) -> HttpResponse:
+    """A guest finds an order by its number and e-mail; the session may then see it."""
+    if request.method == "GET":
+        return render(request, "orders/order_lookup.html", {"form": OrderLookupForm()})
+    # Spent before the form is validated: every try counts, well-formed or not.
+    wait = address_budget_spend(
+        request=request, scope="order_lookup", limit=settings.ORDERS_LOOKUPS_PER_IP, window_seconds=3600
+    )
+    if wait:
+        refused = try_again_message(reason="Too many look-ups from your network", seconds=wait)
+        response = render(
+            request, "orders/order_lookup.html", {"form": OrderLookupForm(), "refused": refused}, status=429
+        )
+        response["Retry-After"] = str(wait)
+        return response
+    # Bound even to an empty body, so a post without fields is told what is missing.
+    form = OrderLookupForm(request.POST)
+    if not form.is_valid():
+        return render(request, "orders/order_lookup.html", {"form": form}, status=400)
+    order = order_for_guest(number=form.cleaned_data["number"], email=form.cleaned_data["email"])
+    if order is None:
+        form.add_error(None, ORDER_NOT_FOUND)
+        return render(request, "orders/order_lookup.html", {"form": form}, status=404)
+    return _order_shown(request, order=order, just_placed=False)
 
 
 @require_GET

@@ -22,7 +22,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "shop.admin_config.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -297,6 +297,18 @@ TRACKING_NEW_VISITORS_PER_IP = env.int("TRACKING_NEW_VISITORS_PER_IP", default=3
 # accounts, each sent back once or twice by the password rules, stays well under; a script
 # probing which emails have accounts, or creating accounts in bulk, sends hundreds.
 ACCOUNTS_SIGNUP_ATTEMPTS_PER_IP = env.int("ACCOUNTS_SIGNUP_ATTEMPTS_PER_IP", default=20)
+# Password reset requests one address may make per hour, and reset mails one e-mail address may be
+# sent per hour whoever asks: a shopper who mistypes or loses a mail asks two or three times; a
+# script probing for accounts or filling someone's inbox asks hundreds. Both count every e-mail
+# typed, account or not, so a refusal says nothing about which have accounts.
+ACCOUNTS_PASSWORD_RESETS_PER_IP = env.int("ACCOUNTS_PASSWORD_RESETS_PER_IP", default=10)
+ACCOUNTS_PASSWORD_RESETS_PER_EMAIL = env.int("ACCOUNTS_PASSWORD_RESETS_PER_EMAIL", default=3)
+# A reset link works for this long (Django's default is three days; a mailbox read later by
+# someone else should not still open the account).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_MINUTES", default=120) * 60
+# Order look-ups (order number and e-mail) one address may try per hour: a guest with a few
+# orders and a typo or two stays far under; guessing a number and its e-mail takes millions.
+ORDERS_LOOKUPS_PER_IP = env.int("ORDERS_LOOKUPS_PER_IP", default=20)
 # Failed logins (django-axes, records in Postgres): one account from one address locks after
 # AXES_FAILURE_LIMIT; one address, whatever the usernames, after LOGIN_FAILURE_LIMIT_PER_ADDRESS,
 # higher because a household or office shares it. The lock lifts AXES_COOLOFF_TIME after the last

@@ -1,11 +1,14 @@
-"""Shoppers rate and review products; the product page shows the average and the words."""
+"""Shoppers rate and review products; once staff publish a review the product page shows its stars and words."""
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
 
 from shop.catalog.models import Review
 from tests.factories.accounts import UserFactory
 from tests.factories.catalog import ProductFactory, ReviewFactory
+from tests.fuzzing import assert_clean_answer, encoded, pairs_of
 
 pytestmark = pytest.mark.django_db
 
@@ -56,3 +59,63 @@ def test_review_text_is_escaped(client):
     body = client.get(product.get_absolute_url()).content.decode()
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_a_new_review_waits_for_moderation_until_staff_publish_it(client, admin_client):
+    product = ProductFactory()
+    client.force_login(UserFactory())
+    url = reverse("catalog:review", kwargs={"slug": product.slug})
+    page = client.post(url, {"rating": "2", "title": "Not for me"}, follow=True)
+    assert "your review awaits moderation" in page.content.decode()
+    assert "Not for me" not in page.content.decode()
+    assert "out of 5" not in page.content.decode()
+
+    review = Review.objects.get(product=product)
+    changelist = reverse("admin:catalog_review_changelist")
+    admin_client.post(changelist, {"action": "publish", "_selected_action": [review.pk]})
+    body = client.get(product.get_absolute_url()).content.decode()
+    assert "Not for me" in body
+    assert "2.0 out of 5 from 1 review" in body
+
+
+def test_an_edited_review_waits_again(client):
+    product = ProductFactory()
+    user = UserFactory()
+    ReviewFactory(product=product, user=user, title="Fine")
+    client.force_login(user)
+    client.post(reverse("catalog:review", kwargs={"slug": product.slug}), {"rating": "1", "title": "Rewritten"})
+    review = Review.objects.get(product=product, user=user)
+    assert (review.title, review.is_published) == ("Rewritten", False)
+
+
+def test_the_review_form_is_csrf_protected():
+    from django.test import Client
+
+    product = ProductFactory()
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(UserFactory())
+    assert strict.post(reverse("catalog:review", kwargs={"slug": product.slug}), {"rating": "5"}).status_code == 403
+
+
+@hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(pairs=pairs_of(("rating", "title", "body")))
+@example(pairs=[("rating", b"5"), ("title", b"\x00")])
+@example(pairs=[("rating", b"5"), ("body", b"x" * 5000)])
+@example(pairs=[("rating", b"\xff\xfe")])
+def test_any_review_gets_a_redirect_or_a_4xx(reviewer, pairs):
+    client, product = reviewer
+    response = client.post(
+        reverse("catalog:review", kwargs={"slug": product.slug}),
+        encoded(pairs),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert_clean_answer(response, pairs)
+
+
+@pytest.fixture
+def reviewer(db):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory())
+    return client, ProductFactory()

@@ -72,5 +72,7 @@ class ReviewFactory(DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     user = factory.SubFactory("tests.factories.accounts.UserFactory")
     rating = 4
+    # A review as the shop shows it; pass is_published=False for one awaiting moderation.
+    is_published = True
     title = factory.Faker("sentence", nb_words=4)
     body = factory.Faker("paragraph")
