@@ -77,7 +77,7 @@ def _rules_make(*, rules: int, blocks: int, products: list[int], categories: lis
         else:
             trigger = TEN_MINUTES
         conditions = (
-            {"any": [{"segment": "vip"}, {"all": [{"device": "mobile"}, {"hours": [18, 23]}]}]} if kind == 3 else {}
+            {"any": [{"segment": "vip"}, {"all": [{"device": "phone"}, {"hours": [18, 23]}]}]} if kind == 3 else {}
         )
         rule = Rule.objects.create(
             name=f"Rule {index}",

@@ -101,7 +101,7 @@ class RuleForm(forms.ModelForm):
             '"within": "10m", "same": "product"}.',
             "conditions": 'Empty {} for everyone. {"all": [...]}, {"any": [...]}, {"not": {...}}, '
             '{"segment": "slug"}, {"cart_value": {"at_least": 50}}, {"cart_has": {"product": 12}}, '
-            '{"device": "mobile"}, {"hours": [18, 23]}, {"dates": ["2026-12-01", "2026-12-24"]}, '
+            '{"device": "phone"}, {"hours": [18, 23]}, {"dates": ["2026-12-01", "2026-12-24"]}, '
             '{"in_stock": true}, {"variant": {"experiment": "name", "variant": "b"}}.',
         }
 

@@ -23,7 +23,7 @@ Conditions (a tree, {} for everyone):
     {"segment": "cart-abandoners"}
     {"cart_value": {"at_least": 50, "below": 200}}        pounds, the cart's subtotal
     {"cart_has": {"product": 12}} or {"cart_has": {"category": 3}}
-    {"device": "mobile"}                                  desktop, mobile or tablet
+    {"device": "phone"}                                  desktop, phone or tablet
     {"hours": [18, 23]}                                   local time, from 18:00 up to 23:00
     {"dates": ["2026-12-01", "2026-12-24"]}               both days included
     {"in_stock": true}                                    the product the rule is about
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from segments.conditions import ConditionError, event_name, keys_check, money_cents, window_minutes
+from tracking.devices import DEVICES
 
 PAGES = ("home", "category", "product", "cart", "search")
-DEVICES = ("desktop", "mobile", "tablet")
 SUBJECTS = ("product", "category", "term")
 # A subject's text (a search term) is kept in Redis keys and rows; longer is not a search.
 MAX_TERM = 100

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+from tracking.devices import DEVICES
 from tracking.registry import REGISTRY, EventName
 
 MINUTE = 60
@@ -38,8 +39,7 @@ WINDOW_PATTERN = re.compile(r"^(\d{1,6})([mhd])$")
 UNITS = {"m": 1, "h": 60, "d": 60 * 24}
 
 FILTERS = ("category", "product", "utm_source", "device")
-# The device classes the tracker sends on page views (static/js/tracker.js device()).
-DEVICES = ("desktop", "phone", "tablet")
+
 AGGREGATES = ("sum", "avg")
 # Lifetime features of the live profile, each a counter over all of an owner's events.
 FEATURES = {

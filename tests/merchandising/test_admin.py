@@ -164,9 +164,9 @@ def test_staff_view_the_shop_as_a_segment_and_stop(admin_client):
     assert "For our VIPs" not in admin_client.get(reverse("home")).content.decode()
     refused = admin_client.post(reverse("admin:merchandising_rule_view_as"), {"segments": ["vip", "nonsense"]})
     assert refused.status_code == 400 and "Select a valid choice. nonsense" in refused.content.decode()
-    admin_client.post(reverse("admin:merchandising_rule_view_as"), {"segments": ["vip"], "device": "mobile"})
+    admin_client.post(reverse("admin:merchandising_rule_view_as"), {"segments": ["vip"], "device": "phone"})
     page = admin_client.get(reverse("home")).content.decode()
-    assert "For our VIPs" in page and "you see the shop as a member of vip, on a mobile." in page
+    assert "For our VIPs" in page and "you see the shop as a member of vip, on a phone." in page
     admin_client.post(reverse("admin:merchandising_rule_view_as"), {"stop": "1"})
     assert "For our VIPs" not in admin_client.get(reverse("home")).content.decode()
 

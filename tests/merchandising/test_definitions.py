@@ -63,8 +63,8 @@ def test_a_wrong_trigger_is_refused_naming_the_part(raw, message):
         ({"cart_value": {"at_least": -1}}, "conditions.cart_value.at_least: -1 is not an amount"),
         ({"dates": ["2026-12-24", "2026-12-01"]}, r"conditions.dates\[1\]: the last day is before the first"),
         ({"dates": ["tomorrow", "2026-12-01"]}, r"conditions.dates\[0\]: 'tomorrow' is not a date"),
-        ({"device": "fridge"}, "conditions.device: the devices are desktop, mobile, tablet"),
-        ({"segment": "a", "device": "mobile"}, "conditions: each condition is an object with one key"),
+        ({"device": "fridge"}, "conditions.device: the devices are desktop, phone, tablet"),
+        ({"segment": "a", "device": "phone"}, "conditions: each condition is an object with one key"),
         ({"eval": "__import__('os')"}, "conditions.eval: no such condition"),
     ],
 )
@@ -82,6 +82,6 @@ def test_a_tree_too_deep_is_refused_rather_than_walked():
 
 
 def test_the_segments_a_tree_names_are_found_for_the_save_check():
-    tree = conditions_parse({"all": [{"segment": "a"}, {"not": {"any": [{"segment": "b"}, {"device": "mobile"}]}}]})
+    tree = conditions_parse({"all": [{"segment": "a"}, {"not": {"any": [{"segment": "b"}, {"device": "phone"}]}}]})
     assert segments_named(tree) == {"a", "b"}
     assert conditions_parse({}) is None
