@@ -1,11 +1,10 @@
 /*
  * Larder & Loom tracker: consent-aware, dependency-free, GA4 dataLayer-compatible.
- * Sends nothing until the visitor has consented. Events are batched, flushed at
- * BATCH_SIZE or after FLUSH_MS, and on pagehide with sendBeacon; unsent events wait in
- * localStorage and are retried with backoff. Each event carries a client-made UUID, so
- * a retried batch is stored once. While a WebSocket is open it carries the batches (one
- * not acknowledged goes again over HTTP) and brings the slots re-rendered after an add to
- * cart, numbered so a reconnect resumes.
+ * Sends nothing before consent. Batches go at BATCH_SIZE, after FLUSH_MS and by
+ * sendBeacon on pagehide; unsent ones wait in localStorage, retried with backoff. Each
+ * event has a client-made UUID, so a retry is stored once. An open WebSocket carries the
+ * batches (one not acknowledged goes again over HTTP) and brings re-rendered slots,
+ * numbered so a reconnect resumes.
  */
 (function (w, d) {
   "use strict";
