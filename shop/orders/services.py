@@ -176,8 +176,11 @@ def cart_merge(*, anonymous_cart: Cart, user: AbstractBaseUser) -> Cart:
             current.save(update_fields=["quantity"])
         else:
             CartLine.objects.create(cart=user_cart, product=line.product, quantity=wanted)
+    # A code entered before logging in stays, unless the account's cart has one of its own.
+    if anonymous_cart.coupon_code and not user_cart.coupon_code:
+        user_cart.coupon_code = anonymous_cart.coupon_code
     anonymous_cart.delete()
-    user_cart.save(update_fields=["updated_at"])
+    user_cart.save(update_fields=["updated_at", "coupon_code"])
     return user_cart
 
 

@@ -85,6 +85,15 @@ def test_merge_adds_anonymous_lines_to_the_user_cart_capped_by_stock():
     assert not Cart.objects.filter(pk=anonymous.pk).exists()
 
 
+@pytest.mark.parametrize(("theirs", "kept"), [("", "WELCOME10"), ("OWN5", "OWN5")])
+def test_a_coupon_entered_before_login_stays_unless_the_account_has_its_own(theirs, kept):
+    user = UserFactory()
+    CartFactory(user=user, coupon_code=theirs)
+    anonymous = CartFactory(coupon_code="WELCOME10")
+    assert services.cart_merge(anonymous_cart=anonymous, user=user).coupon_code == kept
+    assert Cart.objects.get(user=user).coupon_code == kept
+
+
 def test_order_place_captures_prices_takes_stock_and_empties_cart(django_capture_on_commit_callbacks, celery_eager):
     user = UserFactory()
     cart = CartFactory(user=user)
