@@ -1,5 +1,7 @@
 """Personalization admin: slot settings with their click-through, and model versions."""
 
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
@@ -7,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from shop.charts import CHART_MEDIA, bar_chart
+from tracking.analytics.dates import duration_text
 
 from .models import ModelVersion, SlotConfig
 from .recommenders.registry import algorithms
@@ -58,6 +61,22 @@ class SlotConfigForm(forms.ModelForm):
         return cleaned
 
 
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"“{value}”" if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def slot_change_text(form: forms.ModelForm) -> str:
+    """What a save changed, old and new: 'Changed Diversity from 0 to 0.8; Title from “A” to “B”.'"""
+    changes = [
+        f"{form.fields[name].label or name} from {_value_text(form.initial.get(name))} "
+        f"to {_value_text(form.cleaned_data.get(name))}"
+        for name in form.changed_data
+    ]
+    return "Changed " + "; ".join(changes) + "."
+
+
 @admin.register(SlotConfig)
 class SlotConfigAdmin(admin.ModelAdmin):
     form = SlotConfigForm
@@ -87,6 +106,12 @@ class SlotConfigAdmin(admin.ModelAdmin):
             names = sorted([*algorithms(), RECENT])
             return forms.ChoiceField(choices=[(name, name) for name in names], label="Algorithm")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        # Django's history names the changed fields only; a merchandiser asks what they were before.
+        if add or not form.changed_data:
+            return super().construct_change_message(request, form, formsets, add)
+        return slot_change_text(form)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -124,6 +149,19 @@ class SlotConfigAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/personalization/slotconfig/performance.html", context)
 
 
+def run_time_text(seconds: float) -> str:
+    """How long a training run took, as a person reads it: '340 ms', '1.7 s', '2 min 5 s', '1 h 3 min'."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    # Past an hour the seconds are noise: read as every other duration in admin.
+    return duration_text(timedelta(seconds=seconds))
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = (
@@ -132,7 +170,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "status",
         "is_active",
         "started_at",
-        "seconds",
+        "training_time",
         "events_used",
         "n_users",
         "n_items",
@@ -140,9 +178,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "peak_memory_mb",
     )
     list_filter = ("name", "status", "is_active")
-    readonly_fields = [field.name for field in ModelVersion._meta.fields if field.name != "artifact"]
+    readonly_fields = [
+        "training_time" if field.name == "seconds" else field.name
+        for field in ModelVersion._meta.fields
+        if field.name != "artifact"
+    ]
     exclude = ("artifact",)
     actions = ["activate"]
+
+    @admin.display(description="Training time", ordering="seconds")
+    def training_time(self, version: ModelVersion) -> str:
+        return run_time_text(version.seconds)
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from training

@@ -1,20 +1,27 @@
-"""Slot settings in admin: a slot cannot be set to what would serve nothing of its own, and is told why."""
+"""Personalization admin: a slot cannot be set to what would serve nothing of its own and is told why,
+its history says what each setting was before, and model versions read as a person reads them."""
+
+import re
 
 import pytest
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
-from personalization.models import ModelVersion, SlotConfig
+from personalization.admin import run_time_text
+from personalization.models import SlotConfig
+from tests.factories.personalization import ModelVersionFactory, SlotConfigFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _trained(name: str) -> None:
-    ModelVersion.objects.create(name=name, status=ModelVersion.Status.READY, is_active=True)
+    ModelVersionFactory(name=name)
 
 
 @pytest.fixture
 def slot():
-    return SlotConfig.objects.create(slot="home_recommended", title="Popular now", algorithm="recent")
+    return SlotConfigFactory()
 
 
 def _change(staff_client, slot: SlotConfig, **changes):
@@ -71,3 +78,64 @@ def test_the_change_list_rows_are_checked_too(staff_client, slot):
     )
     assert "“ease” has no trained version yet" in response.content.decode()
     assert SlotConfig.objects.get(pk=slot.pk).algorithm != "ease"
+
+
+def _history(staff_client, slot: SlotConfig) -> str:
+    return staff_client.get(reverse("admin:personalization_slotconfig_history", args=[slot.pk])).content.decode()
+
+
+def test_the_history_shows_each_changed_setting_before_and_after(staff_client, slot):
+    assert _change(staff_client, slot, diversity=0.8, title="Picked for you", is_active="").status_code == 302
+    history = _history(staff_client, slot)
+    assert "Diversity from 0.3 to 0.8" in history  # the model default before
+    assert "Title from “Popular now” to “Picked for you”" in history
+    assert "Is active from yes to no" in history
+    assert "Epsilon" not in history  # unchanged settings are not listed
+
+
+def test_a_change_list_edit_is_recorded_before_and_after_too(staff_client, slot):
+    staff_client.post(
+        reverse("admin:personalization_slotconfig_changelist"),
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": slot.pk,
+            "form-0-title": slot.title,
+            "form-0-algorithm": slot.algorithm,
+            "form-0-size": 12,
+            "form-0-diversity": slot.diversity,
+            "form-0-epsilon": slot.epsilon,
+            "form-0-is_active": "on",
+            "_save": "Save",
+        },
+    )
+    assert SlotConfig.objects.get(pk=slot.pk).size == 12
+    assert "Size from 8 to 12" in _history(staff_client, slot)
+
+
+def test_model_versions_show_training_time_as_a_person_reads_it(staff_client):
+    ModelVersionFactory(seconds=1.7, is_active=False)
+    slow = ModelVersionFactory(seconds=125.2)
+    listing = staff_client.get(reverse("admin:personalization_modelversion_changelist")).content.decode()
+    assert "1.7 s" in listing and "2 min 5 s" in listing
+    assert "125.2" not in listing
+    detail = staff_client.get(reverse("admin:personalization_modelversion_change", args=[slow.pk])).content.decode()
+    assert "2 min 5 s" in detail and "Training time" in detail
+
+
+def test_run_times_read_at_their_scale():
+    assert run_time_text(0.034) == "34 ms"
+    assert run_time_text(1.7) == "1.7 s"
+    assert run_time_text(59.94) == "59.9 s"
+    assert run_time_text(120) == "2 min"
+    assert run_time_text(125.2) == "2 min 5 s"
+    assert run_time_text(3 * 3600 + 5 * 60 + 9) == "3 h 5 min"
+
+
+@given(st.floats(min_value=1, max_value=3599))
+def test_a_run_time_under_an_hour_reads_back_within_its_rounding(seconds):
+    text = run_time_text(seconds)
+    assert not text.endswith(" ms")
+    minutes = re.fullmatch(r"(\d+) min(?: (\d+) s)?", text)
+    read = int(minutes[1]) * 60 + int(minutes[2] or 0) if minutes else float(text.removesuffix(" s"))
+    assert abs(read - seconds) <= (0.5 if minutes else 0.05)
