@@ -10,7 +10,8 @@ A frame is one JSON object with a "type":
   saw (none on a fresh page); answered {"type": "welcome", "seq"} and the pushes it missed;
 - {"type": "ping"}: the page is still open and looked at; answered {"type": "pong"}.
 
-Pushes go out as {"type": "push", "seq", "kind", "cause", "slots": {slot name: html}, "resync"}.
+Pushes go out as {"type": "push", "seq", "kind", "cause", "slots": {slot name: html}, "resync"};
+kind "cart" (a cart change) also has the tracker fetch the page's cart pieces (orders:cart_fragments).
 Everything refused closes the socket with one of CLOSES' codes and its reason, never a crash.
 """
 
@@ -30,7 +31,7 @@ from shop.client_address import peer_address, peer_bucket
 from tracking.collector import BatchRefused, batch_collect, batch_parse, origin_allowed
 from tracking.identity import context_from_cookies
 
-from .pushes import SLOTS, Push, pushes_since, visitor_group
+from .pushes import CART, Push, pushes_since, visitor_group
 from .render import MAX_PAGE_PRODUCTS, PAGES, slots_render
 
 logger = logging.getLogger(__name__)
@@ -244,14 +245,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._deliver(latest=latest, pushes=pushes, whole=whole)
 
     async def _deliver(self, *, latest: int, pushes: list[Push], whole: bool) -> None:
-        """The pushes in order; when some are gone from the log, one fresh render numbered latest."""
+        """The pushes in order, each with one render of the page's slots as they are now (a cart
+        change also tells the tracker to fetch the cart's pieces); when some are gone from the
+        log, one fresh render numbered latest, as a cart change, for a cart change may be among them."""
         if not whole:
-            pushes = [Push(seq=latest, kind=SLOTS, cause="resync")]
+            pushes = [Push(seq=latest, kind=CART, cause="resync")]
         slots = None
         for push in pushes:
             if self.closing:
                 return
-            if slots is None and push.kind == SLOTS and self.page:
+            if slots is None and self.page:
                 slots = await database_sync_to_async(slots_render)(
                     page=self.page, products=self.products, user_id=self.user_id, visitor_id=self.visitor_id
                 )

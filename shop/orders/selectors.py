@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
 from merchandising.api import Line, cart_discount
 from shop.catalog.models import ProductImage
@@ -63,6 +63,11 @@ def cart_for_session(*, session, user: AbstractBaseUser | None) -> Cart | None:
     if cart is None:
         session.pop(SESSION_CART_KEY, None)
     return cart
+
+
+def cart_item_count(*, cart: Cart | None) -> int:
+    """Units in the cart, as the header's cart link counts them."""
+    return (cart.lines.aggregate(n=Sum("quantity"))["n"] or 0) if cart else 0
 
 
 def cart_summary(*, cart: Cart | None) -> CartSummary:

@@ -4,8 +4,9 @@
  * BATCH_SIZE or after FLUSH_MS, and on pagehide with sendBeacon; unsent events wait in
  * localStorage and are retried with backoff. Each event carries a client-made UUID, so
  * a retried batch is stored once. While a WebSocket is open it carries the batches (one
- * not acknowledged goes again over HTTP) and brings the slots re-rendered after an add to
- * cart, numbered so a reconnect resumes.
+ * not acknowledged goes again over HTTP) and brings the slots re-rendered after a cart
+ * change, numbered so a reconnect resumes; the header's cart count and the cart page follow
+ * a change made in another tab.
  */
 (function (w, d) {
   "use strict";
@@ -23,7 +24,8 @@
   var script = d.currentScript, loc = w.location;
   var SOCKET = script && script.getAttribute("data-socket") ||
     (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + "/ws/live";
-  var ws = null, up = false, bid = 0, acking = null, seq = null, tries = 0, io = null;
+  var CART = script && script.getAttribute("data-cart-fragments");
+  var ws = null, up = false, bid = 0, acking = null, seq = null, tries = 0, io = null, carting = null;
 
   function uuid() {
     if (w.crypto && w.crypto.randomUUID) return w.crypto.randomUUID();
@@ -108,7 +110,12 @@
       if (m.id === bid && acking) {
         if (m.type === "ack") done(); else { unack(); inflight = false; retry(); }
       } else if (m.type === "welcome") seq = m.seq;
-      else if (m.type === "push" && (m.resync || m.seq > seq)) { seq = m.seq; swap(m.slots); }
+      else if (m.type === "push" && (m.resync || m.seq > seq)) {
+        seq = m.seq; swap(m.slots);
+        // The push leaves the server before the answer to the request that changed the cart, and
+        // that answer may bring the session cookie the fetch needs (the first add makes the session).
+        if (m.kind === "cart") { clearTimeout(carting); carting = setTimeout(cart, 300); }
+      }
     };
     ws.onclose = function (ev) {
       ws = null; up = false;
@@ -124,6 +131,14 @@
       el.outerHTML = slots[name];
       observe(d.querySelector(sel));
     }
+  }
+  // The cart changed in another tab: its pieces of this page, rendered for the browser's
+  // current cookies (a session made since this socket opened included).
+  function cart() {
+    if (!CART) return;
+    w.fetch(CART + "?page=" + encodeURIComponent(root.getAttribute("data-page-type") || ""), {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) { if (j) swap(j.fragments); }, function () {});
   }
   function beacon() {
     if (!queue.length || !w.navigator.sendBeacon) return;

@@ -50,7 +50,7 @@ def test_an_add_to_cart_pushes_the_pages_slots_rendered_by_the_slot_template(liv
         send_events(client, raw_event("add_to_cart", product_id=products[1].pk, props={"quantity": 1}))
         pushed = frame(home)
         on_product_page = frame(product_page)
-    assert (pushed["type"], pushed["seq"], pushed["kind"], pushed["cause"]) == ("push", 1, "slots", "add_to_cart")
+    assert (pushed["type"], pushed["seq"], pushed["kind"], pushed["cause"]) == ("push", 1, "cart", "add_to_cart")
     # with the page's content slots, empty ones included, so an offer that ended goes from the page too
     assert set(pushed["slots"]) == {"home_recommended", "home_trending", "content:site_banner", "content:home_banner"}
     assert pushed["slots"]["content:home_banner"].strip() == '<div hidden data-slot-block="content:home_banner"></div>'
@@ -160,3 +160,26 @@ def test_a_socket_quiet_for_longer_than_the_layers_read_timeout_still_gets_its_p
         time.sleep(6)
         send_events(shopper_client(visitor), raw_event("add_to_cart", product_id=products[0].pk))
         assert frame(page)["seq"] == 1
+
+
+def test_a_cart_change_in_one_tab_tells_the_visitors_other_pages_and_refreshes_shelves(live_asgi, visitor, products):
+    """The storefront records add_to_cart and remove_from_cart itself; each pushes a cart change
+    to every open page of the visitor, whose tracker then fetches the cart's pieces."""
+    client = shopper_client(visitor)
+    with live_asgi.socket(visitor.cookies) as listing, live_asgi.socket(visitor.cookies) as home:
+        listing.send(json.dumps({"type": "hello", "page": None}))
+        home.send(json.dumps({"type": "hello", "page": "home"}))
+        frame(listing), frame(home)
+        send_events(client, raw_event("view_item", product_id=products[1].pk))
+        added = client.post(reverse("orders:cart_add"), {"product_id": products[2].pk, "quantity": "2"})
+        assert added.status_code == 302
+        on_listing, on_home = frame(listing), frame(home)
+        removed = client.post(reverse("orders:cart_remove"), {"product_id": products[2].pk})
+        assert removed.status_code == 302
+        after_remove = frame(home)
+    assert (on_listing["seq"], on_listing["kind"], on_listing["cause"]) == (1, "cart", "add_to_cart")
+    # A page without slots gets the cart change alone.
+    assert on_listing["slots"] == {}
+    assert (on_home["kind"], on_home["cause"]) == ("cart", "add_to_cart")
+    assert "home_recommended" in on_home["slots"]
+    assert (after_remove["seq"], after_remove["kind"], after_remove["cause"]) == (2, "cart", "remove_from_cart")
