@@ -4,15 +4,14 @@
  * BATCH_SIZE or after FLUSH_MS, and on pagehide with sendBeacon; unsent events wait in
  * localStorage and are retried with backoff. Each event carries a client-made UUID, so
  * a retried batch is stored once. While a WebSocket is open it carries the batches (one
- * not acknowledged goes again over HTTP) and brings the slots re-rendered after a cart
- * change, numbered so a reconnect resumes; the header's cart count and the cart page follow
- * a change made in another tab.
+ * not acknowledged goes again over HTTP) and brings the slots (and cart) re-rendered after
+ * a cart change, numbered so a reconnect resumes.
  */
 (function (w, d) {
   "use strict";
   var root = d.documentElement;
   var cfg = w.llTrack || {};
-  var ENDPOINT = cfg.endpoint || "/t/collect";
+  var ENDPOINT = cfg.endpoint || "/t/collect", SESSION = cfg.session || "/t/session";
   var BATCH_SIZE = 20, FLUSH_MS = 1500, MAX_QUEUE = 500, MAX_BACKOFF = 60000;
   var STORE = "ll_queue";
   var ECOMMERCE = {
@@ -109,11 +108,12 @@
       var m = JSON.parse(ev.data);
       if (m.id === bid && acking) {
         if (m.type === "ack") done(); else { unack(); inflight = false; retry(); }
+        // The socket cannot set the session cookie; a request can.
+        if (m.slide) w.fetch(SESSION, { credentials: "same-origin" }).catch(function () {});
       } else if (m.type === "welcome") seq = m.seq;
       else if (m.type === "push" && (m.resync || m.seq > seq)) {
         seq = m.seq; swap(m.slots);
-        // The push leaves the server before the answer to the request that changed the cart, and
-        // that answer may bring the session cookie the fetch needs (the first add makes the session).
+        // The push may beat the answer that sets the cart's session cookie (the first add).
         if (m.kind === "cart") { clearTimeout(carting); carting = setTimeout(cart, 300); }
       }
     };
@@ -132,13 +132,11 @@
       observe(d.querySelector(sel));
     }
   }
-  // The cart changed in another tab: its pieces of this page, rendered for the browser's
-  // current cookies (a session made since this socket opened included).
+  // The cart changed elsewhere: this page's cart pieces, for the browser's current cookies.
   function cart() {
     if (!CART) return;
-    w.fetch(CART + "?page=" + encodeURIComponent(root.getAttribute("data-page-type") || ""), {
-      credentials: "same-origin", headers: { "Accept": "application/json" }
-    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (j) { if (j) swap(j.fragments); }, function () {});
+    w.fetch(CART + "?page=" + root.getAttribute("data-page-type"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok && r.json(); }).then(function (j) { if (j) swap(j.fragments); }, function () {});
   }
   function beacon() {
     if (!queue.length || !w.navigator.sendBeacon) return;

@@ -1,11 +1,14 @@
 """Pushes: an add_to_cart refreshes the slots on open pages; a reconnecting page misses and repeats none."""
 
 import json
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from websockets.exceptions import ConnectionClosed
 
 from shop.keyspace import RedisBatch, live_push_keys, redis_client
 from tests.factories.catalog import ProductFactory
@@ -152,8 +155,6 @@ def test_the_push_waits_for_the_round_trip_that_writes_the_profile_and_the_log(l
 
 def test_a_socket_quiet_for_longer_than_the_layers_read_timeout_still_gets_its_push(live_asgi, visitor, products):
     """The channel layer's blocking read (5 s) outlasting redis-py's socket timeout killed such sockets."""
-    import time
-
     with live_asgi.socket(visitor.cookies) as page:
         page.send(json.dumps({"type": "hello", "page": "home"}))
         frame(page)
@@ -183,3 +184,46 @@ def test_a_cart_change_in_one_tab_tells_the_visitors_other_pages_and_refreshes_s
     assert (on_home["kind"], on_home["cause"]) == ("cart", "add_to_cart")
     assert "home_recommended" in on_home["slots"]
     assert (after_remove["seq"], after_remove["kind"], after_remove["cause"]) == (2, "cart", "remove_from_cart")
+
+
+def _rss_kib() -> int:
+    """This process's resident memory: the server under test runs in a thread of it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_page_that_stops_reading_is_closed_as_a_slow_client_without_its_pushes_piling_up(
+    live_asgi, visitor, products, settings
+):
+    """Thousands of pushes for a page that reads none: the server holds what the socket's buffers
+    take, waits the send timeout, and closes it (4409); the rest are never rendered or kept."""
+    from live.pushes import SLOTS, pushes_queue
+
+    settings.LIVE_SEND_TIMEOUT_SECONDS = 1
+    settings.LIVE_PUSH_KEEP = 3000
+    send_events(shopper_client(visitor), raw_event("view_item", product_id=products[1].pk))
+    # max_queue=1: the client stops taking frames off the socket once one waits unread.
+    with live_asgi.socket(visitor.cookies, max_queue=1) as page:
+        page.send(json.dumps({"type": "hello", "page": "home"}))
+        assert frame(page) == {"type": "welcome", "seq": 0}
+        before = _rss_kib()
+        batch = RedisBatch()
+        pushes_queue(batch=batch, pushes=[(visitor.visitor_id, SLOTS, "flood")] * 3000)
+        batch.execute()
+        peak = before
+        started = time.monotonic()
+        while time.monotonic() - started < 4:
+            peak = max(peak, _rss_kib())
+            time.sleep(0.05)
+        received, size = 0, 0
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                message = page.recv(timeout=5)
+                received, size = received + 1, len(message)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4409, "slow_client")
+    # The page got what the socket's buffers held when it stopped, not the 3,000 (some 40 MB).
+    assert 0 < received < 3000
+    assert size * 3000 > 20 * 1024 * 1024
+    assert peak - before < 16 * 1024, f"server memory grew {peak - before} KiB for an unread socket"
