@@ -4,13 +4,15 @@ A frame is one JSON object with a "type":
 
 - {"type": "batch", "id": ..., "sent_at": ..., "events": [...]}, the collector's body plus an id;
   answered {"type": "ack", "id", "ids": the event ids now stored (or stored before), "accepted",
-  "duplicates", "rejected"} once committed, or {"type": "nack", "id", "error", "detail",
-  "retry_after"?} when nothing was taken (a limit, the store away), to be sent again;
+  "duplicates", "rejected", "slide"?: renew the session cookie over HTTP} once committed, or
+  {"type": "nack", "id", "error", "detail", "retry_after"?} when nothing was taken (a limit, the
+  store away), to be sent again;
 - {"type": "hello", "page", "products", "seq"}: which slots this page shows, and the last push it
   saw (none on a fresh page); answered {"type": "welcome", "seq"} and the pushes it missed;
 - {"type": "ping"}: the page is still open and looked at; answered {"type": "pong"}.
 
-Pushes go out as {"type": "push", "seq", "kind", "cause", "slots": {slot name: html}, "resync"}.
+Pushes go out as {"type": "push", "seq", "kind", "cause", "slots": {slot name: html}, "resync"};
+kind "cart" (a cart change) also has the tracker fetch the page's cart pieces (orders:cart_fragments).
 Everything refused closes the socket with one of CLOSES' codes and its reason, never a crash.
 """
 
@@ -28,9 +30,9 @@ from django.conf import settings
 
 from shop.client_address import peer_address, peer_bucket
 from tracking.collector import BatchRefused, batch_collect, batch_parse, origin_allowed
-from tracking.identity import context_from_cookies
+from tracking.identity import TrackingContext, context_from_cookies, cookie_headers
 
-from .pushes import SLOTS, Push, pushes_since, visitor_group
+from .pushes import CART, Push, pushes_since, visitor_group
 from .render import MAX_PAGE_PRODUCTS, PAGES, slots_render
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ CLOSES = {
     "origin_not_allowed": 4403,
     "idle": 4408,
     "slow_client": 4409,
+    "session_ended": 4440,
     "flood": 4429,
 }
 MAX_BATCH_ID = 64
@@ -99,12 +102,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         # Accepted first so that a refusal can say why: a handshake refused is only an HTTP 403.
-        await self.accept()
         refusal = self._refusal()
         if refusal:
+            await self.accept()
             await self._close(refusal)
             return
+        # The answer sets the tracking cookies as any page's does: the session slides from now.
+        secure = self.scope.get("scheme") == "wss" or _header(self.scope, b"x-forwarded-proto") == "https"
+        await self.accept(headers=cookie_headers(self.context, secure=secure))
         loop = asyncio.get_running_loop()
+        self.slid_at = loop.time()
         self.budget = FrameBudget(
             rate=settings.LIVE_FRAMES_PER_SECOND,
             burst=settings.LIVE_FRAME_BURST,
@@ -126,6 +133,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not context.granted or context.new_visitor:
             return "consent_required"
         user = self.scope.get("user")
+        self.context: TrackingContext = context
         self.visitor_id = context.visitor_id
         self.session_id = context.session_id
         self.user_id = user.pk if user is not None and user.is_authenticated else None
@@ -202,10 +210,28 @@ class LiveConsumer(AsyncWebsocketConsumer):
         else:
             await self._close("bad_frame")
 
+    def _session_check(self, now: float) -> str:
+        """Where this batch stands with the session cookie, which the socket cannot set once open:
+        "ended" when it has expired in the browser (the last slide is older than a session; the
+        batch goes over HTTP, which starts the next, as it would have without the socket), "slide"
+        past half its life (the ack asks the page to renew it over HTTP), else "alive"."""
+        age = now - self.slid_at
+        session = settings.TRACKING_SESSION_MINUTES * 60
+        if age > session:
+            return "ended"
+        if age > session / 2:
+            self.slid_at = now
+            return "slide"
+        return "alive"
+
     async def _batch(self, frame: dict) -> None:
         batch_id = frame.get("id")
         if not isinstance(batch_id, str | int) or isinstance(batch_id, bool) or len(str(batch_id)) > MAX_BATCH_ID:
             await self._close("bad_frame")
+            return
+        session = self._session_check(asyncio.get_running_loop().time())
+        if session == "ended":
+            await self._close("session_ended")
             return
         try:
             result = await database_sync_to_async(batch_collect)(
@@ -220,7 +246,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         refused_at = {item["index"] for item in result.rejected}
         ids = [event["event_id"] for index, event in enumerate(frame["events"]) if index not in refused_at]
-        await self._send({"type": "ack", "id": batch_id, "ids": ids, **result.as_json()})
+        slide = {"slide": True} if session == "slide" else {}
+        await self._send({"type": "ack", "id": batch_id, "ids": ids, **result.as_json(), **slide})
 
     async def _hello(self, frame: dict) -> None:
         page, products, seq = frame.get("page"), frame.get("products"), frame.get("seq")
@@ -244,14 +271,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._deliver(latest=latest, pushes=pushes, whole=whole)
 
     async def _deliver(self, *, latest: int, pushes: list[Push], whole: bool) -> None:
-        """The pushes in order; when some are gone from the log, one fresh render numbered latest."""
+        """The pushes in order, each with one render of the page's slots as they are now (a cart
+        change also tells the tracker to fetch the cart's pieces); when some are gone from the
+        log, one fresh render numbered latest, as a cart change, for a cart change may be among them."""
         if not whole:
-            pushes = [Push(seq=latest, kind=SLOTS, cause="resync")]
+            pushes = [Push(seq=latest, kind=CART, cause="resync")]
         slots = None
         for push in pushes:
             if self.closing:
                 return
-            if slots is None and push.kind == SLOTS and self.page:
+            if slots is None and self.page:
                 slots = await database_sync_to_async(slots_render)(
                     page=self.page, products=self.products, user_id=self.user_id, visitor_id=self.visitor_id
                 )

@@ -20,8 +20,10 @@ from shop.keyspace import RedisBatch, live_push_keys, redis_client
 
 logger = logging.getLogger(__name__)
 
-# The kind of push a refreshed set of recommendation slots is.
+# The kinds of push: refreshed recommendation and content slots; and a cart change, which
+# refreshes the page's cart pieces (header count, cart page) as well as its slots.
 SLOTS = "slots"
+CART = "cart"
 # The channel layer's message type for a wake-up; the consumer's method of the same name (dots as underscores).
 READY = "push.ready"
 

@@ -37,8 +37,8 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def socket(self, cookies: dict[str, str], *, origin: str | None = ORIGIN):
-        """A WebSocket to /ws/live with these cookies and this Origin header."""
+    def socket(self, cookies: dict[str, str], *, origin: str | None = ORIGIN, **options):
+        """A WebSocket to /ws/live with these cookies and this Origin header (options: the client's own)."""
         headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
         return connect(
             f"ws://127.0.0.1:{self.port}/ws/live",
@@ -47,6 +47,7 @@ class LiveServer:
             open_timeout=5,
             close_timeout=2,
             max_size=None,
+            **options,
         )
 
 

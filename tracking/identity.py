@@ -88,5 +88,13 @@ def cookies_apply(response: HttpResponse, context: TrackingContext, *, secure: b
             response.delete_cookie(name, samesite="Lax")
 
 
+def cookie_headers(context: TrackingContext, *, secure: bool) -> list[tuple[bytes, bytes]]:
+    """The Set-Cookie headers cookies_apply puts on a response, for a WebSocket handshake's answer
+    (browsers keep them): opening the live socket slides the session as a page load does."""
+    response = HttpResponse()
+    cookies_apply(response, context, secure=secure)
+    return [(b"set-cookie", morsel.OutputString().encode("latin-1")) for morsel in response.cookies.values()]
+
+
 def consent_set(response: HttpResponse, choice: str, *, secure: bool) -> None:
     response.set_cookie(CONSENT_COOKIE, choice, max_age=CONSENT_MAX_AGE, samesite="Lax", secure=secure)

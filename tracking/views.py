@@ -1,4 +1,4 @@
-"""The collector endpoint and the consent choice."""
+"""The collector endpoint, the consent choice, and the session slide of a page on the live socket."""
 
 import logging
 import re
@@ -7,7 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from shop.client_address import address_bucket
 
@@ -85,4 +85,14 @@ def consent_view(request: HttpRequest) -> HttpResponse:
     # The middleware sets or clears the visitor cookies on this very response.
     request.COOKIES = {**request.COOKIES, CONSENT_COOKIE: choice}
     request.tracking = context_from_request(request)
+    return response
+
+
+@require_GET
+def session_view(request: HttpRequest) -> HttpResponse:
+    """Nothing but the tracking middleware's cookies: a page whose events go over the live socket
+    comes here when the socket's ack says so, to slide its session cookie as a collector post
+    would (a socket cannot set a cookie once open)."""
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
     return response

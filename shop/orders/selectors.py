@@ -68,6 +68,11 @@ def cart_for_session(*, session, user: AbstractBaseUser | None) -> Cart | None:
     return cart
 
 
+def cart_item_count(*, cart: Cart | None) -> int:
+    """Units in the cart, as the header's cart link counts them."""
+    return (cart.lines.aggregate(n=Sum("quantity"))["n"] or 0) if cart else 0
+
+
 def cart_summary(*, cart: Cart | None) -> CartSummary:
     if cart is None:
         return CartSummary(

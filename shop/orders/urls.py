@@ -8,6 +8,7 @@ app_name = "orders"
 
 urlpatterns = [
     path("cart/", views.cart_view, name="cart"),
+    path("cart/fragments/", views.cart_fragments_view, name="cart_fragments"),
     path("cart/add/", views.cart_add_view, name="cart_add"),
     path("cart/update/", views.cart_update_view, name="cart_update"),
     path("cart/remove/", views.cart_remove_view, name="cart_remove"),

@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from personalization.api import page_context
@@ -23,14 +24,13 @@ from .selectors import (
 )
 
 
+def _cart_context(request: HttpRequest) -> dict:
+    summary = cart_summary(cart=cart_for_session(session=request.session, user=request.user))
+    return {"summary": summary, **page_context(request, "cart", products=[line.product_id for line in summary.lines])}
+
+
 def _cart_page(request: HttpRequest, *, errors: list[str] | None = None, status: int = 200) -> HttpResponse:
-    cart = cart_for_session(session=request.session, user=request.user)
-    summary = cart_summary(cart=cart)
-    context = {
-        "summary": summary,
-        "errors": errors or [],
-        **page_context(request, "cart", products=[line.product_id for line in summary.lines]),
-    }
+    context = {**_cart_context(request), "errors": errors or []}
     return render(request, "orders/cart.html", context, status=status)
 
 
@@ -45,6 +45,33 @@ def _form_errors(form) -> list[str]:
 @require_GET
 def cart_view(request: HttpRequest) -> HttpResponse:
     return _cart_page(request)
+
+
+# The pieces of a page that follow its cart, by name (their data-slot-block): every page's header
+# link, and the cart page's lines, totals and "Complete your order" shelf.
+CART_FRAGMENTS = {"cart:count": "orders/partials/cart_link.html"}
+CART_PAGE_FRAGMENTS = {
+    "cart:page": "orders/partials/cart_contents.html",
+    "cart_complete": "orders/partials/cart_complete.html",
+}
+
+
+@require_GET
+def cart_fragments_view(request: HttpRequest) -> JsonResponse:
+    """The cart's pieces of a page as HTML (?page=cart adds the cart page's own), rendered by the
+    partials the page renders, for tracker.js to swap in when the live channel says the cart
+    changed in another tab. Fetched over HTTP rather than rendered on the socket: the socket's
+    handshake cookies go stale when the session is made (the first add to cart) or cycled (login)
+    after it opened, and this request carries the browser's current ones."""
+    fragments = CART_FRAGMENTS
+    context: dict = {}
+    if request.GET.get("page") == "cart":
+        fragments = {**CART_FRAGMENTS, **CART_PAGE_FRAGMENTS}
+        context = _cart_context(request)
+    html = {name: render_to_string(template, context, request=request) for name, template in fragments.items()}
+    response = JsonResponse({"fragments": html})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST

@@ -415,11 +415,11 @@ LIVE_BIND = env("LIVE_BIND", default="0.0.0.0:8001")
 # TRACKING_MAX_BODY_BYTES, a client sending faster than its batches are stored holds 1 MB at
 # most before TCP itself pushes back.
 LIVE_WS_MAX_QUEUE = 8
-# Pushes kept per visitor for a reconnecting page, and for how long; an older gap is resynced
-# with a fresh render instead of a replay.
 # Called as hook(fired=[(visitor id, rule id, subject), ...]) after each round of absence timers
 # fired (merchandising/timers.py), with those this round recorded first.
 MERCHANDISING_FIRED_HOOKS = ["live.hooks.rules_fired"]
+# Pushes kept per visitor for a reconnecting page, and for how long; an older gap is resynced
+# with a fresh render instead of a replay.
 LIVE_PUSH_KEEP = 50
 LIVE_PUSH_KEEP_SECONDS = env.int("LIVE_PUSH_KEEP_SECONDS", default=600)
 

@@ -3,14 +3,14 @@
  * Sends nothing before consent. Batches go at BATCH_SIZE, after FLUSH_MS and by
  * sendBeacon on pagehide; unsent ones wait in localStorage, retried with backoff. Each
  * event has a client-made UUID, so a retry is stored once. An open WebSocket carries the
- * batches (one not acknowledged goes again over HTTP) and brings re-rendered slots,
- * numbered so a reconnect resumes.
+ * batches (one not acknowledged goes again over HTTP) and brings the slots (and cart)
+ * re-rendered after a cart change, numbered so a reconnect resumes.
  */
 (function (w, d) {
   "use strict";
   var root = d.documentElement;
   var cfg = w.llTrack || {};
-  var ENDPOINT = cfg.endpoint || "/t/collect";
+  var ENDPOINT = cfg.endpoint || "/t/collect", SESSION = cfg.session || "/t/session";
   var BATCH_SIZE = 20, FLUSH_MS = 1500, MAX_QUEUE = 500, MAX_BACKOFF = 60000;
   var STORE = "ll_queue";
   var ECOMMERCE = {
@@ -22,7 +22,8 @@
   var script = d.currentScript, loc = w.location;
   var SOCKET = script && script.getAttribute("data-socket") ||
     (loc.protocol === "https:" ? "wss://" : "ws://") + loc.host + "/ws/live";
-  var ws = null, up = false, bid = 0, acking = null, seq = null, tries = 0, io = null;
+  var CART = script && script.getAttribute("data-cart-fragments");
+  var ws = null, up = false, bid = 0, acking = null, seq = null, tries = 0, io = null, carting = null;
 
   function uuid() {
     if (w.crypto && w.crypto.randomUUID) return w.crypto.randomUUID();
@@ -112,8 +113,14 @@
       var m = JSON.parse(ev.data);
       if (m.id === bid && acking) {
         if (m.type === "ack") done(); else { unack(); inflight = false; retry(); }
+        // The socket cannot set the session cookie; a request can.
+        if (m.slide) w.fetch(SESSION, { credentials: "same-origin" }).catch(function () {});
       } else if (m.type === "welcome") seq = m.seq;
-      else if (m.type === "push" && (m.resync || m.seq > seq)) { seq = m.seq; swap(m.slots); }
+      else if (m.type === "push" && (m.resync || m.seq > seq)) {
+        seq = m.seq; swap(m.slots);
+        // The push may beat the answer that sets the cart's session cookie (the first add).
+        if (m.kind === "cart") { clearTimeout(carting); carting = setTimeout(cart, 300); }
+      }
     };
     ws.onclose = function (ev) {
       ws = null; up = false;
@@ -129,6 +136,12 @@
       el.outerHTML = slots[name];
       observe(d.querySelector(sel));
     }
+  }
+  // The cart changed elsewhere: this page's cart pieces, for the browser's current cookies.
+  function cart() {
+    if (!CART) return;
+    w.fetch(CART + "?page=" + root.getAttribute("data-page-type"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok && r.json(); }).then(function (j) { if (j) swap(j.fragments); }, function () {});
   }
   function beacon() {
     if (!queue.length || !w.navigator.sendBeacon) return;

@@ -105,3 +105,53 @@ def test_events_go_over_the_socket_fall_back_to_http_once_and_a_cart_add_updates
     ids = list(Event.objects.filter(visitor_id=visitor).values_list("event_id", flat=True))
     assert len(ids) == len(set(ids))
     context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+def test_a_cart_change_in_one_tab_updates_the_header_count_shelf_and_cart_page_of_the_others(
+    live_asgi, browser, shot, width, height
+):
+    category = CategoryFactory(name="Teapots", slug="teapots")
+    products = ProductFactory.create_batch(12, category=category, stock=5)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    home = context.new_page()
+    home.goto(live_asgi.url + "/")
+    home.click("#consent-banner button[value=granted]")
+    home.wait_for_selector("#consent-banner", state="hidden")
+    home.reload()
+    cart = context.new_page()
+    cart.goto(live_asgi.url + "/cart/")
+    assert cart.locator(".empty__title").inner_text() == "Your cart is empty."
+    for page in (home, cart):
+        # The sockets are open (a page view over the socket is stored as soon as it is).
+        _wait_for(page, lambda page=page: page.evaluate("!!document.querySelector('.cart-link__count')"))
+    home.wait_for_timeout(1000)
+    home.evaluate("document.querySelector('[data-slot-block=home_recommended]').dataset.before = '1'")
+    assert home.locator(".cart-link__count").inner_text() == "0"
+
+    product_page = context.new_page()
+    product_page.goto(live_asgi.url + products[3].get_absolute_url())
+    product_page.fill("form.add-to-cart input[name=quantity]", "2")
+    product_page.click("form.add-to-cart button[type=submit]")
+    product_page.wait_for_load_state()
+
+    # No reload: the header's count, the shelf and the cart page's lines follow.
+    home.wait_for_function("() => document.querySelector('.cart-link__count').textContent.trim() === '2'", timeout=5000)
+    home.wait_for_function(
+        "() => { const el = document.querySelector('[data-slot-block=home_recommended]');"
+        " return el && !el.dataset.before; }",
+        timeout=5000,
+    )
+    cart.wait_for_selector(f".cart-line__title:has-text('{products[3].title}')", timeout=5000)
+    assert cart.locator(".cart-link__count").inner_text() == "2"
+    assert cart.locator(f"#quantity-{products[3].pk}").input_value() == "2"
+    shot(home, f"{width}-01-home-after-add-elsewhere")
+    shot(cart, f"{width}-02-cart-after-add-elsewhere")
+
+    # The swapped-in cart's forms work: remove the line there, and home's count goes back to 0.
+    cart.click(".cart-line__remove button")
+    cart.wait_for_load_state()
+    assert cart.locator(".empty__title").inner_text() == "Your cart is empty."
+    home.wait_for_function("() => document.querySelector('.cart-link__count').textContent.trim() === '0'", timeout=5000)
+    shot(home, f"{width}-03-home-after-remove-elsewhere")
+    context.close()

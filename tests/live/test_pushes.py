@@ -1,11 +1,14 @@
 """Pushes: an add_to_cart refreshes the slots on open pages; a reconnecting page misses and repeats none."""
 
 import json
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from websockets.exceptions import ConnectionClosed
 
 from shop.keyspace import RedisBatch, live_push_keys, redis_client
 from tests.factories.catalog import ProductFactory
@@ -50,7 +53,7 @@ def test_an_add_to_cart_pushes_the_pages_slots_rendered_by_the_slot_template(liv
         send_events(client, raw_event("add_to_cart", product_id=products[1].pk, props={"quantity": 1}))
         pushed = frame(home)
         on_product_page = frame(product_page)
-    assert (pushed["type"], pushed["seq"], pushed["kind"], pushed["cause"]) == ("push", 1, "slots", "add_to_cart")
+    assert (pushed["type"], pushed["seq"], pushed["kind"], pushed["cause"]) == ("push", 1, "cart", "add_to_cart")
     # with the page's content slots, empty ones included, so an offer that ended goes from the page too
     assert set(pushed["slots"]) == {"home_recommended", "home_trending", "content:site_banner", "content:home_banner"}
     assert pushed["slots"]["content:home_banner"].strip() == '<div hidden data-slot-block="content:home_banner"></div>'
@@ -152,11 +155,75 @@ def test_the_push_waits_for_the_round_trip_that_writes_the_profile_and_the_log(l
 
 def test_a_socket_quiet_for_longer_than_the_layers_read_timeout_still_gets_its_push(live_asgi, visitor, products):
     """The channel layer's blocking read (5 s) outlasting redis-py's socket timeout killed such sockets."""
-    import time
-
     with live_asgi.socket(visitor.cookies) as page:
         page.send(json.dumps({"type": "hello", "page": "home"}))
         frame(page)
         time.sleep(6)
         send_events(shopper_client(visitor), raw_event("add_to_cart", product_id=products[0].pk))
         assert frame(page)["seq"] == 1
+
+
+def test_a_cart_change_in_one_tab_tells_the_visitors_other_pages_and_refreshes_shelves(live_asgi, visitor, products):
+    """The storefront records add_to_cart and remove_from_cart itself; each pushes a cart change
+    to every open page of the visitor, whose tracker then fetches the cart's pieces."""
+    client = shopper_client(visitor)
+    with live_asgi.socket(visitor.cookies) as listing, live_asgi.socket(visitor.cookies) as home:
+        listing.send(json.dumps({"type": "hello", "page": None}))
+        home.send(json.dumps({"type": "hello", "page": "home"}))
+        frame(listing), frame(home)
+        send_events(client, raw_event("view_item", product_id=products[1].pk))
+        added = client.post(reverse("orders:cart_add"), {"product_id": products[2].pk, "quantity": "2"})
+        assert added.status_code == 302
+        on_listing, on_home = frame(listing), frame(home)
+        removed = client.post(reverse("orders:cart_remove"), {"product_id": products[2].pk})
+        assert removed.status_code == 302
+        after_remove = frame(home)
+    assert (on_listing["seq"], on_listing["kind"], on_listing["cause"]) == (1, "cart", "add_to_cart")
+    # A page without slots gets the cart change alone.
+    assert on_listing["slots"] == {}
+    assert (on_home["kind"], on_home["cause"]) == ("cart", "add_to_cart")
+    assert "home_recommended" in on_home["slots"]
+    assert (after_remove["seq"], after_remove["kind"], after_remove["cause"]) == (2, "cart", "remove_from_cart")
+
+
+def _rss_kib() -> int:
+    """This process's resident memory: the server under test runs in a thread of it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_a_page_that_stops_reading_is_closed_as_a_slow_client_without_its_pushes_piling_up(
+    live_asgi, visitor, products, settings
+):
+    """Thousands of pushes for a page that reads none: the server holds what the socket's buffers
+    take, waits the send timeout, and closes it (4409); the rest are never rendered or kept."""
+    from live.pushes import SLOTS, pushes_queue
+
+    settings.LIVE_SEND_TIMEOUT_SECONDS = 1
+    settings.LIVE_PUSH_KEEP = 3000
+    send_events(shopper_client(visitor), raw_event("view_item", product_id=products[1].pk))
+    # max_queue=1: the client stops taking frames off the socket once one waits unread.
+    with live_asgi.socket(visitor.cookies, max_queue=1) as page:
+        page.send(json.dumps({"type": "hello", "page": "home"}))
+        assert frame(page) == {"type": "welcome", "seq": 0}
+        before = _rss_kib()
+        batch = RedisBatch()
+        pushes_queue(batch=batch, pushes=[(visitor.visitor_id, SLOTS, "flood")] * 3000)
+        batch.execute()
+        peak = before
+        started = time.monotonic()
+        while time.monotonic() - started < 4:
+            peak = max(peak, _rss_kib())
+            time.sleep(0.05)
+        received, size = 0, 0
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                message = page.recv(timeout=5)
+                received, size = received + 1, len(message)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4409, "slow_client")
+    # The page got what the socket's buffers held when it stopped, not the 3,000 (some 40 MB).
+    assert 0 < received < 3000
+    assert size * 3000 > 20 * 1024 * 1024
+    assert peak - before < 16 * 1024, f"server memory grew {peak - before} KiB for an unread socket"

@@ -176,3 +176,38 @@ def test_two_hundred_sockets_opening_at_once_are_all_served(live_asgi, visitor):
 
     answers = asyncio.run(burst())
     assert answers == ["welcome"] * 200
+
+
+def test_opening_the_socket_slides_the_session_cookie_as_a_page_load_does(live_asgi, visitor, settings):
+    with live_asgi.socket(visitor.cookies) as socket:
+        cookies = socket.response.headers.get_all("Set-Cookie")
+    session = next(cookie for cookie in cookies if cookie.startswith("ll_sid="))
+    assert session.startswith(f"ll_sid={visitor.session_id};")
+    assert f"Max-Age={settings.TRACKING_SESSION_MINUTES * 60}" in session and "HttpOnly" in session
+    assert any(cookie.startswith(f"ll_vid={visitor.visitor_id};") for cookie in cookies)
+
+
+def test_a_long_open_socket_asks_the_page_to_slide_its_session_and_a_lapsed_one_sends_the_batch_to_http(
+    live_asgi, visitor, settings
+):
+    """The session cookie lives TRACKING_SESSION_MINUTES from its last renewal, as over HTTP:
+    past half of it an ack asks the page to renew it (GET tracking:session); past all of it the
+    browser's cookie is gone, so the socket closes and the batch goes over HTTP, which starts the
+    next session as it would have without the socket."""
+    settings.TRACKING_SESSION_MINUTES = 0.03  # 1.8 s
+
+    def batch(socket, number):
+        socket.send(json.dumps({"type": "batch", "id": number, "events": [RawEventFactory()]}))
+        return answer(socket)
+
+    with live_asgi.socket(visitor.cookies) as socket:
+        assert "slide" not in batch(socket, 1)
+        time.sleep(1.1)
+        assert batch(socket, 2)["slide"] is True
+        assert "slide" not in batch(socket, 3)
+        time.sleep(2)
+        late = RawEventFactory()
+        socket.send(json.dumps({"type": "batch", "id": 4, "events": [late]}))
+        assert closed_with(socket) == (4440, "session_ended")
+    assert Event.objects.filter(visitor_id=visitor.visitor_id).count() == 3
+    assert not Event.objects.filter(event_id=late["event_id"]).exists()

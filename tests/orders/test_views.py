@@ -90,6 +90,37 @@ def test_update_and_remove_lines(client):
     assert again.status_code == 400
 
 
+def test_the_cart_fragments_are_the_pages_own_partials_for_the_cart_as_it_is_now(client):
+    lamp = ProductFactory(title="Walnut Desk Lamp", price=Decimal("45.00"), stock=3)
+    url = reverse("orders:cart_fragments")
+    empty = client.get(url, {"page": "home"}).json()["fragments"]
+    assert set(empty) == {"cart:count"}
+    assert '<span class="cart-link__count">0</span>' in empty["cart:count"]
+    _add(client, lamp.pk, "2")
+    home = client.get(url, {"page": "home"})
+    assert home["Cache-Control"] == "no-store"
+    assert '<span class="cart-link__count">2</span>' in home.json()["fragments"]["cart:count"]
+    # The header the page renders is the fragment, byte for byte.
+    assert home.json()["fragments"]["cart:count"].strip() in client.get(reverse("home")).content.decode()
+
+    cart = client.get(url, {"page": "cart"}).json()["fragments"]
+    assert set(cart) == {"cart:count", "cart:page", "cart_complete"}
+    assert 'data-slot-block="cart:page"' in cart["cart:page"] and "Walnut Desk Lamp" in cart["cart:page"]
+    assert "£90.00" in cart["cart:page"]
+    # Its forms post: they carry the session's CSRF token.
+    form_client = Client(enforce_csrf_checks=True)
+    form_client.cookies = client.cookies
+    token = cart["cart:page"].split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    update = {"product_id": lamp.pk, "quantity": "1", "csrfmiddlewaretoken": token}
+    assert form_client.post(reverse("orders:cart_update"), update).status_code == 302
+
+
+def test_the_cart_fragments_answer_only_get_and_ignore_an_unknown_page(client):
+    assert client.post(reverse("orders:cart_fragments")).status_code == 405
+    odd = client.get(reverse("orders:cart_fragments"), {"page": "<script>"}).json()["fragments"]
+    assert set(odd) == {"cart:count"}
+
+
 def test_cart_endpoints_refuse_get(client):
     assert client.get(reverse("orders:cart_add")).status_code == 405
 

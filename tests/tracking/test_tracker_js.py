@@ -12,8 +12,9 @@ from tracking.registry import REGISTRY
 
 TRACKER = Path(__file__).resolve().parents[2] / "static" / "js" / "tracker.js"
 # Unminified and gzipped; minified it is about two thirds of that (2.9 kB with terser, 2.3 kB
-# before the WebSocket transport and the slot swap).
-GZIP_BUDGET = 4.5 * 1024
+# before the WebSocket transport and the slot swap). 4.5 kB until the cart pieces' fetch after a
+# cart push and the session slide an ack may ask for (4.6 kB with them).
+GZIP_BUDGET = 4.75 * 1024
 
 
 def test_tracker_is_small():

@@ -38,6 +38,16 @@ def test_consent_mints_visitor_and_session_cookies(consented):
     assert consented.cookies[VISITOR_COOKIE]["httponly"]
 
 
+def test_the_session_slide_renews_the_session_cookie_and_says_nothing_else(consented):
+    session = consented.cookies[SESSION_COOKIE].value
+    del consented.cookies[SESSION_COOKIE]["max-age"]
+    response = consented.get(reverse("tracking:session"))
+    assert (response.status_code, response.content, response["Cache-Control"]) == (204, b"", "no-store")
+    assert response.cookies[SESSION_COOKIE].value == session
+    assert response.cookies[SESSION_COOKIE]["max-age"] == 1800
+    assert consented.post(reverse("tracking:session")).status_code == 405
+
+
 def test_no_consent_no_events(client):
     response = post(client, {"events": [RawEventFactory()]})
     assert response.status_code == 403
