@@ -1,10 +1,9 @@
 /*
  * Larder & Loom tracker: consent-aware, dependency-free, GA4 dataLayer-compatible.
- * Sends nothing before consent. Batches go at BATCH_SIZE, after FLUSH_MS and by
- * sendBeacon on pagehide; unsent ones wait in localStorage, retried with backoff. Each
- * event has a client-made UUID, so a retry is stored once. An open WebSocket carries the
- * batches (one not acknowledged goes again over HTTP) and brings the slots (and cart)
- * re-rendered after a cart change, numbered so a reconnect resumes.
+ * Nothing is sent before consent. Batches go at BATCH_SIZE, after FLUSH_MS and by
+ * sendBeacon on pagehide; unsent ones wait in localStorage. Event ids are made here, so
+ * a retry is stored once. An open WebSocket carries batches (unacknowledged ones go again
+ * by HTTP) and brings numbered pushes of re-rendered slots and cart.
  */
 (function (w, d) {
   "use strict";
