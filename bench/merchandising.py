@@ -101,6 +101,7 @@ def part_page(args) -> None:
 
     print(f"preparing: {args.products} products, {args.visitors} simulated shoppers, models trained ...", flush=True)
     slugs, visitors, _ = prepare(products=args.products, visitors=args.visitors)
+    paths = [f"/p/{slug}/" for slug in slugs]
     from django.db import connection
 
     from merchandising.services import publication_build, publication_store
@@ -121,13 +122,13 @@ def part_page(args) -> None:
         with Gunicorn() as server:
             for raw in (busy, empty):
                 publication_store(raw)
-                phase(server.port, slugs=slugs, visitors=visitors, seconds=2, concurrency=args.concurrency, seed=0)
+                phase(server.port, paths=paths, visitors=visitors, seconds=2, concurrency=args.concurrency, seed=0)
             for round_number in range(args.rounds):
                 for kind, raw in (("rules", busy), ("none", empty)):
                     publication_store(raw)
                     results[kind] += phase(
                         server.port,
-                        slugs=slugs,
+                        paths=paths,
                         visitors=visitors,
                         seconds=args.seconds,
                         concurrency=args.concurrency,

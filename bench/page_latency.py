@@ -23,17 +23,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import USER_AGENT, Gunicorn, database_drop, database_recreate, django_setup, percentile
+from bench._server import (
+    DATABASE_NAME,
+    USER_AGENT,
+    Gunicorn,
+    database_drop,
+    database_recreate,
+    django_setup,
+    percentile,
+)
 from tracking.payloads import raw_event
 
 # The target of the issue: the personalized page's p99 at most 15% above the plain page's.
 TARGET_P99_RATIO = 1.15
 
 
-def prepare(*, products: int, visitors: int) -> tuple[list[str], list[str], list[int]]:
-    """Seed a catalog, simulate shoppers through the real ingest path, train and serve models."""
-    database_recreate()
-    django_setup()
+def prepare(
+    *, products: int, visitors: int, name: str = DATABASE_NAME, extra: dict | None = None
+) -> tuple[list[str], list[str], list[int]]:
+    """Seed a catalog, simulate shoppers through the real ingest path, train and serve models
+    (on database name, with extra in the environment, e.g. another BENCH_REDIS_URL)."""
+    database_recreate(name=name)
+    django_setup(name=name, extra=extra)
     from django.core.management import call_command
 
     from shop.catalog.models import Product
@@ -50,8 +61,10 @@ def prepare(*, products: int, visitors: int) -> tuple[list[str], list[str], list
 
 
 def phase(
-    port: int, *, slugs: list[str], visitors: list[str], seconds: float, concurrency: int, seed: int
+    port: int, *, paths: list[str], visitors: list[str], seconds: float, concurrency: int, seed: int
 ) -> list[float]:
+    """GETs of paths (picked at random) by visitors with consent from concurrency keep-alive
+    connections for seconds; the latency of each answer (anything but 200 stops the run)."""
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
@@ -65,14 +78,14 @@ def phase(
             headers = {"User-Agent": USER_AGENT, "Cookie": f"ll_consent=granted; ll_vid={visitor}"}
             began = time.perf_counter()
             try:
-                conn.request("GET", f"/p/{rng.choice(slugs)}/", headers=headers)
+                conn.request("GET", rng.choice(paths), headers=headers)
                 response = conn.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException):
                 conn.close()
                 continue
             if response.status != 200:
-                raise RuntimeError(f"product page answered {response.status}")
+                raise RuntimeError(f"{response.status} from a page")
             mine.append(time.perf_counter() - began)
         conn.close()
         with lock:
@@ -129,28 +142,34 @@ def freshness(port: int, *, products: list[int], samples: int, seed: int) -> tup
     return times, changed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of one phase")
-    parser.add_argument("--rounds", type=int, default=3, help="ON/OFF pairs")
+def page_arguments(parser: argparse.ArgumentParser, *, seconds: float, rounds: str) -> None:
+    """The options of a bench that alternates page phases on a prepared shop."""
+    parser.add_argument("--seconds", type=float, default=seconds, help="length of one phase")
+    parser.add_argument("--rounds", type=int, default=3, help=rounds)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--products", type=int, default=2000)
     parser.add_argument("--visitors", type=int, default=300)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    page_arguments(parser, seconds=8.0, rounds="ON/OFF pairs")
     parser.add_argument("--samples", type=int, default=200, help="freshness samples")
     args = parser.parse_args()
 
     print(f"preparing: {args.products} products, {args.visitors} simulated shoppers, models trained ...", flush=True)
     slugs, visitors, carted = prepare(products=args.products, visitors=args.visitors)
+    paths = [f"/p/{slug}/" for slug in slugs]
     results: dict[str, list[float]] = {"on": [], "off": []}
     try:
         with Gunicorn() as on, Gunicorn(environment={"PERSONALIZATION_ENABLED": "0"}) as off:
             for server in (on, off):  # warm: first requests load model snapshots and templates
-                phase(server.port, slugs=slugs, visitors=visitors, seconds=2, concurrency=args.concurrency, seed=0)
+                phase(server.port, paths=paths, visitors=visitors, seconds=2, concurrency=args.concurrency, seed=0)
             for round_number in range(args.rounds):
                 for kind, server in (("on", on), ("off", off)):
                     results[kind] += phase(
                         server.port,
-                        slugs=slugs,
+                        paths=paths,
                         visitors=visitors,
                         seconds=args.seconds,
                         concurrency=args.concurrency,
