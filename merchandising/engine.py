@@ -49,7 +49,7 @@ class Action:
     products: tuple[int, ...] = ()
     category: int | None = None
     subject_product: bool = False
-    block: dict | None = None  # a block's published fields
+    block: "BlockView | None" = None  # parsed once, when the publication is
     offer: dict | None = None  # {"id", "text", "code", "automatic"}
 
 
@@ -93,22 +93,14 @@ class BlockView:
 
     @classmethod
     def from_json(cls, raw: dict) -> "BlockView":
+        """A block as services.publication_build publishes it: its fields by name."""
         return cls(
-            id=raw["id"],
-            name=raw["name"],
-            slot=raw["slot"],
-            kind=raw["kind"],
-            headline=raw["headline"],
-            body=raw["body"],
-            link_url=raw["link_url"],
-            link_text=raw["link_text"],
-            products=tuple(raw["products"]),
-            segments=frozenset(raw["segments"]),
-            excluded=frozenset(raw["excluded"]),
-            only_by_rule=raw["only_by_rule"],
-            priority=raw["priority"],
-            starts=raw["starts"],
-            ends=raw["ends"],
+            **{
+                **raw,
+                "products": tuple(raw["products"]),
+                "segments": frozenset(raw["segments"]),
+                "excluded": frozenset(raw["excluded"]),
+            }
         )
 
 
@@ -161,7 +153,10 @@ def index_build(raw: bytes | str) -> Index:
             ends=item["ends"],
             trigger=trigger,
             conditions=conditions,
-            actions=tuple(Action(**action) for action in item["actions"]),
+            actions=tuple(
+                Action(**{**action, "block": BlockView.from_json(action["block"]) if action["block"] else None})
+                for action in item["actions"]
+            ),
         )
         if isinstance(trigger, PageTrigger):
             kind, value = trigger.subject or (None, None)
@@ -271,8 +266,8 @@ def explain(node: Cond, facts: Facts, subject_product: int | None) -> tuple[bool
         product = subject_product if subject_product is not None else facts.product
         if product is None:
             return False, "no product to check stock of"
-        held = facts.in_stock_of(product) == node.wanted
-        return held, f"product {product} {'in stock' if facts.in_stock_of(product) else 'out of stock'}"
+        in_stock = facts.in_stock_of(product)
+        return in_stock == node.wanted, f"product {product} {'in stock' if in_stock else 'out of stock'}"
     if isinstance(node, Variant):
         got = facts.variants.get(node.experiment)
         return got == node.variant, f"experiment “{node.experiment}”: {got or 'not in it'}"
@@ -349,12 +344,12 @@ def decide(index: Index, facts: Facts, *, content_slots: Iterable[str]) -> Decis
         placed = []
         for action in rule.actions:
             if action.kind in ("block", "offer"):
-                slot = action.block["slot"] if action.kind == "block" else (action.content_slot or SITE_SLOT)
+                slot = action.block.slot if action.kind == "block" else (action.content_slot or SITE_SLOT)
                 if slot in slots and slot not in placements:
                     placements[slot] = Placement(
                         slot=slot,
                         rule_id=rule.id,
-                        block=BlockView.from_json(action.block) if action.block else None,
+                        block=action.block,
                         offer=action.offer,
                         subject_product=subject_product,
                     )

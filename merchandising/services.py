@@ -100,7 +100,7 @@ def _action_json(action: RuleAction) -> dict:
         "block": action.block_id,
         "offer": action.offer_id,
         "content_slot": action.content_slot,
-        "products": sorted(action.products.values_list("pk", flat=True)),
+        "products": sorted(product.pk for product in action.products.all()),
         "category": action.category_id,
         "subject_product": action.subject_product,
         "slot": action.slot,
@@ -188,15 +188,10 @@ def publication_build() -> str:
     for rule in rules:
         actions = []
         for action in rule.actions.all():
+            # What the history records, with the block and offer themselves in place of their ids.
             actions.append(
                 {
-                    "kind": action.kind,
-                    "content_slot": action.content_slot,
-                    "slot": action.slot,
-                    "position": action.position,
-                    "products": [product.pk for product in action.products.all()],
-                    "category": action.category_id,
-                    "subject_product": action.subject_product,
+                    **_action_json(action),
                     "block": _block_json(action.block) if action.block_id else None,
                     "offer": _offer_json(action.offer) if action.offer_id else None,
                 }

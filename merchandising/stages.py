@@ -8,6 +8,7 @@ exploration, so a pinned product is where the merchandiser put it.
 
 import json
 import logging
+from functools import cache
 
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -52,13 +53,8 @@ def _fired(state, now_ms: int) -> dict[int, str]:
     return fired
 
 
-def _cart_value(cart: dict[int, int]) -> int:
-    prices = products_prices(ids=set(cart))
+def _cart_cents(cart: dict[int, int], prices: dict) -> int:
     return sum(round(prices[pid][0] * 100) * quantity for pid, quantity in cart.items() if pid in prices)
-
-
-def _cart_categories(cart: dict[int, int]) -> set[int]:
-    return {category for _, category in products_prices(ids=set(cart)).values()}
 
 
 def _variants(page: PageFill) -> dict[str, str]:
@@ -85,20 +81,23 @@ class RulesDecide(Stage):
         index = index_of(raw)
         now = timezone.now()
         profile = page.profile
+        cart = dict(profile.cart) if profile is not None else {}
+        # Asked at most once a page, however many rules ask about the cart or a product's stock.
+        prices = cache(lambda: products_prices(ids=set(cart)))
         facts = Facts(
             page=page.page,
             product=page.page_products[0] if page.page == "product" and page.page_products else None,
             category=page.category_id,
             term=page.search_term.strip().casefold() if page.search_term else None,
             segments=state.segments,
-            cart=dict(profile.cart) if profile is not None else {},
+            cart=cart,
             device=page.device,
             now=now,
             fired=_fired(state, int(now.timestamp() * 1000)),
             shown_today={int(rule): int(count) for rule, count in state.shown.items()},
-            cart_value_of=_cart_value,
-            cart_categories_of=_cart_categories,
-            in_stock_of=lambda product: bool(products_sellable_ids(ids={product})),
+            cart_value_of=lambda cart: _cart_cents(cart, prices()),
+            cart_categories_of=lambda cart: {category for _, category in prices().values()},
+            in_stock_of=cache(lambda product: bool(products_sellable_ids(ids={product}))),
             variants_of=lambda: _variants(page),
         )
         decision = decide(index, facts, content_slots=content_slots(page.page))
