@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -265,9 +265,14 @@ def timers_fire(*, limit: int = FIRE_LIMIT, now: datetime | None = None) -> Fire
     rows = [
         (rule_id, owner, subject, datetime.fromtimestamp(due_ms / 1000, UTC), now)
         for owner, rule_id, subject, due_ms in parsed
-        if rule_id in rules
     ]
-    inserted = _insert(rows) if rows else set()
+    try:
+        inserted = _insert([row for row in rows if row[0] in rules])
+    except IntegrityError:
+        # A rule deleted since this process read the rules: read them again, and its timers drop.
+        timer_rules_forget()
+        rules = {rule.id: rule for rule in timer_rules()}
+        inserted = _insert([row for row in rows if row[0] in rules])
     batch = RedisBatch(client)
     pushes = []
     for (owner, rule_id, subject, due_ms), visitor in zip(parsed, visitors, strict=True):

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -173,7 +173,16 @@ def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime
         if entered
     ]
     if entries:
-        Membership.objects.bulk_create(entries, ignore_conflicts=True)
+        try:
+            with transaction.atomic():
+                Membership.objects.bulk_create(entries, ignore_conflicts=True)
+        except IntegrityError:
+            # A segment deleted since this process read the definitions: its entries go with it.
+            catalogue_forget()
+            held = {entry.segment_id for entry in entries}
+            alive = set(Segment.objects.filter(pk__in=held).values_list("pk", flat=True))
+            kept = [entry for entry in entries if entry.segment_id in alive]
+            Membership.objects.bulk_create(kept, ignore_conflicts=True)
     leaving: dict[str, list[str]] = defaultdict(list)
     for owner, slug, entered in changes:
         if not entered:

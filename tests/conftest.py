@@ -42,6 +42,20 @@ def _block_outbound_network():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_copies():
+    """Each test reads the segment definitions and timer rules it made, never a copy an earlier
+    test left in this process for the seconds those copies live."""
+    from merchandising.timers import timer_rules_forget
+    from segments.services import catalogue_forget
+
+    catalogue_forget()
+    timer_rules_forget()
+    yield
+    catalogue_forget()
+    timer_rules_forget()
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts from an empty test Redis database (db 15, never the demo's)."""
     connection = get_redis_connection("default")

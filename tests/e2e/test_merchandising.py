@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from merchandising.models import RuleAction
 from merchandising.services import rules_publish
-from merchandising.timers import timer_rules_forget, timers_fire
+from merchandising.timers import timers_fire
 from shop.orders.models import Order
 from tests.e2e.checkout import checkout_place
 from tests.e2e.test_admin_charts import _errors, _log_in
@@ -32,7 +32,6 @@ def wait_for(condition, page, *, seconds=10):
 
 
 def test_view_wait_see_the_offer_and_order_with_it(live_server, page, shot):
-    timer_rules_forget()
     kettle = ProductFactory(title="Copper Kettle", price=Decimal("40.00"), stock=3)
     offer = OfferFactory(name="Kettle nudge", value=10)
     CouponFactory(code="KETTLE10", offer=offer)

@@ -27,13 +27,6 @@ pytestmark = pytest.mark.django_db
 ABSENT = {"event": "view_item", "then_no": ["add_to_cart"], "within": "10m", "same": "product"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rules():
-    timer_rules_forget()
-    yield
-    timer_rules_forget()
-
-
 @pytest.fixture
 def discount_rule():
     offer = OfferFactory(name="Ten off it", value=10)
@@ -190,3 +183,14 @@ def test_timers_redis_lost_are_set_again_from_the_record_and_fire_once(discount_
     result = fire(start + timedelta(minutes=16))
     assert (result.fired, result.already) == (1, 2)
     assert RuleFiring.objects.filter(subject=str(later.pk)).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rule_deleted_while_this_process_still_holds_it_costs_no_other_firing():
+    kept, doomed = RuleFactory(trigger=ABSENT), RuleFactory(trigger=ABSENT)
+    visitor, product, start = uuid.uuid4(), ProductFactory(), timezone.now()
+    ingest(visitor, "view_item", product, at=start)
+    doomed.delete()
+    fired = fire(start + timedelta(minutes=10))
+    assert (fired.fired, fired.dropped) == (1, 1)
+    assert list(RuleFiring.objects.values_list("rule_id", flat=True)) == [kept.pk]

@@ -10,6 +10,7 @@ from django_redis import get_redis_connection
 from segments import services
 from segments.conditions import definition_parse
 from segments.hooks import SegmentHook
+from segments.models import Membership
 from segments.services import catalogue_forget, segments_backfill
 from shop.keyspace import RedisBatch, segment_counts_key, segment_meta_key
 from tests.factories.segments import SegmentFactory
@@ -157,3 +158,14 @@ def test_batches_after_the_backfill_count_as_ever(two_views):
     assert live(owner) == {"three"}
     _view(visitor, 4, 4)
     assert live(owner) == set() == backfilled(owner, at=T0 + timedelta(minutes=4))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_segment_deleted_while_this_process_still_holds_it_costs_no_other_entry():
+    SegmentFactory(slug="viewers", definition={"event": "view_item", "within": "1h", "at_least": 1})
+    doomed = SegmentFactory(slug="doomed", definition={"event": "view_item", "within": "1h", "at_least": 1})
+    visitor = uuid.uuid4()
+    services.catalogue_load()
+    doomed.delete()
+    ingest(visitor, "view_item", at=datetime.now(UTC), product_id=1, category_id=5)
+    assert list(Membership.objects.filter(owner=f"v:{visitor}").values_list("segment__slug", flat=True)) == ["viewers"]
