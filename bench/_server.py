@@ -69,8 +69,11 @@ def database_drop(*, name: str = DATABASE_NAME) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def server_environment(*, settings: str = SETTINGS, name: str = DATABASE_NAME, extra: dict | None = None) -> dict:
-    """The environment both gunicorn and this process use: the bench settings, database and Redis db."""
+def server_environment(
+    *, settings: str = SETTINGS, name: str = DATABASE_NAME, extra: dict | None = None, root: Path = ROOT
+) -> dict:
+    """The environment both gunicorn and this process use: the bench settings, database and Redis db
+    (root: the source tree the server runs, another commit's checkout for a baseline)."""
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings,
@@ -79,7 +82,7 @@ def server_environment(*, settings: str = SETTINGS, name: str = DATABASE_NAME, e
         "LOG_LEVEL": "WARNING",
         **(extra or {}),
     }
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), environment.get("PYTHONPATH")]))
     return environment
 
 
@@ -189,14 +192,17 @@ class Gunicorn:
         args: Sequence[str] = (),
         environment: dict | None = None,
         healthy: bool = True,
+        root: Path = ROOT,
     ):
         self.port = free_port()
+        self.root = root
         self.args = list(args)
         self.healthy = healthy
         self.environment = server_environment(
             settings=settings,
             name=name,
             extra={"GUNICORN_BIND": f"127.0.0.1:{self.port}", "GUNICORN_LOG_LEVEL": "warning", **(environment or {})},
+            root=root,
         )
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
@@ -206,10 +212,10 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "Gunicorn":
-        command = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), *self.args]
+        command = [sys.executable, "-m", "gunicorn", "--config", str(self.root / "gunicorn.conf.py"), *self.args]
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=self.root,
             env=self.environment,
             stdout=self.log,
             stderr=subprocess.STDOUT,

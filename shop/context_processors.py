@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import HttpRequest
 
-from shop.catalog.models import Department
+from shop.catalog.navigation import navigation
 from shop.orders.selectors import cart_for_session, cart_item_count
 
 
@@ -14,7 +14,7 @@ def storefront(request: HttpRequest) -> dict:
     return {
         "shop_name": settings.SHOP_NAME,
         "currency": settings.SHOP_CURRENCY,
-        "nav_departments": Department.objects.prefetch_related("categories"),
+        "nav_departments": navigation(),
         "cart_count": cart_item_count(cart=cart),
         "cart_max_quantity": settings.CART_MAX_QUANTITY,
         "tracking_consent": getattr(getattr(request, "tracking", None), "consent", None),

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 from django.views.defaults import server_error
 
 from personalization.api import page_context
-from shop.catalog.selectors import departments_with_categories, products_newest
+from shop.catalog.navigation import navigation
+from shop.catalog.selectors import products_newest
 
 # Seconds a client is asked to wait while the database does not answer: about what a Postgres
 # restart takes on this project's machine (a few seconds).
@@ -21,7 +22,7 @@ DATABASE_RETRY_AFTER = 5
 @require_GET
 def home_view(request: HttpRequest) -> HttpResponse:
     context = {
-        "departments": departments_with_categories(),
+        "departments": navigation(),
         "newest": products_newest(limit=8),
         **page_context(request, "home"),
     }

@@ -43,16 +43,18 @@ def _block_outbound_network():
 
 @pytest.fixture(autouse=True)
 def _fresh_process_copies():
-    """Each test reads the segment definitions and timer rules it made, never a copy an earlier
-    test left in this process for the seconds those copies live."""
+    """Each test reads the segment definitions, timer rules and department menu it made, never a
+    copy an earlier test left in this process for the seconds those copies live."""
     from merchandising.timers import timer_rules_forget
     from segments.services import catalogue_forget
+    from shop.catalog.navigation import navigation_forget
 
-    catalogue_forget()
-    timer_rules_forget()
+    forgets = (catalogue_forget, timer_rules_forget, navigation_forget)
+    for forget in forgets:
+        forget()
     yield
-    catalogue_forget()
-    timer_rules_forget()
+    for forget in forgets:
+        forget()
 
 
 @pytest.fixture(autouse=True)

@@ -271,10 +271,6 @@ def products_by_sku() -> dict[str, tuple[int, int]]:
     }
 
 
-def departments_with_categories() -> list[Department]:
-    return list(Department.objects.prefetch_related("categories"))
-
-
 @dataclass(frozen=True)
 class RatingSummary:
     average: float | None

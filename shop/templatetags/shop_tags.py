@@ -1,4 +1,4 @@
-"""Storefront filters and tags: money, product attributes, country names, page numbers, dataLayer."""
+"""Storefront filters and tags: money, product cards, product attributes, country names, page numbers, dataLayer."""
 
 import json
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.paginator import Page
 from django.utils.safestring import mark_safe
 
+from shop.catalog.cards import card_html
 from shop.orders.forms import COUNTRIES
 
 register = template.Library()
@@ -31,6 +32,18 @@ def money(value, currency: str = "") -> str:
     digits = f"{abs(amount):,.2f}"
     sign = "−" if amount < 0 else ""
     return f"{sign}{symbol}{digits}" if symbol else f"{sign}{digits} {code}"
+
+
+@register.simple_tag(takes_context=True)
+def product_card(context, product, list_name="", slot="", algorithm="", position=None):
+    return card_html(
+        product,
+        currency=context.get("currency", ""),
+        list_name=list_name,
+        slot=slot,
+        algorithm=algorithm,
+        position=position,
+    )
 
 
 @register.filter

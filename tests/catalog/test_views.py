@@ -123,8 +123,35 @@ def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_qu
     category = CategoryFactory()
     ProductFactory.create_batch(24, category=category)
     client.get(category.get_absolute_url())  # the first page publishes slot settings and rules to Redis
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(7):
         assert client.get(category.get_absolute_url()).status_code == 200
+
+
+def test_a_card_shows_its_products_change_at_once_however_it_was_made(client, kitchen):
+    category, products = kitchen
+    assert "£4.00" in client.get(category.get_absolute_url()).content.decode()
+    # An update that bypasses save() (no updated_at, no signal) still changes what the card shows.
+    type(products["cheap"]).objects.filter(pk=products["cheap"].pk).update(price=Decimal("5.50"), stock=0)
+    page = client.get(category.get_absolute_url()).content.decode()
+    card = page[page.index(f'data-product-id="{products["cheap"].pk}"') :].split("</article>")[0]
+    assert "£5.50" in card and "£4.00" not in card and "Out of stock" in card
+
+
+def test_cards_share_their_markup_but_not_where_they_are_shown(client, kitchen):
+    category, products = kitchen
+    listing = client.get(category.get_absolute_url()).content.decode()
+    searched = client.get(reverse("catalog:search"), {"q": "porcelain"}).content.decode()
+    card = f'data-product-id="{products["dear"].pk}" data-category-id="{category.pk}"'
+    assert f'{card} data-list="category:{category.slug}" data-position="2"' in listing
+    assert f'{card} data-list="search" data-position="1"' in searched
+
+
+def test_a_department_renamed_shows_in_the_menu_on_the_next_page(client, kitchen):
+    category, _ = kitchen
+    assert category.department.name in client.get(reverse("home")).content.decode()
+    category.department.name = "Tableware"
+    category.department.save()
+    assert "Tableware" in client.get(category.get_absolute_url()).content.decode()
 
 
 def test_a_nul_in_the_search_gets_a_400_with_a_message_and_the_rest_is_still_searched(client, kitchen):

@@ -1,0 +1,88 @@
+"""Product cards, each card's markup rendered once per look and kept per process.
+
+A grid or a shelf is mostly cards, and a card's template costs far more than its data: so the
+part of a card that depends only on the product is rendered once for what it shows (its look)
+and reused until any of that changes, while the attributes a page gives it (list, slot,
+algorithm, position) are added around it on every render.
+"""
+
+import threading
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+BODY_TEMPLATE = "catalog/partials/product_card.html"
+# About 1.5 KB a card: a whole demo catalogue, or the busiest part of a large one, per process.
+CARDS_KEPT = 5000
+
+
+class CardLook(NamedTuple):
+    """Everything the card's template shows, and nothing else: two products with one look share markup."""
+
+    product_id: int
+    slug: str
+    title: str
+    price: Decimal
+    compare_at_price: Decimal | None
+    brand: str
+    image: tuple[int, str, str] | None
+    out_of_stock: bool
+    currency: str
+
+
+def card_look(product, *, currency: str) -> CardLook:
+    image = product.main_image
+    return CardLook(
+        product_id=product.pk,
+        slug=product.slug,
+        title=product.title,
+        price=product.price,
+        compare_at_price=product.compare_at_price,
+        brand=product.brand.name if product.brand_id else "",
+        image=(image.pk, image.image.name, image.alt) if image else None,
+        out_of_stock=product.stock == 0,
+        currency=currency,
+    )
+
+
+_bodies: dict[CardLook, SafeString] = {}
+_lock = threading.Lock()
+
+
+def card_body(product, *, currency: str) -> SafeString:
+    """The card's own markup; with DEBUG on it is rendered every time, so an edited template shows."""
+    if settings.DEBUG:
+        return mark_safe(render_to_string(BODY_TEMPLATE, {"product": product, "currency": currency}))  # noqa: S308
+    look = card_look(product, currency=currency)
+    body = _bodies.get(look)
+    if body is None:
+        body = mark_safe(render_to_string(BODY_TEMPLATE, {"product": product, "currency": currency}))  # noqa: S308
+        with _lock:
+            _bodies[look] = body
+            while len(_bodies) > CARDS_KEPT:
+                del _bodies[next(iter(_bodies))]
+    return body
+
+
+def card_html(
+    product, *, currency: str, list_name: str = "", slot: str = "", algorithm: str = "", position: int | None = None
+) -> SafeString:
+    """A card as a grid or a shelf shows it, tagged with what impressions and clicks are attributed to."""
+    tags = [("data-list", list_name), ("data-slot", slot), ("data-algorithm", algorithm), ("data-position", position)]
+    return format_html(
+        '<article class="card{}" data-track-impression data-product-id="{}" data-category-id="{}"{}>{}</article>',
+        " card--out" if product.stock == 0 else "",
+        product.pk,
+        product.category_id,
+        format_html_join("", ' {}="{}"', ((name, value) for name, value in tags if value)),
+        card_body(product, currency=currency),
+    )
+
+
+def cards_forget() -> None:
+    with _lock:
+        _bodies.clear()
