@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 BODY_TEMPLATE = "catalog/partials/product_card.html"
@@ -72,14 +72,13 @@ def card_html(
     product, *, currency: str, list_name: str = "", slot: str = "", algorithm: str = "", position: int | None = None
 ) -> SafeString:
     """A card as a grid or a shelf shows it, tagged with what impressions and clicks are attributed to."""
+    # Plain string building: format_html on every card of a page cost about as much as the body.
     tags = [("data-list", list_name), ("data-slot", slot), ("data-algorithm", algorithm), ("data-position", position)]
-    return format_html(
-        '<article class="card{}" data-track-impression data-product-id="{}" data-category-id="{}"{}>{}</article>',
-        " card--out" if product.stock == 0 else "",
-        product.pk,
-        product.category_id,
-        format_html_join("", ' {}="{}"', ((name, value) for name, value in tags if value)),
-        card_body(product, currency=currency),
+    attributes = "".join(f' {name}="{escape(value)}"' for name, value in tags if value)
+    out = " card--out" if product.stock == 0 else ""
+    return mark_safe(  # noqa: S308 (the attribute values are escaped, the ids are integers)
+        f'<article class="card{out}" data-track-impression data-product-id="{int(product.pk)}" '
+        f'data-category-id="{int(product.category_id)}"{attributes}>{card_body(product, currency=currency)}</article>'
     )
 
 

@@ -43,11 +43,13 @@ class ProductFilters:
     extra: dict = field(default_factory=dict)
 
 
-def _with_cards(queryset: QuerySet[Product]) -> QuerySet[Product]:
-    """What a product card needs, in a fixed number of queries whatever the page size."""
-    return queryset.select_related("brand", "category", "category__department").prefetch_related(
+def _with_cards(queryset: QuerySet[Product], *, whole: bool = False) -> QuerySet[Product]:
+    """What a product card needs, in a fixed number of queries whatever the page size; not the
+    description or attributes, which a card never shows (whole: a product page's own product)."""
+    queryset = queryset.select_related("brand", "category", "category__department").prefetch_related(
         Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
     )
+    return queryset if whole else queryset.defer("description", "attributes")
 
 
 def _search(queryset: QuerySet[Product], query: str, correction: str | None) -> QuerySet[Product]:
@@ -228,7 +230,7 @@ def brand_facets(*, filters: ProductFilters) -> list[Brand]:
 
 
 def product_detail(*, slug: str) -> Product | None:
-    return _with_cards(Product.objects.active().filter(slug=slug)).first()
+    return _with_cards(Product.objects.active().filter(slug=slug), whole=True).first()
 
 
 def products_related(*, product: Product, limit: int = 8) -> list[Product]:
@@ -277,13 +279,17 @@ class RatingSummary:
     count: int
 
 
-def product_rating(*, product: Product) -> RatingSummary:
+def product_reviews(*, product: Product, limit: int = 20) -> tuple[RatingSummary, list[Review]]:
+    """The product's rating over all its published reviews, and the newest of them; most products
+    have fewer than limit, and then one query gives both."""
+    reviews = list(product.reviews.filter(is_published=True).select_related("user")[: limit + 1])
+    if len(reviews) <= limit:
+        ratings = [review.rating for review in reviews]
+        average = sum(ratings) / len(ratings) if ratings else None
+        return RatingSummary(average=round(average, 1) if average else None, count=len(ratings)), reviews
     stats = product.reviews.filter(is_published=True).aggregate(average=Avg("rating"), count=Count("id"))
-    return RatingSummary(average=round(stats["average"], 1) if stats["average"] else None, count=stats["count"])
-
-
-def product_reviews(*, product: Product, limit: int = 20) -> list[Review]:
-    return list(product.reviews.filter(is_published=True).select_related("user")[:limit])
+    summary = RatingSummary(average=round(stats["average"], 1) if stats["average"] else None, count=stats["count"])
+    return summary, reviews[:limit]
 
 
 def review_ratings() -> QuerySet:

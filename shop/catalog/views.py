@@ -25,7 +25,6 @@ from .selectors import (
     brand_facets,
     product_detail,
     product_list,
-    product_rating,
     product_reviews,
     products_related,
     search_correction,
@@ -138,11 +137,12 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _product_page(request: HttpRequest, *, product, review_form: ReviewForm | None = None, status: int = 200):
+    rating, reviews = product_reviews(product=product)
     context = {
         "product": product,
         "related": products_related(product=product),
-        "rating": product_rating(product=product),
-        "reviews": product_reviews(product=product),
+        "rating": rating,
+        "reviews": reviews,
         "review_form": review_form or ReviewForm(),
         **page_context(request, "product", products=[product.pk]),
     }

@@ -24,6 +24,16 @@ def test_product_page_shows_average_rating_and_reviews(client):
     assert "Hidden rant" not in body
 
 
+@pytest.mark.parametrize("count", [20, 21])
+def test_the_rating_counts_every_review_when_the_page_shows_only_the_newest(client, count):
+    product = ProductFactory()
+    ReviewFactory.create_batch(count - 2, product=product, rating=4)
+    ReviewFactory.create_batch(2, product=product, rating=1)
+    body = client.get(product.get_absolute_url()).content.decode()
+    assert f"3.7 out of 5 from {count} reviews" in body
+    assert body.count('class="review__stars"') == 20
+
+
 def test_a_shopper_reviews_then_edits_their_review(client):
     product = ProductFactory()
     user = UserFactory()
