@@ -48,6 +48,7 @@ CLOSES = {
     "origin_not_allowed": 4403,
     "idle": 4408,
     "slow_client": 4409,
+    "identity_changed": 4410,
     "session_ended": 4440,
     "flood": 4429,
 }
@@ -269,6 +270,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         latest, pushes, whole = await sync_to_async(pushes_since)(visitor_id=self.visitor_id, after=self.seq)
         await self._deliver(latest=latest, pushes=pushes, whole=whole)
+
+    async def identity_changed(self, message: dict) -> None:
+        """The visitor signed in or out in another tab (pushes.IDENTITY): this socket's cookies name
+        a session that is gone, so it closes and the page opens it again with the current ones."""
+        await self._close("identity_changed")
 
     async def _deliver(self, *, latest: int, pushes: list[Push], whole: bool) -> None:
         """The pushes in order, each with one render of the page's slots as they are now (a cart

@@ -24,8 +24,10 @@ logger = logging.getLogger(__name__)
 # refreshes the page's cart pieces (header count, cart page) as well as its slots.
 SLOTS = "slots"
 CART = "cart"
-# The channel layer's message type for a wake-up; the consumer's method of the same name (dots as underscores).
+# The channel layer's message types (the consumer's methods of the same names, dots as
+# underscores): a wake-up; and "who this is changed" (a sign-in or sign-out in another tab).
 READY = "push.ready"
+IDENTITY = "identity.changed"
 
 
 def visitor_group(visitor_id: uuid.UUID) -> str:
@@ -60,22 +62,22 @@ def pushes_queue(*, batch: RedisBatch, pushes: list[tuple[uuid.UUID, str, str]])
     batch.after(lambda: push_announce(visitor_ids=visitors))
 
 
-async def _announce(visitor_ids: list[uuid.UUID]) -> None:
+async def _announce(visitor_ids: list[uuid.UUID], kind: str) -> None:
     layer = get_channel_layer()
     for visitor_id in visitor_ids:
         try:
-            await layer.group_send(visitor_group(visitor_id), {"type": READY})
+            await layer.group_send(visitor_group(visitor_id), {"type": kind})
         except Exception:
-            logger.warning("live push wake-up not sent", exc_info=True)
+            logger.warning("live %s not sent", kind, exc_info=True)
 
 
-def push_announce(*, visitor_ids: list[uuid.UUID]) -> None:
-    """Wake these visitors' open sockets; never raises: a lost wake-up is caught up on the next
-    one or on reconnect."""
+def push_announce(*, visitor_ids: list[uuid.UUID], kind: str = READY) -> None:
+    """Tell these visitors' open sockets (by default: wake them for their log); never raises: a
+    lost wake-up is caught up on the next one or on reconnect."""
     try:
-        async_to_sync(_announce)(visitor_ids)
+        async_to_sync(_announce)(visitor_ids, kind)
     except Exception:
-        logger.warning("live push wake-ups not sent", exc_info=True)
+        logger.warning("live %s not sent", kind, exc_info=True)
 
 
 def pushes_since(*, visitor_id: uuid.UUID, after: int) -> tuple[int, list[Push], bool]:

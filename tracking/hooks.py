@@ -2,8 +2,9 @@
 
 TRACKING_HOOKS names the hook classes by dotted path, the way Django names its backends. A
 hook implements IngestHook (a batch was stored), IdentityHook (a visitor turned out to be a
-user), or both. Ingest quality counters and live profiles are the first hooks; segment
-checks, rule timers and live pushes hang here the same way. The contract every hook keeps:
+user), SignOutHook (that user signed out), or several. Ingest quality counters and live
+profiles are the first hooks; segment checks, rule timers and live pushes hang here the same
+way. The contract every hook keeps:
 
 - it queues its Redis commands on the RedisBatch it is handed; the ingest sends them all in
   one round trip once every hook has run. A hook that must read before it can decide (the
@@ -71,14 +72,21 @@ class IdentityHook(Protocol):
         """A visitor's anonymous events now belong to this user (after the link commits)."""
 
 
+@runtime_checkable
+class SignOutHook(Protocol):
+    def visitor_signed_out(self, *, visitor_id: uuid.UUID) -> None:
+        """The person behind this visitor id signed out: the browser goes on as a new visitor."""
+
+
 class Hooks(NamedTuple):
     ingest: tuple[IngestHook, ...]
     identity: tuple[IdentityHook, ...]
+    signed_out: tuple[SignOutHook, ...]
 
 
 @lru_cache(maxsize=4)
 def _load(paths: tuple[str, ...]) -> Hooks:
-    ingest, identity = [], []
+    ingest, identity, signed_out = [], [], []
     for path in paths:
         try:
             hook = import_string(path)()
@@ -91,11 +99,13 @@ def _load(paths: tuple[str, ...]) -> Hooks:
             ingest.append(hook)
         if isinstance(hook, IdentityHook):
             identity.append(hook)
-        if not isinstance(hook, IngestHook | IdentityHook):
+        if isinstance(hook, SignOutHook):
+            signed_out.append(hook)
+        if not isinstance(hook, IngestHook | IdentityHook | SignOutHook):
             raise ImproperlyConfigured(
-                f"TRACKING_HOOKS names {path!r}, which has neither batch_stored nor visitor_identified"
+                f"TRACKING_HOOKS names {path!r}, which has none of batch_stored, visitor_identified, visitor_signed_out"
             )
-    return Hooks(ingest=tuple(ingest), identity=tuple(identity))
+    return Hooks(ingest=tuple(ingest), identity=tuple(identity), signed_out=tuple(signed_out))
 
 
 def hooks_loaded() -> Hooks:
@@ -118,3 +128,11 @@ def hooks_visitor_identified(*, visitor_id: uuid.UUID, user_id: int) -> None:
             hook.visitor_identified(visitor_id=visitor_id, user_id=user_id)
         except Exception:
             logger.exception("identity hook %s failed", type(hook).__qualname__)
+
+
+def hooks_visitor_signed_out(*, visitor_id: uuid.UUID) -> None:
+    for hook in hooks_loaded().signed_out:
+        try:
+            hook.visitor_signed_out(visitor_id=visitor_id)
+        except Exception:
+            logger.exception("sign-out hook %s failed", type(hook).__qualname__)

@@ -4,6 +4,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from .api import track
+from .hooks import hooks_visitor_signed_out
 from .identity import context_renew
 from .services import identity_link
 
@@ -23,4 +24,6 @@ def renew_visitor_on_logout(sender, request, user, **kwargs) -> None:
     starts afresh, and the middleware sets the new cookies on this response."""
     context = getattr(request, "tracking", None) if request is not None else None
     if context is not None:
+        if context.granted:
+            hooks_visitor_signed_out(visitor_id=context.visitor_id)
         request.tracking = context_renew(context)

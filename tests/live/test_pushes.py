@@ -11,9 +11,12 @@ from django.urls import reverse
 from websockets.exceptions import ConnectionClosed
 
 from shop.keyspace import RedisBatch, live_push_keys, redis_client
+from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
 from tests.live_server import ORIGIN
 from tracking.hooks import StoredBatch
+from tracking.identity import VISITOR_COOKIE
+from tracking.models import Event
 from tracking.payloads import raw_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -227,3 +230,34 @@ def test_a_page_that_stops_reading_is_closed_as_a_slow_client_without_its_pushes
     assert 0 < received < 3000
     assert size * 3000 > 20 * 1024 * 1024
     assert peak - before < 16 * 1024, f"server memory grew {peak - before} KiB for an unread socket"
+
+
+def test_a_sign_in_in_another_tab_reopens_the_socket_as_that_user_and_a_sign_out_as_a_new_visitor(live_asgi, visitor):
+    """The socket's cookies are those of its handshake: after a sign-in elsewhere its session is
+    gone, so it closes with identity_changed, and the one the page opens with the browser's
+    cookies now carries the user; after the sign-out, a new visitor with no user."""
+    user = UserFactory()
+    client = shopper_client(visitor)
+    with live_asgi.socket(visitor.cookies) as anonymous:
+        anonymous.send(json.dumps({"type": "hello", "page": None}))
+        frame(anonymous)
+        client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD})
+        with pytest.raises(ConnectionClosed) as closed:
+            frame(anonymous)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4410, "identity_changed")
+
+    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    with live_asgi.socket(cookies) as signed_in:
+        signed_in.send(json.dumps({"type": "batch", "id": 1, "events": [raw_event("page_view")]}))
+        assert frame(signed_in)["type"] == "ack"
+        client.post(reverse("accounts:logout"))
+        with pytest.raises(ConnectionClosed) as closed:
+            frame(signed_in)
+    assert closed.value.rcvd.code == 4410
+    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    assert cookies[VISITOR_COOKIE] != str(visitor.visitor_id)
+    with live_asgi.socket(cookies) as after:
+        after.send(json.dumps({"type": "batch", "id": 2, "events": [raw_event("page_view")]}))
+        assert frame(after)["type"] == "ack"
+    stored = dict(Event.objects.filter(name="page_view").values_list("visitor_id", "user_id"))
+    assert stored == {visitor.visitor_id: user.pk, uuid.UUID(cookies[VISITOR_COOKIE]): None}
