@@ -109,14 +109,15 @@ def test_product_page_and_unknown_product(client):
     assert client.get(hidden.get_absolute_url()).status_code == 404
 
 
-def test_placeholder_image_is_svg_in_the_product_colour(client):
-    product = ProductFactory(title="Red Kettle")
+def test_placeholder_image_is_svg_in_the_product_colour_with_its_kind_pictured(client):
+    product = ProductFactory(title="Red Kettle", category=CategoryFactory(name="Kettles", slug="kettles"))
     image = product.images.get()
     response = client.get(image.url)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml"
-    assert image.background in response.content.decode()
-    assert ">RK<" in response.content.decode()
+    body = response.content.decode()
+    assert image.background in body
+    assert 'data-icon="teapot"' in body and ">RK<" not in body
 
 
 def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
