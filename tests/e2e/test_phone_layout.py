@@ -94,6 +94,7 @@ def test_filters_fold_behind_a_button_on_a_phone(browser, live_server, shot, cat
     assert page.locator("main .card").first.bounding_box()["y"] < PHONE["height"]
     shot(page, "category-phone")
     toggle.click()
+    shot(page, "category-phone-filters-open")
     page.check("input[name=brand][value=brand-a]")
     page.click(".filters button:has-text('Apply')")
     page.wait_for_url("**/c/t-shirts/?*brand=brand-a*")
@@ -134,6 +135,9 @@ def test_filters_stay_open_beside_the_products_on_a_desktop(page, live_server, s
     page.goto(live_server.url + "/c/t-shirts/")
     assert page.locator(".filters button:has-text('Apply')").is_visible()
     assert page.locator(".filters input[name=brand]").first.is_visible()
+    # A heading, not a button that would claim to fold what stays shown.
+    assert page.locator(".filters summary").is_hidden()
+    assert page.locator(".filters h2").is_visible()
     shot(page, "category-desktop")
     page.goto(live_server.url + catalog.get_absolute_url())
     assert page.locator(".add-to-cart button[type=submit]").is_visible()
