@@ -42,6 +42,12 @@ class ProductFilters:
     sort: str = "relevance"
     extra: dict = field(default_factory=dict)
 
+    @property
+    def narrowing(self) -> int:
+        """How many filters narrow the listing (brands count one each), shown while the filters are folded."""
+        bounds = (self.price_min, self.price_max)
+        return len(self.brand_slugs) + sum(bound is not None for bound in bounds) + int(self.in_stock)
+
 
 def _with_cards(queryset: QuerySet[Product], *, whole: bool = False) -> QuerySet[Product]:
     """What a product card needs, in a fixed number of queries whatever the page size; not the

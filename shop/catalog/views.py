@@ -166,8 +166,14 @@ def review_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @cache_control(public=True, max_age=60 * 60 * 24)
 def placeholder_view(request: HttpRequest, pk: int) -> HttpResponse:
-    image = get_object_or_404(ProductImage.objects.select_related("product"), pk=pk)
-    svg = placeholder_svg(title=image.product.title, background=image.background)
+    image = get_object_or_404(ProductImage.objects.select_related("product__category__department"), pk=pk)
+    category = image.product.category
+    svg = placeholder_svg(
+        title=image.product.title,
+        background=image.background,
+        category=category.name,
+        department=category.department.name,
+    )
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["ETag"] = '"' + hashlib.sha1(svg.encode(), usedforsecurity=False).hexdigest() + '"'
     return response

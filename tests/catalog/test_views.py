@@ -38,6 +38,18 @@ def test_category_listing_shows_active_products_with_filters_and_sort(client, ki
     assert brands == {"acme": 2, "zenith": 1}
 
 
+def test_folded_filters_say_how_many_of_them_narrow_the_listing(client, kitchen):
+    category, _ = kitchen
+    url = category.get_absolute_url()
+    assert "applied)" not in client.get(url).content.decode()
+    # Two brands, a lower price bound and in stock only: four filters; the sort narrows nothing.
+    query = {"brand": ["acme", "zenith"], "price_min": "5", "in_stock": "on", "sort": "price_asc"}
+    assert "(4 applied)" in client.get(url, query).content.decode()
+    # A refused filter opens the fold, so the shopper sees why.
+    body = client.get(url, {"price_min": "cheap"}).content.decode()
+    assert '<details class="filters__fold" open>' in body
+
+
 def test_department_listing_includes_all_its_categories(client, kitchen):
     category, _ = kitchen
     other = CategoryFactory(department=category.department, name="Teapots", slug="teapots")
@@ -109,14 +121,15 @@ def test_product_page_and_unknown_product(client):
     assert client.get(hidden.get_absolute_url()).status_code == 404
 
 
-def test_placeholder_image_is_svg_in_the_product_colour(client):
-    product = ProductFactory(title="Red Kettle")
+def test_placeholder_image_is_svg_in_the_product_colour_with_its_kind_pictured(client):
+    product = ProductFactory(title="Red Kettle", category=CategoryFactory(name="Kettles", slug="kettles"))
     image = product.images.get()
     response = client.get(image.url)
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml"
-    assert image.background in response.content.decode()
-    assert ">RK<" in response.content.decode()
+    body = response.content.decode()
+    assert image.background in body
+    assert 'data-icon="teapot"' in body and ">RK<" not in body
 
 
 def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):

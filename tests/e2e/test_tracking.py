@@ -107,6 +107,8 @@ def test_page_views_carry_the_device_class_and_device_segments_hold_for_browsers
     page = browsing.new_page()
     page.goto(live_server.url + category.get_absolute_url())
     page.click("#consent-banner button[value=granted]")
+    # The banner goes once the consent's answer (and its visitor cookie) is back.
+    page.wait_for_selector("#consent-banner", state="hidden")
     visitor = uuid.UUID(next(c["value"] for c in browsing.cookies() if c["name"] == "ll_vid"))
     page.goto(live_server.url + category.get_absolute_url())
     stored = _wait_for(lambda: Event.objects.filter(visitor_id=visitor, name="page_view").first())
