@@ -89,11 +89,24 @@ def report_end(experiment: Experiment) -> datetime:
 def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
     """Every owner the experiment exposed before it stopped, by owner key, with what they did
     after exposure (until it stopped) and their revenue in the pre-period before it."""
-    end = report_end(experiment)
+    if experiment.started_at is None:
+        return {}  # a draft: nobody has seen it
+    return exposed_units(
+        experiment_id=str(experiment.pk), slot=experiment.slot, start=experiment.started_at, end=report_end(experiment)
+    )
+
+
+def exposed_units(*, experiment_id: str, slot: str | None, start: datetime, end: datetime) -> dict[str, Unit]:
+    """Every owner with an exposure of experiment_id (an experiment's id, or the programme's
+    HOLDOUT) between start and end, by owner key, from their first exposure in that time: what
+    they did after it until end (clicks on slot, if any), and their revenue in the pre-period."""
     units: dict[str, Unit] = {}
     exposures = (
         Event.objects.filter(
-            name=EventName.EXPERIMENT_EXPOSURE, properties__experiment=str(experiment.pk), occurred_at__lte=end
+            name=EventName.EXPERIMENT_EXPOSURE,
+            properties__experiment=experiment_id,
+            occurred_at__gte=start,
+            occurred_at__lte=end,
         )
         .order_by("occurred_at")
         .values_list("visitor_id", "user_id", "properties", "occurred_at")
@@ -109,9 +122,7 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
     if not units:
         return units
     events = (
-        Event.objects.filter(
-            visitor_id__in=visitors, occurred_at__gte=experiment.started_at - PRE_PERIOD, occurred_at__lte=end
-        )
+        Event.objects.filter(visitor_id__in=visitors, occurred_at__gte=start - PRE_PERIOD, occurred_at__lte=end)
         .order_by("occurred_at")
         .values_list("visitor_id", "user_id", "name", "source", "properties", "occurred_at")
     )
@@ -123,13 +134,13 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
             continue
         if unit.device == NO_DEVICE and properties.get("device"):
             unit.device = str(properties["device"])
-        if occurred_at >= experiment.started_at:
+        if occurred_at >= start:
             unit.tracker |= source == Source.WEB
         if occurred_at < unit.first_seen:
             if name == EventName.PURCHASE and occurred_at >= unit.first_seen - PRE_PERIOD:
                 unit.pre_revenue += float(properties.get("value") or 0)
             continue
-        if name in SLOT_CLICKS and properties.get("slot") == experiment.slot:
+        if name in SLOT_CLICKS and slot is not None and properties.get("slot") == slot:
             unit.clicked_at = unit.clicked_at or occurred_at
         elif name == EventName.ADD_TO_CART:
             unit.carted_at = unit.carted_at or occurred_at
