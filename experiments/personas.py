@@ -14,7 +14,7 @@ stay the simulator's stand-ins. Simulated time is compressed to now: a session's
 stamped a millisecond apart from the moment its page was rendered, so an exposure comes before
 what followed it, as on the site (session lengths mean nothing here). Orders are not placed: the
 purchase events carry their baskets, and the metrics read the event record. A page render and
-the ingest per session make this slow (about 3 visitors a second here), so its size is bounded.
+the ingest per session make this slow (1 to 3 visitors a second here), so its size is bounded.
 """
 
 import time
@@ -51,8 +51,9 @@ GENERIC, PERSONALIZED = "generic", "personalized"
 BATCH_EVENTS = 25
 # The window the simulator spreads a visitor's sessions over before they are compressed to now.
 DAYS = 6.0
-# 1,000 visitors took 307 s on the shared 2-core development machine (each session is ~10 ingest
-# calls of 12 ms and a home page of 50 ms): 5,000 take about half an hour.
+# 1,000 visitors took 307 s on the 2-core development machine, 600 took 558 s while other work
+# shared it (each session is ~10 ingest calls of 12 ms and a home page of 50 ms): 5,000 take half
+# an hour to an hour and a quarter.
 MAX_VISITORS = 5_000
 METRICS = (Metric.SLOT_CTR, Metric.CONVERSION)
 
