@@ -2,6 +2,7 @@
 
 import csv
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -11,8 +12,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from personalization.slots import SLOT_CHOICES
 from shop.charts import CHART_MEDIA, bar_chart, interval_chart
+from tracking.analytics.dates import date_range_parse
 
+from .assignment import HOLDOUT, PERSONALIZED
+from .impact import AttributionReport, HoldoutReport, attribution_report, holdout_report
 from .models import Experiment, Metric, Variant
 from .selectors import NO_DEVICE, PRE_PERIOD, bandit_report, experiment_report
 from .services import experiment_problems, experiment_start, experiment_stop
@@ -98,6 +103,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            path("impact/", self.admin_site.admin_view(self.impact_view), name="experiments_experiment_impact"),
             path(
                 "<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="experiments_experiment_report"
             ),
@@ -162,6 +168,119 @@ class ExperimentAdmin(admin.ModelAdmin):
             else [],
         }
         return TemplateResponse(request, "admin/experiments/report.html", context)
+
+    def impact_view(self, request: HttpRequest) -> HttpResponse:
+        """The programme's impact over a period: the global holdout against everyone else, and the
+        revenue and orders that followed slot clicks, by slot and algorithm; CSV with format=csv."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        period, problems = date_range_parse(request.GET)
+        for problem in problems:
+            messages.error(request, problem)
+        holdout = holdout_report(start=period.start, end=period.end, percent=settings.EXPERIMENTS_HOLDOUT_PERCENT)
+        attribution = attribution_report(start=period.start, end=period.end)
+        if request.GET.get("format") == "csv":
+            return _impact_csv(holdout, attribution, name=f"impact-{period.first_day}-{period.last_day}.csv")
+        labels, slots = dict(Metric.choices), dict(SLOT_CHOICES)
+        by_metric = {r.metric: r for r in holdout.results}
+
+        def arms(metric: str, value_format: str) -> str:
+            r = by_metric[metric]
+            return bar_chart(
+                [("holdout", r.control.mean), ("personalized", r.treatment.mean)],
+                title=f"{labels[metric]}: holdout and personalized",
+                value_format=value_format,
+            )
+
+        context = {
+            **self.admin_site.each_context(request),
+            "media": CHART_MEDIA,
+            "opts": self.model._meta,
+            "title": "Impact of personalization",
+            "period": period,
+            "chosen_names": [],
+            "holdout": holdout,
+            "pre_period_days": PRE_PERIOD.days,
+            "holdout_rows": [{"result": r, "label": labels[r.metric]} for r in holdout.results],
+            "holdout_charts": [
+                bar_chart(
+                    [("holdout", holdout.counts[HOLDOUT]), ("personalized", holdout.counts[PERSONALIZED])],
+                    title="Visitors exposed, holdout and personalized",
+                ),
+                arms(Metric.CONVERSION, "{:.2%}"),
+                arms(Metric.REVENUE, "{:,.2f}"),
+                interval_chart(
+                    [
+                        (at, e.relative, e.relative_interval.low, e.relative_interval.high)
+                        for at, e in holdout.lift_over_time
+                        if e
+                    ],
+                    title="Cumulative lift of revenue per visitor, personalized over the holdout",
+                    description="Relative lift with its 95% sequential interval at the end of each day.",
+                ),
+            ],
+            "attribution": attribution,
+            "slot_rows": [(slots.get(row.slot, row.slot), row) for row in attribution.by_slot],
+            "algorithm_rows": [(row.algorithm, row) for row in attribution.by_algorithm],
+            "slot_algorithm_rows": [
+                (f"{slots.get(row.slot, row.slot)} · {row.algorithm}", row) for row in attribution.by_slot_algorithm
+            ],
+            "attribution_charts": [
+                bar_chart(
+                    [(slots.get(row.slot, row.slot), row.revenue) for row in attribution.by_slot],
+                    title="Revenue after a slot click, by slot",
+                    value_format="{:,.2f}",
+                ),
+                bar_chart(
+                    [(row.algorithm, row.revenue) for row in attribution.by_algorithm],
+                    title="Revenue after a slot click, by algorithm",
+                    value_format="{:,.2f}",
+                ),
+                bar_chart(
+                    [(slots.get(row.slot, row.slot), row.conversion.mean) for row in attribution.by_slot],
+                    title="Sessions with a slot click that bought a clicked product, by slot",
+                    value_format="{:.1%}",
+                ),
+            ],
+        }
+        return TemplateResponse(request, "admin/experiments/impact.html", context)
+
+
+IMPACT_HEADER = [
+    "section", "metric", "slot", "algorithm", "holdout_n", "personalized_n", "holdout_mean", "personalized_mean",
+    "absolute_lift", "sequential_low", "sequential_high", "relative_lift", "sequential_p", "clicks",
+    "sessions_with_click", "orders", "units", "revenue", "session_conversion", "conversion_low", "conversion_high",
+]  # fmt: skip
+
+
+def _impact_csv(holdout: HoldoutReport, attribution: AttributionReport, *, name: str) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow(IMPACT_HEADER)
+    for r in holdout.results:
+        e = r.effect
+        writer.writerow(
+            ["holdout", r.metric, "", "", r.control.n, r.treatment.n, r.control.mean, r.treatment.mean]
+            + (
+                [e.absolute, e.absolute_interval.low, e.absolute_interval.high, e.relative, e.p_value]
+                if e
+                else [""] * 5
+            )
+            + [""] * 8
+        )
+    for section, rows in (
+        ("attribution by slot", attribution.by_slot),
+        ("attribution by algorithm", attribution.by_algorithm),
+        ("attribution by slot and algorithm", attribution.by_slot_algorithm),
+    ):
+        for row in rows:
+            c = row.conversion
+            writer.writerow(
+                [section, "", row.slot, row.algorithm, *[""] * 9, row.clicks, row.sessions, row.orders, row.units,
+                 row.revenue, c.mean, c.interval.low, c.interval.high]
+            )  # fmt: skip
+    return response
 
 
 def _report_csv(report) -> HttpResponse:

@@ -20,6 +20,7 @@ class Metric(models.TextChoices):
     CONVERSION = "conversion", "Conversion (ordered)"
     REVENUE = "revenue", "Revenue per visitor"
     AOV = "aov", "Average order value"
+    SESSION_LENGTH = "session_length", "Session length (seconds per session)"
 
 
 class Experiment(models.Model):

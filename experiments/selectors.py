@@ -3,9 +3,12 @@
 A visitor counts for the variant of their first exposure, from that moment on: what they did
 before seeing it cannot be its effect. Rates are per exposed visitor (did they click the slot,
 add to cart, order); revenue is per exposed visitor, zero for those who bought nothing; average
-order value is their revenue over their orders, a ratio with the visitor as its unit. Revenue per
-visitor is adjusted by CUPED with each visitor's revenue in the PRE_PERIOD before their first
-exposure. A stopped experiment's report counts nothing after it stopped.
+order value is their revenue over their orders, a ratio with the visitor as its unit; session
+length likewise their sessions' seconds over their sessions (a session is the tracker's: the events
+under one session cookie, which lapses after TRACKING_SESSION_MINUTES of silence; each is measured
+from its first to its last event after exposure). Revenue per visitor is adjusted by CUPED with
+each visitor's revenue in the PRE_PERIOD before their first exposure. A stopped experiment's
+report counts nothing after it stopped.
 
 A bandit's report reads its two halves apart: the fixed split as any A/B test (visitors from
 their first exposure), and the bandit by exposure, each with the propensity it was drawn with,
@@ -13,6 +16,7 @@ so each arm's click-through is estimated by inverse-propensity weighting.
 """
 
 import bisect
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,6 +47,9 @@ from .stats import (
 )
 
 PROPORTIONS = {Metric.SLOT_CTR, Metric.ADD_TO_CART, Metric.CONVERSION}
+# Ratios of two per-visitor sums, the visitor as unit (delta method): order value is revenue over
+# orders, session length seconds over sessions.
+RATIOS = {Metric.AOV, Metric.SESSION_LENGTH}
 # CUPED's covariate: revenue in the four weeks before a visitor's first exposure, long enough to
 # hold a monthly shopper's last order, short enough to stay within the event record's retention.
 PRE_PERIOD = timedelta(days=28)
@@ -68,9 +75,20 @@ class Unit:
     carted_at: datetime | None = None
     orders: list[tuple[datetime, float]] = field(default_factory=list)
     pre_revenue: float = 0.0
+    # each session with an event after exposure: its first and last such event
+    sessions: dict[uuid.UUID, list[datetime]] = field(default_factory=dict)
 
     def order_values(self, until: datetime | None = None) -> list[float]:
         return [value for at, value in self.orders if until is None or at < until]
+
+    def session_seconds(self, until: datetime | None = None) -> list[float]:
+        """The length of each session begun after exposure (and before until), first event to
+        last: a session of one page is 0 s long, as analytics tools count it."""
+        return [
+            ((last if until is None else min(last, until)) - first).total_seconds()
+            for first, last in self.sessions.values()
+            if until is None or first < until
+        ]
 
     def value(self, metric: str, until: datetime | None = None) -> float:
         """The metric for this visitor counting what happened before until (everything if None)."""
@@ -89,11 +107,24 @@ def report_end(experiment: Experiment) -> datetime:
 def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
     """Every owner the experiment exposed before it stopped, by owner key, with what they did
     after exposure (until it stopped) and their revenue in the pre-period before it."""
-    end = report_end(experiment)
+    if experiment.started_at is None:
+        return {}  # a draft: nobody has seen it
+    return exposed_units(
+        experiment_id=str(experiment.pk), slot=experiment.slot, start=experiment.started_at, end=report_end(experiment)
+    )
+
+
+def exposed_units(*, experiment_id: str, slot: str | None, start: datetime, end: datetime) -> dict[str, Unit]:
+    """Every owner with an exposure of experiment_id (an experiment's id, or the programme's
+    HOLDOUT) between start and end, by owner key, from their first exposure in that time: what
+    they did after it until end (clicks on slot, if any), and their revenue in the pre-period."""
     units: dict[str, Unit] = {}
     exposures = (
         Event.objects.filter(
-            name=EventName.EXPERIMENT_EXPOSURE, properties__experiment=str(experiment.pk), occurred_at__lte=end
+            name=EventName.EXPERIMENT_EXPOSURE,
+            properties__experiment=experiment_id,
+            occurred_at__gte=start,
+            occurred_at__lte=end,
         )
         .order_by("occurred_at")
         .values_list("visitor_id", "user_id", "properties", "occurred_at")
@@ -109,13 +140,11 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
     if not units:
         return units
     events = (
-        Event.objects.filter(
-            visitor_id__in=visitors, occurred_at__gte=experiment.started_at - PRE_PERIOD, occurred_at__lte=end
-        )
+        Event.objects.filter(visitor_id__in=visitors, occurred_at__gte=start - PRE_PERIOD, occurred_at__lte=end)
         .order_by("occurred_at")
-        .values_list("visitor_id", "user_id", "name", "source", "properties", "occurred_at")
+        .values_list("visitor_id", "user_id", "name", "source", "session_id", "properties", "occurred_at")
     )
-    for visitor_id, user_id, name, source, properties, occurred_at in events.iterator(chunk_size=5000):
+    for visitor_id, user_id, name, source, session_id, properties, occurred_at in events.iterator(chunk_size=5000):
         unit = units.get(owner_key(user_id=user_id, visitor_id=visitor_id)) or units.get(
             owner_key(user_id=None, visitor_id=visitor_id)
         )
@@ -123,13 +152,15 @@ def experiment_units(*, experiment: Experiment) -> dict[str, Unit]:
             continue
         if unit.device == NO_DEVICE and properties.get("device"):
             unit.device = str(properties["device"])
-        if occurred_at >= experiment.started_at:
+        if occurred_at >= start:
             unit.tracker |= source == Source.WEB
         if occurred_at < unit.first_seen:
             if name == EventName.PURCHASE and occurred_at >= unit.first_seen - PRE_PERIOD:
                 unit.pre_revenue += float(properties.get("value") or 0)
             continue
-        if name in SLOT_CLICKS and properties.get("slot") == experiment.slot:
+        if session_id is not None:
+            unit.sessions.setdefault(session_id, [occurred_at, occurred_at])[1] = occurred_at
+        if name in SLOT_CLICKS and slot is not None and properties.get("slot") == slot:
             unit.clicked_at = unit.clicked_at or occurred_at
         elif name == EventName.ADD_TO_CART:
             unit.carted_at = unit.carted_at or occurred_at
@@ -142,20 +173,21 @@ def arm_of(units: list[Unit], metric: str, until: datetime | None = None) -> Arm
     """The sums of a metric over the units first exposed before until, counting what they did
     before until; revenue carries the pre-period revenue as CUPED's covariate."""
     units = [unit for unit in units if until is None or unit.first_seen < until]
-    if metric == Metric.AOV:
-        values = [unit.order_values(until) for unit in units]
+    if metric in RATIOS:
+        read = Unit.order_values if metric == Metric.AOV else Unit.session_seconds
+        values = [read(unit, until) for unit in units]
         return RatioArm.of([sum(v) for v in values], [len(v) for v in values])
     pre = [unit.pre_revenue for unit in units] if metric == Metric.REVENUE else None
     return Arm.of([unit.value(metric, until) for unit in units], pre=pre)
 
 
 def _measurable(arm: Arm | RatioArm) -> bool:
-    """Two units at least, and for a ratio something to divide by (an order)."""
+    """Two units at least, and for a ratio something to divide by (an order, a session)."""
     return arm.n >= 2 and (not isinstance(arm, RatioArm) or arm.denominator > 0)
 
 
 def _fixed_effect(metric: str, control: Arm | RatioArm, treatment: Arm | RatioArm) -> Effect:
-    if metric == Metric.AOV:
+    if metric in RATIOS:
         return ratio_test(control=control, treatment=treatment)
     return (proportion_z_test if metric in PROPORTIONS else welch_t_test)(control=control, treatment=treatment)
 

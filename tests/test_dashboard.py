@@ -90,7 +90,12 @@ def test_staff_see_the_dashboard_with_charts_and_links_in_bounded_queries(week, 
     ):
         assert title in body
     assert "echarts.common.min.js" in body
-    for report in ("admin:slot_performance", "admin:tracking_quality_report", "admin:orders_order_changelist"):
+    for report in (
+        "admin:slot_performance",
+        "admin:tracking_quality_report",
+        "admin:orders_order_changelist",
+        "admin:experiments_experiment_impact",
+    ):
         assert reverse(report) in body
     assert "Reviews awaiting moderation: 1" in body
     # The session and the user, the dashboard's seven: one query per figure family, none per row.

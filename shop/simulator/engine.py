@@ -1,13 +1,15 @@
 """Pure, deterministic generation of one visitor's sessions of raw events from a persona and a catalog.
 
 Nothing here touches the database, Redis or the clock: the same seed, index, catalog
-and window end give the same events, ids and timestamps, byte for byte.
+and window end give the same events, ids and timestamps, byte for byte. (A caller may hand
+visitor_sessions a home shelf of its own, a real page's; then that shelf decides what is shown.)
 """
 
 import math
 import random
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -514,7 +516,12 @@ def _cart_and_checkout(session: _Session, state: _VisitorState, *, order_prefix:
 
 
 def _session_events(
-    session: _Session, state: _VisitorState, *, login_as: str | None, order_prefix: str
+    session: _Session,
+    state: _VisitorState,
+    *,
+    login_as: str | None,
+    order_prefix: str,
+    home_shelf: "HomeShelf | None" = None,
 ) -> list[SimEvent]:
     rng, persona, catalog = session.rng, session.persona, session.catalog
     landing = "/"
@@ -522,9 +529,14 @@ def _session_events(
         source, medium, campaign = rng.choice(CAMPAIGNS)
         landing = f"/?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"
     session.page(landing, "home", "Home")
-    liked = [p for c in state.favourite_categories for p in catalog.by_category.get(c, [])]
-    pool = liked or list(catalog.products)
-    _see_shelf(session, state, shelf=HOME_SHELF, products=rng.sample(pool, min(SHELF_SEEN, len(pool))), depth=0)
+    if home_shelf is None:
+        liked = [p for c in state.favourite_categories for p in catalog.by_category.get(c, [])]
+        pool = liked or list(catalog.products)
+        products, algorithm = rng.sample(pool, min(SHELF_SEEN, len(pool))), HOME_SHELF[1]
+    else:
+        products, algorithm = home_shelf()
+    if products:
+        _see_shelf(session, state, shelf=(HOME_SHELF[0], algorithm), products=products, depth=0)
     session.dwell()
     if login_as:
         session.page("/account/login/", "account", "Sign in")
@@ -571,7 +583,23 @@ def _favourites(rng: random.Random, persona: Persona, catalog: CatalogSnapshot) 
     return categories, brands
 
 
-def visitor_simulate(
+# What the home page's recommendation shelf shows as a session begins: its products in order and the
+# algorithm that chose them (a real page's, where the shop itself renders it); the engine's own
+# stand-in (the visitor's favourite categories) when there is none.
+HomeShelf = Callable[[], tuple[list[ProductFact], str]]
+
+
+@dataclass(frozen=True)
+class VisitorPlan:
+    """Who the index-th visitor of a run is, before any session: what visitor_sessions yields for."""
+
+    index: int
+    visitor_id: uuid.UUID
+    persona: Persona
+    login_session: int  # the number of the session they sign in at; -1 for none
+
+
+def visitor_sessions(
     *,
     seed: int,
     index: int,
@@ -580,8 +608,11 @@ def visitor_simulate(
     days: float,
     login_as: str | None = None,
     persona: Persona | None = None,
-) -> SimVisitor:
-    """The index-th visitor of a run: their sessions over (end - days, end], every event in order.
+    home_shelf: HomeShelf | None = None,
+) -> tuple[VisitorPlan, Iterator[SimSession]]:
+    """The index-th visitor of a run and their sessions over (end - days, end], each built only
+    when asked for: a caller can record one session (and let the shop learn from it) before the
+    next one's home page is rendered by home_shelf.
 
     Sessions fall into equal slots of the window, each starting in the first half of
     its slot and at least SESSION_GAP after the previous one ended; a session that
@@ -592,37 +623,63 @@ def visitor_simulate(
         raise ValueError("the catalog has no active products")
     persona = persona or persona_for(index=index)
     rng = random.Random(f"{seed}/{index}")
-    visitor_id = visitor_id_for(seed=seed, index=index)
     categories, brands = _favourites(rng, persona, catalog)
     state = _VisitorState(favourite_categories=categories, favourite_brands=brands)
     planned = rng.randint(*persona.sessions)
-    login_session = planned // 2 if login_as else -1
-    window = timedelta(days=days)
-    slot = window / planned
-    sessions: list[SimSession] = []
-    previous_end: datetime | None = None
-    for number in range(planned):
-        start = end - window + slot * number + slot * rng.uniform(0, 0.5)
-        if previous_end is not None:
-            start = max(start, previous_end + SESSION_GAP)
-        prefix = f"{seed}/{index}/{number}"
-        builder = _Session(rng=rng, persona=persona, catalog=catalog, prefix=prefix, start=start)
-        events = _session_events(
-            builder,
-            state,
-            login_as=login_as if number == login_session else None,
-            order_prefix=f"{seed}/{index}/order",
-        )
-        if builder.clock > end:
-            break
-        sessions.append(SimSession(number=number, session_id=event_id_for(f"{prefix}/session"), events=tuple(events)))
-        previous_end = builder.clock
+    plan = VisitorPlan(
+        index=index,
+        visitor_id=visitor_id_for(seed=seed, index=index),
+        persona=persona,
+        login_session=planned // 2 if login_as else -1,
+    )
+
+    def sessions() -> Iterator[SimSession]:
+        window = timedelta(days=days)
+        slot = window / planned
+        previous_end: datetime | None = None
+        for number in range(planned):
+            start = end - window + slot * number + slot * rng.uniform(0, 0.5)
+            if previous_end is not None:
+                start = max(start, previous_end + SESSION_GAP)
+            prefix = f"{seed}/{index}/{number}"
+            builder = _Session(rng=rng, persona=persona, catalog=catalog, prefix=prefix, start=start)
+            events = _session_events(
+                builder,
+                state,
+                login_as=login_as if number == plan.login_session else None,
+                order_prefix=f"{seed}/{index}/order",
+                home_shelf=home_shelf,
+            )
+            if builder.clock > end:
+                return
+            yield SimSession(number=number, session_id=event_id_for(f"{prefix}/session"), events=tuple(events))
+            previous_end = builder.clock
+
+    return plan, sessions()
+
+
+def visitor_simulate(
+    *,
+    seed: int,
+    index: int,
+    catalog: CatalogSnapshot,
+    end: datetime,
+    days: float,
+    login_as: str | None = None,
+    persona: Persona | None = None,
+) -> SimVisitor:
+    """The index-th visitor of a run: their sessions over (end - days, end], every event in order
+    (see visitor_sessions)."""
+    plan, built = visitor_sessions(
+        seed=seed, index=index, catalog=catalog, end=end, days=days, login_as=login_as, persona=persona
+    )
+    sessions = tuple(built)
     return SimVisitor(
         index=index,
-        visitor_id=visitor_id,
-        persona=persona,
-        login_as=login_as if 0 <= login_session < len(sessions) else None,
-        sessions=tuple(sessions),
+        visitor_id=plan.visitor_id,
+        persona=plan.persona,
+        login_as=login_as if 0 <= plan.login_session < len(sessions) else None,
+        sessions=sessions,
     )
 
 

@@ -222,3 +222,37 @@ def test_the_report_charts_the_cumulative_lift_and_breaks_the_primary_metric_dow
     assert report.srm_breakdown["device: mobile"].p_value > 0.5
     assert report.device_recorded == pytest.approx(1 - 120 / 1620)
     assert "93% of exposed visitors' events said their device" in body
+
+
+def test_session_length_is_seconds_per_session_after_exposure_with_the_visitor_as_unit(staff_client):
+    """A visitor's sessions are the tracker's session ids; each is as long as from its first to its
+    last event after exposure, and a variant's figure is all its sessions' seconds over their number."""
+    experiment = started(primary_metric="session_length", guardrails=[])
+    seen = experiment.started_at + timedelta(minutes=1)
+
+    def visitor(variant: str, *sessions: list[int], before: int = 0) -> None:
+        """A visitor exposed at seen, then in each session events at these seconds after it."""
+        visitor_id = uuid.uuid4()
+        props = {"experiment": str(experiment.pk), "variant": variant, "day": 1}
+        rows = [EventFactory.build(visitor_id=visitor_id, name="experiment_exposure", source="server",
+                                   session_id=None, properties=props, client_ts=seen)]  # fmt: skip
+        for seconds in sessions:
+            session = uuid.uuid4()
+            if before:  # the session began before the visitor saw the experiment: that part is not its
+                rows.append(EventFactory.build(visitor_id=visitor_id, name="page_view", session_id=session,
+                                               client_ts=seen - timedelta(seconds=before)))  # fmt: skip
+            rows += [EventFactory.build(visitor_id=visitor_id, name="page_view", session_id=session,
+                                        client_ts=seen + timedelta(seconds=s)) for s in seconds]  # fmt: skip
+        Event.objects.bulk_create(rows)
+
+    for _ in range(30):
+        visitor("control", [1, 61], before=600)  # 60 s after exposure
+        visitor("control", [5])  # one page: 0 s
+        visitor("treatment", [1, 181], [400, 460, 640])  # 180 s and 240 s
+    report = experiment_report(experiment=experiment)
+    (length,) = report.results
+    assert length.control.denominator == 60 and length.treatment.denominator == 60  # sessions
+    assert length.control.mean == pytest.approx(30.0) and length.treatment.mean == pytest.approx(210.0)
+    assert length.effect.absolute == pytest.approx(180.0) and length.effect.absolute_interval.low > 0
+    page = staff_client.get(reverse("admin:experiments_experiment_report", args=[experiment.pk]))
+    assert "Session length (seconds per session) (primary)" in " ".join(page.content.decode().split())

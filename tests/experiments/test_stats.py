@@ -17,6 +17,7 @@ from experiments.stats import (
     cuped_adjust,
     holm,
     ipw_mean,
+    proportion_interval,
     proportion_z_test,
     ratio_test,
     sample_ratio,
@@ -186,6 +187,22 @@ def test_the_inverse_propensity_estimate_on_a_worked_example():
     assert estimate.mean == pytest.approx((2 + 4) / 10)
     z = np.array([2, 0, 4] + [0] * 7)
     assert estimate.standard_error == pytest.approx(z.std(ddof=1) / math.sqrt(10))
+
+
+@given(st.integers(min_value=1, max_value=5000), st.floats(min_value=0, max_value=1))
+def test_the_wilson_interval_matches_scipy_and_stays_within_zero_and_one(n, share):
+    successes = round(n * share)
+    estimate = proportion_interval(n=n, successes=successes)
+    expected = stats.binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert estimate.interval.low == pytest.approx(expected.low, abs=1e-9)
+    assert estimate.interval.high == pytest.approx(expected.high, abs=1e-9)
+    assert 0.0 <= estimate.interval.low <= estimate.mean <= estimate.interval.high <= 1.0
+
+
+def test_the_wilson_interval_of_no_successes_in_forty_is_not_zero_wide():
+    # 0 orders from 40 click sessions: the Wald interval would be [0, 0]; the truth may be near 9%
+    estimate = proportion_interval(n=40, successes=0)
+    assert estimate.interval.low == 0.0 and estimate.interval.high == pytest.approx(0.0876, abs=1e-4)
 
 
 def test_order_value_variance_by_the_delta_method_on_a_worked_example():
