@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 
 from shop.catalog.cards import card_html
 from shop.orders.forms import COUNTRIES
+from tracking.payloads import ga4_item
 
 register = template.Library()
 
@@ -78,19 +79,15 @@ def page_numbers(page_obj: Page, on_each_side: int = 2, on_ends: int = 1) -> lis
 
 
 def _ga4_item(product, index: int | None = None, quantity: int | None = None) -> dict:
-    item = {
-        "item_id": str(product.pk),
-        "item_name": product.title,
-        "item_category": product.category.name,
-        "price": float(product.price),
-    }
-    if product.brand_id:
-        item["item_brand"] = product.brand.name
-    if index is not None:
-        item["index"] = index
-    if quantity is not None:
-        item["quantity"] = quantity
-    return item
+    return ga4_item(
+        item_id=product.pk,
+        name=product.title,
+        price=product.price,
+        category=product.category.name,
+        brand=product.brand.name if product.brand_id else None,
+        index=index,
+        quantity=quantity,
+    )
 
 
 # JSON inside a <script> must not be able to close the tag or open a comment.
