@@ -1,4 +1,5 @@
-"""Segments admin: definitions validated on save, a preview before saving, size over time, CSV of members."""
+"""Segments admin: definitions validated on save, a preview before saving, size over time, CSV of
+members; the clustering runs with what each cluster's shoppers do."""
 
 import csv
 import logging
@@ -10,12 +11,13 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from shop.charts import CHART_MEDIA, CHART_SCRIPTS, time_series_chart
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart, time_series_chart
 
+from .clusters import WORDS
 from .conditions import ConditionError, definition_parse
-from .models import Segment
+from .models import Clustering, Segment
 from .services import segment_members, segment_preview, segment_sizes
 from .tasks import segments_sweep
 
@@ -30,8 +32,8 @@ class _Echo:
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "is_active", "last_evaluated_at", "last_corrections", "error")
-    list_filter = ("is_active",)
+    list_display = ("name", "slug", "kind", "is_active", "last_evaluated_at", "last_corrections", "error")
+    list_filter = ("is_active", ("cluster", admin.EmptyFieldListFilter))
     search_fields = ("name", "slug")
     readonly_fields = ("last_evaluated_at", "last_error", "last_corrections", "created_at", "updated_at", "members")
     change_form_template = "admin/segments/segment/change_form.html"
@@ -41,7 +43,21 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Pages and stages name a segment by its slug; renaming it would orphan its members in Redis.
+        if obj and obj.is_cluster:
+            # A cluster's members come from the clustering: it has no definition to edit.
+            return (*self.readonly_fields, "slug", "definition", "clustering_link")
         return (*self.readonly_fields, "slug") if obj else self.readonly_fields
+
+    @admin.display(description="Kind")
+    def kind(self, obj):
+        return "cluster" if obj.is_cluster else "conditions"
+
+    @admin.display(description="Clustering")
+    def clustering_link(self, obj):
+        if obj.clustering_id is None:
+            return "–"
+        url = reverse("admin:segments_clustering_change", args=[obj.clustering_id])
+        return format_html('<a href="{}">{}</a>, cluster {}', url, obj.clustering, obj.cluster)
 
     @admin.display(description="Error")
     def error(self, obj):
@@ -117,3 +133,56 @@ class SegmentAdmin(admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.slug}.csv"'
         return response
+
+
+@admin.register(Clustering)
+class ClusteringAdmin(admin.ModelAdmin):
+    """Runs of `manage.py recluster`, newest first; read only, as model versions are."""
+
+    list_display = ("created_at", "method", "k", "silhouette", "owners", "seconds")
+    list_filter = ("method",)
+    fields = ("method", "k", "silhouette", "owners", "created_at", "seconds", "summary")
+    readonly_fields = fields
+    change_form_template = "admin/segments/clustering/change_form.html"
+
+    class Media:
+        js = CHART_SCRIPTS
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Clusters (average shopper of each)")
+    def summary(self, obj):
+        features = obj.features
+        head = format_html_join("", "<th>{}</th>", ((WORDS.get(f, (f,))[0] + f" ({f})",) for f in features))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            (
+                (
+                    cluster["segment"],
+                    cluster["name"],
+                    cluster["size"],
+                    format_html_join("", "<td>{}</td>", ((f"{cluster['means'][f]:.2f}",) for f in features)),
+                )
+                for cluster in obj.clusters
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Segment</th><th>Name</th><th>Shoppers</th>{}</tr></thead><tbody>{}</tbody></table>",
+            head,
+            rows,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if run is not None:
+            extra["size_chart"] = bar_chart(
+                [(f"{cluster['name']} ({cluster['segment']})", cluster["size"]) for cluster in run.clusters],
+                title=f"Shoppers per cluster, {run}",
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
