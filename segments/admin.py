@@ -1,11 +1,13 @@
 """Segments admin: definitions validated on save, a preview before saving, size over time, CSV of
-members; the clustering runs with what each cluster's shoppers do."""
+members; the clustering runs with what each cluster's shoppers do; the cohorts report (retention
+and conversion heatmaps by first week or month, or by the first visit's source or campaign)."""
 
 import csv
 import logging
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -13,9 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart, time_series_chart
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart, heatmap_chart, time_series_chart
 
 from .clusters import WORDS
+from .cohorts import METRICS, PERIODS, RECORD, cohort_csv, cohort_events, cohort_matrix
 from .conditions import ConditionError, definition_parse
 from .models import Clustering, Segment
 from .services import segment_members, segment_preview, segment_sizes
@@ -23,6 +26,23 @@ from .tasks import segments_sweep
 
 logger = logging.getLogger(__name__)
 PREVIEW_SAMPLE = 10
+
+
+# Periods since first activity drawn in the heatmap (the CSV has them all): a year of months, half of weeks.
+COHORT_COLUMNS = {"month": 12, "week": 26}
+GROUP_LABELS = {"first": "First activity", "source": "Source of first visit", "campaign": "Campaign of first visit"}
+
+
+class CohortForm(forms.Form):
+    period = forms.ChoiceField(choices=[(period, period.capitalize()) for period in PERIODS], initial="month")
+    metric = forms.ChoiceField(choices=[(metric, metric.capitalize()) for metric in METRICS], initial="retention")
+    by = forms.ChoiceField(choices=list(GROUP_LABELS.items()), initial="first", label="Cohorts by")
+
+    @classmethod
+    def read(cls, query) -> "CohortForm":
+        """The form of the query, each absent field at its default (a bare link shows the monthly retention)."""
+        data = {name: query.get(name, field.initial) for name, field in cls.base_fields.items()}
+        return cls(data)
 
 
 class _Echo:
@@ -99,6 +119,8 @@ class SegmentAdmin(admin.ModelAdmin):
         return [
             path("preview/", view(self.preview_view), name="segments_segment_preview"),
             path("<int:pk>/members.csv", view(self.members_view), name="segments_segment_members"),
+            path("cohorts/", view(self.cohorts_view), name="segments_cohorts"),
+            path("cohorts.csv", view(self.cohorts_csv_view), name="segments_cohorts_csv"),
             *super().get_urls(),
         ]
 
@@ -122,6 +144,53 @@ class SegmentAdmin(admin.ModelAdmin):
         slug = request.POST.get("slug") or "preview"
         context["preview"] = segment_preview(slug=slug, definition=definition, sample=PREVIEW_SAMPLE)
         return TemplateResponse(request, "admin/segments/segment/preview.html", context)
+
+    def cohorts_view(self, request):
+        """Retention or conversion of the shop's cohorts as a heatmap, the numbers beside it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CohortForm.read(request.GET)
+        context = {
+            **self.admin_site.each_context(request),
+            "media": CHART_MEDIA,
+            "opts": self.model._meta,
+            "title": "Cohorts",
+            "form": form,
+        }
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/segments/cohorts.html", context, status=400)
+        choice = form.cleaned_data
+        matrix = cohort_matrix(cohort_events(dataset=RECORD), **choice)
+        if not matrix.empty:
+            shown = [column for column in matrix.columns if column != "size"][: COHORT_COLUMNS[choice["period"]]]
+            sizes = matrix["size"].astype(int)
+            context["chart"] = heatmap_chart(
+                [f"{cohort} ({size:,})" for cohort, size in sizes.items()],
+                [str(column) for column in shown],
+                matrix[shown].to_numpy().tolist(),
+                title=f"{choice['metric'].capitalize()} by {GROUP_LABELS[choice['by']].lower()}, "
+                f"{choice['period']}s since first activity",
+                row_header=f"{GROUP_LABELS[choice['by']]} (shoppers)",
+                column_header=f"{choice['period'].capitalize()}s since",
+                max_value=1.0,
+            )
+            context["cohorts"] = len(matrix)
+            context["csv_url"] = reverse("admin:segments_cohorts_csv") + "?" + request.GET.urlencode()
+        return TemplateResponse(request, "admin/segments/cohorts.html", context)
+
+    def cohorts_csv_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CohortForm.read(request.GET)
+        if not form.is_valid():
+            reasons = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+            return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
+        choice = form.cleaned_data
+        matrix = cohort_matrix(cohort_events(dataset=RECORD), **choice)
+        response = HttpResponse(cohort_csv(matrix) if not matrix.empty else "cohort,size\n", content_type="text/csv")
+        name = f"cohorts-{choice['metric']}-{choice['period']}-by-{choice['by']}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     def members_view(self, request, pk):
         segment = get_object_or_404(Segment, pk=pk)
