@@ -172,6 +172,8 @@ def _segments_replace(*, fit, members: dict[int, set[str]], means: pd.DataFrame,
         segment.name = names[label]
         segment.description = f"Cluster {label} of {clustering}: {len(members[label])} shoppers."
         segment.cluster, segment.clustering, segment.is_active = label, clustering, True
+        # What the admin shows as "last evaluated": for a cluster, when its members were written.
+        segment.last_evaluated_at, segment.last_error = timezone.now(), ""
         segment.save()
         segments[label] = segment
     gone = [segment_id for segment_id in before if segment_id not in pairs.values()]

@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 from django_redis import get_redis_connection
 from sklearn.metrics import adjusted_rand_score
@@ -20,9 +21,10 @@ from segments.services import owner_segments, segments_backfill, segments_ingest
 from segments.tasks import clusters_recluster_task
 from shop.keyspace import segment_members_key
 from shop.simulator.services import shoppers_simulate
-from tests.factories.catalog import simulator_catalog_build
+from tests.factories.catalog import ProductFactory, simulator_catalog_build
 from tests.factories.segments import SegmentFactory
-from tests.factories.tracking import EventFactory
+from tests.factories.tracking import EventFactory, RawEventFactory
+from tracking.identity import VISITOR_COOKIE
 from tracking.importers import default_path
 from tracking.models import Event
 from tracking.owners import owner_key
@@ -66,6 +68,7 @@ def test_clusters_recover_the_simulators_personas_and_become_segments():
     assert "Sort by price, discount seekers" in names.values()
     for segment in Segment.objects.filter(cluster__isnull=False):
         assert segment.name == names[segment.slug]
+        assert segment.last_evaluated_at >= run.created_at
         assert sum(cluster["size"] for cluster in run.clusters if cluster["segment"] == segment.slug) == len(
             members[segment.slug]
         )
@@ -247,3 +250,20 @@ def test_staff_read_a_run_with_its_chart_and_a_cluster_segment_without_a_definit
     assert page.status_code == 200
     assert 'name="definition"' not in page.content.decode()
     assert f"/admin/segments/clustering/{run.pk}/change/" in page.content.decode()
+
+
+def test_the_next_page_knows_the_visitors_cluster(client, two_kinds):
+    ProductFactory.create_batch(4)
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
+    client.post(
+        reverse("tracking:collect"),
+        data={"events": [RawEventFactory(name="view_item", product_id=1)]},
+        content_type="application/json",
+        HTTP_ORIGIN="http://testserver",
+    )
+    owner = owner_key(user_id=None, visitor_id=uuid.UUID(client.cookies[VISITOR_COOKIE].value))
+    assert client.get(reverse("home")).context["segments"] == frozenset()
+    clusters_recluster(k=2)
+    cluster = Membership.objects.get(owner=owner, exited_at__isnull=True).segment.slug
+    # The context, the template tag and the stages (rules among them) read the same set.
+    assert client.get(reverse("home")).context["segments"] == frozenset({cluster})
