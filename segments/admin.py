@@ -1,26 +1,48 @@
-"""Segments admin: definitions validated on save, a preview before saving, size over time, CSV of members."""
+"""Segments admin: definitions validated on save, a preview before saving, size over time, CSV of
+members; the clustering runs with what each cluster's shoppers do; the cohorts report (retention
+and conversion heatmaps by first week or month, or by the first visit's source or campaign)."""
 
 import csv
 import logging
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from shop.charts import CHART_MEDIA, CHART_SCRIPTS, time_series_chart
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart, heatmap_chart, time_series_chart
 
+from .clusters import WORDS
+from .cohorts import METRICS, PERIODS, RECORD, cohort_csv, cohort_events, cohort_matrix
 from .conditions import ConditionError, definition_parse
-from .models import Segment
+from .models import Clustering, Segment
 from .services import segment_members, segment_preview, segment_sizes
 from .tasks import segments_sweep
 
 logger = logging.getLogger(__name__)
 PREVIEW_SAMPLE = 10
+
+
+# Periods since first activity drawn in the heatmap (the CSV has them all): a year of months, half of weeks.
+COHORT_COLUMNS = {"month": 12, "week": 26}
+GROUP_LABELS = {"first": "First activity", "source": "Source of first visit", "campaign": "Campaign of first visit"}
+
+
+class CohortForm(forms.Form):
+    period = forms.ChoiceField(choices=[(period, period.capitalize()) for period in PERIODS], initial="month")
+    metric = forms.ChoiceField(choices=[(metric, metric.capitalize()) for metric in METRICS], initial="retention")
+    by = forms.ChoiceField(choices=list(GROUP_LABELS.items()), initial="first", label="Cohorts by")
+
+    @classmethod
+    def read(cls, query) -> "CohortForm":
+        """The form of the query, each absent field at its default (a bare link shows the monthly retention)."""
+        data = {name: query.get(name, field.initial) for name, field in cls.base_fields.items()}
+        return cls(data)
 
 
 class _Echo:
@@ -30,8 +52,8 @@ class _Echo:
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "is_active", "last_evaluated_at", "last_corrections", "error")
-    list_filter = ("is_active",)
+    list_display = ("name", "slug", "kind", "is_active", "last_evaluated_at", "last_corrections", "error")
+    list_filter = ("is_active", ("cluster", admin.EmptyFieldListFilter))
     search_fields = ("name", "slug")
     readonly_fields = ("last_evaluated_at", "last_error", "last_corrections", "created_at", "updated_at", "members")
     change_form_template = "admin/segments/segment/change_form.html"
@@ -41,7 +63,21 @@ class SegmentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # Pages and stages name a segment by its slug; renaming it would orphan its members in Redis.
+        if obj and obj.is_cluster:
+            # A cluster's members come from the clustering: it has no definition to edit.
+            return (*self.readonly_fields, "slug", "definition", "clustering_link")
         return (*self.readonly_fields, "slug") if obj else self.readonly_fields
+
+    @admin.display(description="Kind")
+    def kind(self, obj):
+        return "cluster" if obj.is_cluster else "conditions"
+
+    @admin.display(description="Clustering")
+    def clustering_link(self, obj):
+        if obj.clustering_id is None:
+            return "–"
+        url = reverse("admin:segments_clustering_change", args=[obj.clustering_id])
+        return format_html('<a href="{}">{}</a>, cluster {}', url, obj.clustering, obj.cluster)
 
     @admin.display(description="Error")
     def error(self, obj):
@@ -83,6 +119,8 @@ class SegmentAdmin(admin.ModelAdmin):
         return [
             path("preview/", view(self.preview_view), name="segments_segment_preview"),
             path("<int:pk>/members.csv", view(self.members_view), name="segments_segment_members"),
+            path("cohorts/", view(self.cohorts_view), name="segments_cohorts"),
+            path("cohorts.csv", view(self.cohorts_csv_view), name="segments_cohorts_csv"),
             *super().get_urls(),
         ]
 
@@ -107,6 +145,53 @@ class SegmentAdmin(admin.ModelAdmin):
         context["preview"] = segment_preview(slug=slug, definition=definition, sample=PREVIEW_SAMPLE)
         return TemplateResponse(request, "admin/segments/segment/preview.html", context)
 
+    def cohorts_view(self, request):
+        """Retention or conversion of the shop's cohorts as a heatmap, the numbers beside it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CohortForm.read(request.GET)
+        context = {
+            **self.admin_site.each_context(request),
+            "media": CHART_MEDIA,
+            "opts": self.model._meta,
+            "title": "Cohorts",
+            "form": form,
+        }
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/segments/cohorts.html", context, status=400)
+        choice = form.cleaned_data
+        matrix = cohort_matrix(cohort_events(dataset=RECORD), **choice)
+        if not matrix.empty:
+            shown = [column for column in matrix.columns if column != "size"][: COHORT_COLUMNS[choice["period"]]]
+            sizes = matrix["size"].astype(int)
+            context["chart"] = heatmap_chart(
+                [f"{cohort} ({size:,})" for cohort, size in sizes.items()],
+                [str(column) for column in shown],
+                matrix[shown].to_numpy().tolist(),
+                title=f"{choice['metric'].capitalize()} by {GROUP_LABELS[choice['by']].lower()}, "
+                f"{choice['period']}s since first activity",
+                row_header=f"{GROUP_LABELS[choice['by']]} (shoppers)",
+                column_header=f"{choice['period'].capitalize()}s since",
+                max_value=1.0,
+            )
+            context["cohorts"] = len(matrix)
+            context["csv_url"] = reverse("admin:segments_cohorts_csv") + "?" + request.GET.urlencode()
+        return TemplateResponse(request, "admin/segments/cohorts.html", context)
+
+    def cohorts_csv_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CohortForm.read(request.GET)
+        if not form.is_valid():
+            reasons = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+            return HttpResponse(reasons, status=400, content_type="text/plain; charset=utf-8")
+        choice = form.cleaned_data
+        matrix = cohort_matrix(cohort_events(dataset=RECORD), **choice)
+        response = HttpResponse(cohort_csv(matrix) if not matrix.empty else "cohort,size\n", content_type="text/csv")
+        name = f"cohorts-{choice['metric']}-{choice['period']}-by-{choice['by']}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
     def members_view(self, request, pk):
         segment = get_object_or_404(Segment, pk=pk)
         writer = csv.writer(_Echo())
@@ -117,3 +202,56 @@ class SegmentAdmin(admin.ModelAdmin):
         )
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.slug}.csv"'
         return response
+
+
+@admin.register(Clustering)
+class ClusteringAdmin(admin.ModelAdmin):
+    """Runs of `manage.py recluster`, newest first; read only, as model versions are."""
+
+    list_display = ("created_at", "method", "k", "silhouette", "owners", "seconds")
+    list_filter = ("method",)
+    fields = ("method", "k", "silhouette", "owners", "created_at", "seconds", "summary")
+    readonly_fields = fields
+    change_form_template = "admin/segments/clustering/change_form.html"
+
+    class Media:
+        js = CHART_SCRIPTS
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Clusters (average shopper of each)")
+    def summary(self, obj):
+        features = obj.features
+        head = format_html_join("", "<th>{}</th>", ((WORDS.get(f, (f,))[0] + f" ({f})",) for f in features))
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}</tr>",
+            (
+                (
+                    cluster["segment"],
+                    cluster["name"],
+                    cluster["size"],
+                    format_html_join("", "<td>{}</td>", ((f"{cluster['means'][f]:.2f}",) for f in features)),
+                )
+                for cluster in obj.clusters
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Segment</th><th>Name</th><th>Shoppers</th>{}</tr></thead><tbody>{}</tbody></table>",
+            head,
+            rows,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if run is not None:
+            extra["size_chart"] = bar_chart(
+                [(f"{cluster['name']} ({cluster['segment']})", cluster["size"]) for cluster in run.clusters],
+                title=f"Shoppers per cluster, {run}",
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)

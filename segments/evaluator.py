@@ -28,11 +28,11 @@ def epoch_ms(moment: datetime) -> int:
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
-def _utm_source(properties: Mapping) -> str | None:
-    location = properties.get("page_location")
-    if not isinstance(location, str) or "utm_source=" not in location:
+def utm_value(location, field: str = "utm_source") -> str | None:
+    """A campaign parameter (utm_source, utm_campaign...) of a page's address, or None."""
+    if not isinstance(location, str) or f"{field}=" not in location:
         return None
-    values = parse_qs(urlsplit(location).query).get("utm_source")
+    values = parse_qs(urlsplit(location).query).get(field)
     return values[0] if values else None
 
 
@@ -45,7 +45,7 @@ def _matches(counter: Counter, *, name: str, product_id, category_id, properties
         elif key == "product":
             actual = product_id
         elif key == "utm_source":
-            actual = _utm_source(properties)
+            actual = utm_value(properties.get("page_location"))
         else:
             actual = properties.get(key)
         if actual is None or str(actual) != wanted:

@@ -6,8 +6,39 @@ from django.db import models
 from .conditions import ConditionError, definition_parse
 
 
+class Clustering(models.Model):
+    """One run of the clustering (segments/clusters.py), kept like a model version: how it was
+    made, how well the clusters stand apart, and what each cluster's shoppers do on average.
+    The newest run's clusters are the cluster segments' members; older runs stay as history."""
+
+    class Method(models.TextChoices):
+        KMEANS = "kmeans", "K-Means"
+        DBSCAN = "dbscan", "DBSCAN"
+        HIERARCHICAL = "hierarchical", "Hierarchical (Ward)"
+
+    method = models.CharField(max_length=16, choices=Method.choices)
+    k = models.PositiveSmallIntegerField(help_text="Clusters found (DBSCAN's noise not counted).")
+    silhouette = models.FloatField(
+        help_text="-1 to 1: how much closer shoppers are to their own cluster than the next."
+    )
+    owners = models.PositiveIntegerField(default=0, help_text="Shoppers clustered.")
+    features = models.JSONField(default=list, help_text="The behaviour features, in order.")
+    # [{"label", "name", "size", "segment", "means": {feature: mean in the feature's own units}}]
+    clusters = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    seconds = models.FloatField(default=0, help_text="How long the run took, reading the record included.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} k={self.k} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
 class Segment(models.Model):
-    """A merchandiser's group of shoppers, defined as a condition tree (segments/conditions.py)."""
+    """A merchandiser's group of shoppers, defined as a condition tree (segments/conditions.py),
+    or a cluster of the newest clustering (cluster set): its members are then written by each
+    re-cluster, never by the live evaluation, and it has no definition."""
 
     slug = models.SlugField(unique=True, help_text="How templates and stages name it; fixed once created.")
     name = models.CharField(max_length=100)
@@ -25,6 +56,12 @@ class Segment(models.Model):
     last_corrections = models.PositiveIntegerField(
         default=0, help_text="Memberships the last sweep had to correct (the live path missed them)."
     )
+    cluster = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False, help_text="The cluster of the newest clustering this segment holds."
+    )
+    clustering = models.ForeignKey(
+        Clustering, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="segments"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -32,12 +69,25 @@ class Segment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_cluster(self) -> bool:
+        return self.cluster is not None
+
     def clean(self) -> None:
+        if self.is_cluster:
+            return
         try:
             parsed = definition_parse(self.definition)
         except ConditionError as error:
             raise ValidationError({"definition": str(error)}) from None
         others = dict(Segment.objects.exclude(pk=self.pk).values_list("slug", "definition"))
+        clusters = set(Segment.objects.filter(cluster__isnull=False).values_list("slug", flat=True))
+        named = sorted(parsed.references & clusters)
+        if named:
+            # A cluster has no condition to evaluate live; rules, blocks and experiments can name it.
+            raise ValidationError(
+                {"definition": f"segment: {named[0]!r} is a cluster, which a condition cannot name (a rule can)"}
+            )
         missing = sorted(parsed.references - set(others))
         if missing:
             raise ValidationError({"definition": f"segment: no segment has the slug {missing[0]!r}"})

@@ -122,7 +122,9 @@ def catalogue_load() -> Catalogue:
     if held is not None and time.monotonic() - held[0] < DEFINITIONS_TTL_SECONDS:
         return held[1]
     definitions, active, errors = {}, {}, {}
-    for segment_id, slug, raw, is_active in Segment.objects.values_list("id", "slug", "definition", "is_active"):
+    # Cluster segments have no definition: their members are written by each re-cluster alone.
+    rules = Segment.objects.filter(cluster__isnull=True)
+    for segment_id, slug, raw, is_active in rules.values_list("id", "slug", "definition", "is_active"):
         try:
             definitions[slug] = definition_parse(raw)
         except ConditionError as error:
@@ -196,16 +198,22 @@ def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime
 
 def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
     """Queue the Redis side of a verdict: the owner's set, each segment's members, the due-time."""
-    key = owner_segments_key(owner)
-    if verdict.entered:
-        pipe.sadd(key, *verdict.entered)
-        for slug in verdict.entered:
-            pipe.sadd(segment_members_key(slug), owner)
-    if verdict.exited:
-        pipe.srem(key, *verdict.exited)
-        for slug in verdict.exited:
-            pipe.srem(segment_members_key(slug), owner)
+    memberships_sets_queue(pipe, owner=owner, entered=verdict.entered, exited=verdict.exited)
     _due_queue(pipe, owner=owner, due_ms=verdict.due_ms)
+
+
+def memberships_sets_queue(pipe, *, owner: str, entered: Iterable[str], exited: Iterable[str]) -> None:
+    """Queue an owner's entries and exits on the sets pages read: theirs, and each segment's members."""
+    entered, exited = list(entered), list(exited)
+    key = owner_segments_key(owner)
+    if entered:
+        pipe.sadd(key, *entered)
+        for slug in entered:
+            pipe.sadd(segment_members_key(slug), owner)
+    if exited:
+        pipe.srem(key, *exited)
+        for slug in exited:
+            pipe.srem(segment_members_key(slug), owner)
 
 
 def _due_queue(pipe, *, owner: str, due_ms: int | None) -> None:
@@ -369,14 +377,14 @@ def _owners_filter(owners: Iterable[str]) -> Q:
     return Q(user_id__in=users) | Q(user_id__isnull=True, visitor_id__in=visitors)
 
 
-def _record_events():
+def record_events():
     # Imported datasets are other shops' customers (the live hook never sees them either).
     return Event.objects.exclude(source=Source.IMPORT).annotate(owner=owner_key_expression())
 
 
 def record_rows(*, owners: Iterable[str] | None = None):
     """What the backfill reads of the record, owner by owner in time order (every owner's, or these)."""
-    events = _record_events()
+    events = record_events()
     if owners is not None:
         events = events.filter(_owners_filter(owners))
     return events.order_by("owner", "occurred_at", "id").values_list(
@@ -454,8 +462,12 @@ class BackfillResult:
     seconds: float = 0.0
 
 
-def _open_memberships(catalogue: Catalogue, owners: set[str] | None) -> dict[str, set[str]]:
-    slugs = {segment_id: slug for slug, segment_id in catalogue.active.items()}
+def _open_memberships(catalogue: Catalogue | None, owners: set[str] | None) -> dict[str, set[str]]:
+    """Owner -> the segments the record has them in: the catalogue's active ones, or (None) the clusters."""
+    if catalogue is None:
+        slugs = dict(Segment.objects.filter(cluster__isnull=False, is_active=True).values_list("id", "slug"))
+    else:
+        slugs = {segment_id: slug for slug, segment_id in catalogue.active.items()}
     rows = Membership.objects.filter(exited_at__isnull=True, segment_id__in=slugs)
     if owners is not None:
         rows = rows.filter(owner__in=owners)
@@ -491,6 +503,8 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
     catalogue = catalogue_load()
     wanted = set(owners) if owners is not None else None
     held = _open_memberships(catalogue, wanted)
+    # Cluster memberships are not the evaluator's to judge, but the owner's set is rewritten whole.
+    clustered = _open_memberships(None, wanted)
     now = timezone.now()
     now_ms = epoch_ms(now)
     result = BackfillResult(members=dict.fromkeys(catalogue.active, 0), corrections=dict.fromkeys(catalogue.active, 0))
@@ -525,9 +539,10 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
             ],
         )
         write.pipe.delete(owner_segments_key(owner))
-        if members:
-            write.pipe.sadd(owner_segments_key(owner), *members)
-        for slug in members:
+        published = members | clustered.get(owner, set())
+        if published:
+            write.pipe.sadd(owner_segments_key(owner), *published)
+        for slug in published:
             write.pipe.sadd(segment_members_key(slug), owner)
         for slug in verdict.exited:
             write.pipe.srem(segment_members_key(slug), owner)
@@ -562,7 +577,7 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
             settle_chunk(chunk)
     else:
         listed = (
-            _record_events()
+            record_events()
             .values_list("owner", flat=True)
             .distinct()
             .order_by("owner")

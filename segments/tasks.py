@@ -1,9 +1,10 @@
-"""Celery tasks of segments: due-times fired every few seconds, the hourly sweep."""
+"""Celery tasks of segments: due-times fired every few seconds, the hourly sweep, the nightly re-cluster."""
 
 import logging
 
 from celery import shared_task
 
+from .clustering import ClusteringError, clusters_recluster
 from .services import segments_backfill, segments_due_fire
 
 logger = logging.getLogger(__name__)
@@ -23,3 +24,15 @@ def segments_sweep() -> dict:
     if corrected:
         logger.warning("segment sweep corrected memberships the live path missed: %s", corrected)
     return {"owners": result.owners, "corrections": corrected, "seconds": round(result.seconds, 2)}
+
+
+@shared_task(soft_time_limit=60 * 25, time_limit=60 * 30)
+def clusters_recluster_task(method: str = "kmeans", k: int | None = None) -> dict:
+    try:
+        result = clusters_recluster(method=method, k=k)
+    except ClusteringError as error:
+        # Too few shoppers yet (a new shop): the segments keep the last run's members.
+        logger.warning("re-cluster skipped: %s", error)
+        return {"error": str(error)}
+    run = result.clustering
+    return {"clustering": run.pk, "k": run.k, "silhouette": round(run.silhouette, 3), "seconds": round(run.seconds, 2)}

@@ -475,3 +475,126 @@ def interval_chart(
         chart_id, title=title, description=summary, width=width, height=height, pieces=pieces, data=data, table=table,
         spec=spec,
     )  # fmt: skip
+
+
+HEAT_LOW = (255, 255, 255)
+HEAT_HIGH = (0x41, 0x76, 0x90)  # BAR_FILL
+HEAT_CELL = 36  # pixels: room for "100%" in a cell
+HEAT_ROW = 22
+# Below this width a cell has no room for its number; hover (or the data table) gives it.
+HEAT_TEXT_MIN = 30
+
+
+def heat_colour(share: float) -> str:
+    """White at 0 to the bar colour at 1, linearly in RGB."""
+    share = min(max(share, 0.0), 1.0)
+    red, green, blue = (round(low + (high - low) * share) for low, high in zip(HEAT_LOW, HEAT_HIGH, strict=True))
+    return f"#{red:02x}{green:02x}{blue:02x}"
+
+
+def _heat_ink(share: float) -> str:
+    """The text colour that reads on a cell of this shade."""
+    return "#ffffff" if share > 0.55 else TEXT_FILL
+
+
+def heatmap_chart(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    title: str,
+    value_format: ValueFormat = "{:.0%}",
+    row_header: str = "",
+    column_header: str = "",
+    description: str = "",
+    max_value: float | None = None,
+    width: int = 720,
+    table: bool = True,
+) -> SafeString:
+    """A grid of cells shaded by value (rows x columns), white for zero, the bar colour for the
+    largest value (or max_value); a missing value (None or NaN) is a blank cell, not a zero."""
+    grid = [
+        [None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value) for value in row]
+        for row in values
+    ]
+    rows, columns = [str(row) for row in rows], [str(column) for column in columns]
+    chart_id = _chart_id("heatmap", title, (rows, columns, grid))
+    if not rows or not columns:
+        return _empty(chart_id, title=title, width=width)
+    known = [value for row in grid for value in row if value is not None]
+    top = max_value if max_value and max_value > 0 else max(known, default=0.0) or 1.0
+    label_width = CHAR_WIDTH * min(MAX_LABEL_CHARS, max(len(row) for row in rows)) + 12
+    cell = max(min(HEAT_CELL, (width - label_width) / len(columns)), 4)
+    head = 20
+    height = head + len(rows) * HEAT_ROW + 4
+    pieces = [
+        format_html(
+            '<text x="{x}" y="14" text-anchor="middle" fill="{ink}" class="chart-axis">{label}</text>',
+            x=_n(label_width + (index + 0.5) * cell),
+            ink=TEXT_FILL,
+            label=column,
+        )
+        for index, column in enumerate(columns)
+        if cell >= HEAT_TEXT_MIN or index % max(1, round(HEAT_TEXT_MIN / cell)) == 0
+    ]
+    texts = [[_format(value, value_format) for value in row] for row in grid]
+    for r, (row, cells) in enumerate(zip(rows, grid, strict=True)):
+        y = head + r * HEAT_ROW
+        pieces.append(
+            format_html(
+                '<text x="{x}" y="{y}" text-anchor="end" fill="{ink}" class="chart-label">{label}</text>',
+                x=label_width - 6,
+                y=_n(y + HEAT_ROW * 0.7),
+                ink=TEXT_FILL,
+                label=_shorten(row),
+            )
+        )
+        for c, value in enumerate(cells):
+            if value is None:
+                continue
+            share = value / top
+            pieces.append(
+                format_html(
+                    '<g class="chart-cell"><title>{row}, {column}: {text}</title>'
+                    '<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{fill}" stroke="#ffffff"/>{label}</g>',
+                    row=row,
+                    column=columns[c],
+                    text=texts[r][c],
+                    x=_n(label_width + c * cell),
+                    y=y,
+                    w=_n(cell),
+                    h=HEAT_ROW,
+                    fill=heat_colour(share),
+                    label=format_html(
+                        '<text x="{}" y="{}" text-anchor="middle" fill="{}" class="chart-value">{}</text>',
+                        _n(label_width + (c + 0.5) * cell),
+                        _n(y + HEAT_ROW * 0.7),
+                        _heat_ink(share),
+                        texts[r][c],
+                    )
+                    if cell >= HEAT_TEXT_MIN
+                    else "",
+                )
+            )
+    largest = _format(max(known, default=None), value_format)
+    summary = description or f"{len(rows)} rows by {len(columns)} columns; the largest value {largest}"
+    data = _data_table([row_header, *columns], ([row, *text] for row, text in zip(rows, texts, strict=True)))
+    spec = {
+        "kind": "heatmap",
+        "rows": rows,
+        "columns": columns,
+        "rowHeader": row_header,
+        "columnHeader": column_header,
+        # [column, row, value, text, colour, ink] per known cell: the colours are the server's,
+        # so the drawing needs no colour scale of its own.
+        "cells": [
+            [c, r, value, texts[r][c], heat_colour(value / top), _heat_ink(value / top)]
+            for r, cells in enumerate(grid)
+            for c, value in enumerate(cells)
+            if value is not None
+        ],
+    }
+    return _figure(
+        chart_id, title=title, description=summary, width=width, height=height, pieces=pieces, data=data, table=table,
+        spec=spec,
+    )  # fmt: skip

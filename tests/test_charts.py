@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.safestring import SafeString
 
-from shop.charts import bar_chart, interval_chart, nice_ceiling, time_series_chart
+from shop.charts import bar_chart, heat_colour, heatmap_chart, interval_chart, nice_ceiling, time_series_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "<script>alert(1)</script>"
@@ -158,3 +158,21 @@ def test_interval_chart_draws_a_negative_lift_in_its_band_above_and_below_zero()
     assert data["texts"][0] == ["-5.0%", "-30.0%", "+20.0%"]
     assert "last +4.0% (-6.0% to +14.0%)" in figure.find(f".//{SVG}desc").text
     assert parse(interval_chart(points[:1], title="Nothing yet")).get("data-chart") is None
+
+
+def test_heatmap_shades_cells_by_value_leaves_unknown_cells_blank_and_escapes_labels():
+    html = heatmap_chart(
+        [HOSTILE, "2025-02"], ["0", "1"], [[1.0, 0.25], [0.5, float("nan")]], title="Retention", max_value=1.0
+    )
+    figure = parse(html)
+    cells = {rect.get("fill") for rect in figure.iter(f"{SVG}rect")}
+    assert len(list(figure.iter(f"{SVG}rect"))) == 3, "the cell not lived through yet is not drawn"
+    assert heat_colour(1.0) == "#417690" and heat_colour(0.0) == "#ffffff"
+    assert cells == {heat_colour(1.0), heat_colour(0.25), heat_colour(0.5)}
+    assert HOSTILE not in html
+    data = spec(html)
+    assert data["kind"] == "heatmap"
+    assert data["rows"] == [HOSTILE, "2025-02"]
+    assert [cell[:4] for cell in data["cells"]] == [[0, 0, 1.0, "100%"], [1, 0, 0.25, "25%"], [0, 1, 0.5, "50%"]]
+    table = [cell.text for cell in figure.iter("td")]
+    assert table == [HOSTILE, "100%", "25%", "2025-02", "50%", "–"]

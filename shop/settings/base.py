@@ -240,6 +240,8 @@ CELERY_BEAT_SCHEDULE |= {
     "segments-due-fire": {"task": "segments.tasks.segments_due_fire_task", "schedule": 5.0},
     "merchandising-timers-fire": {"task": "merchandising.tasks.rule_timers_fire_task", "schedule": 5.0},
     "segments-sweep": {"task": "segments.tasks.segments_sweep", "schedule": crontab(minute=40)},
+    # Clusters describe weeks of behaviour: nightly, after the neighbour models, is fresh enough.
+    "segments-recluster": {"task": "segments.tasks.clusters_recluster_task", "schedule": crontab(hour=4, minute=50)},
 }
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

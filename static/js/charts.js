@@ -127,7 +127,41 @@
     };
   }
 
-  var BUILDERS = { bar: barOption, series: seriesOption, interval: intervalOption };
+  function heatmapOption(spec) {
+    // A scatter of square symbols on two category axes, coloured by the server: the vendored
+    // common build of ECharts has no heatmap series.
+    var columns = spec.columns.length;
+    // Each cell fills its column's band: the plot is the canvas less the row labels (160) and margins.
+    var side = Math.max(6, Math.floor((spec.width - 184) / Math.max(columns, 1)));
+    return {
+      aria: { enabled: true, label: { description: spec.description } },
+      grid: { left: 8, right: 16, top: 24, bottom: 8, containLabel: true },
+      tooltip: tooltip({
+        formatter: function (p) {
+          var cell = p.data.value;
+          return spec.rows[cell[1]] + ", " + spec.columnHeader + " " + spec.columns[cell[0]] + ": " + cell[3];
+        }
+      }),
+      xAxis: { type: "category", data: spec.columns, position: "top", name: spec.columnHeader,
+               splitLine: { show: false }, axisTick: { show: false } },
+      yAxis: { type: "category", data: spec.rows, inverse: true, name: spec.rowHeader,
+               axisLabel: { width: 160, overflow: "truncate" }, axisTick: { show: false } },
+      series: [{
+        type: "scatter",
+        symbol: "rect",
+        symbolSize: [side - 1, 21],
+        data: spec.cells.map(function (cell) {
+          return { value: cell, itemStyle: { color: cell[4] }, label: { color: cell[5] } };
+        }),
+        label: {
+          show: side >= 30,
+          formatter: function (p) { return p.data.value[3]; }
+        }
+      }]
+    };
+  }
+
+  var BUILDERS = { bar: barOption, series: seriesOption, interval: intervalOption, heatmap: heatmapOption };
 
   function draw(figure) {
     var source = document.getElementById(figure.dataset.chart);
@@ -140,7 +174,8 @@
     // As wide as the server drew it, narrower on a small screen, like the SVG it replaces.
     canvas.style.width = spec.width + "px";
     canvas.style.maxWidth = "100%";
-    canvas.style.height = Math.max(spec.kind === "bar" ? spec.height + 16 : 280, 80) + "px";
+    var fixed = spec.kind === "bar" || spec.kind === "heatmap";
+    canvas.style.height = Math.max(fixed ? spec.height + 16 : 280, 80) + "px";
     var fallback = figure.querySelector("svg");
     figure.insertBefore(canvas, fallback);
     var chart = window.echarts.init(canvas, null, { renderer: "svg" });

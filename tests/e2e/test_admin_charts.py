@@ -1,5 +1,6 @@
 """Admin reports draw their charts with the vendored charting library: hover values, legend, zoom."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -85,4 +86,32 @@ def test_volume_alert_chart_has_a_legend_flagged_point_and_zoom(live_server, pag
     page.wait_for_timeout(400)
     assert figure.locator(".chart-canvas svg").text_content() != labels_before
     shot(page, "volume-alert-desktop")
+    assert errors == []
+
+
+def test_cohorts_heatmap_is_drawn_with_each_cells_share_on_hover(live_server, page, shot):
+    start = timezone.now() - timedelta(days=70)
+    for shopper in range(4):
+        visitor = uuid.uuid4()
+        EventFactory(visitor_id=visitor, name="page_view", client_ts=start + timedelta(hours=shopper))
+        if shopper < 2:
+            EventFactory(visitor_id=visitor, name="page_view", client_ts=start + timedelta(days=35))
+    errors = _errors(page)
+    _log_in(page, live_server)
+    page.goto(live_server.url + "/admin/segments/segment/cohorts/")
+    figure = page.locator("figure.chart-drawn")
+    figure.wait_for()
+    canvas = figure.locator(".chart-canvas svg")
+    assert "100%" in canvas.inner_html(), "each cell carries its share"
+    # The first row's first cell (100%) answers a hover with its cohort and period.
+    box = canvas.bounding_box()
+    cells = canvas.locator("path[fill='#417690']")
+    assert cells.count() >= 1
+    cell = cells.first.bounding_box()
+    page.mouse.move(cell["x"] + cell["width"] / 2, cell["y"] + cell["height"] / 2)
+    page.wait_for_function(
+        "document.querySelector('figure.chart-drawn .chart-canvas svg').textContent.includes('Months since 0: 100%')"
+    )
+    shot(page, "cohorts-desktop")
+    assert box["width"] > 0
     assert errors == []

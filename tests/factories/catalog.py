@@ -1,5 +1,7 @@
 """Factories of the catalog."""
 
+import math
+import random
 from decimal import Decimal
 
 import factory
@@ -76,3 +78,31 @@ class ReviewFactory(DjangoModelFactory):
     is_published = True
     title = factory.Faker("sentence", nb_words=4)
     body = factory.Faker("paragraph")
+
+
+ADJECTIVES = ("Linen", "Copper", "Walnut", "Woollen", "Stoneware", "Bamboo", "Velvet", "Enamel")
+NOUNS = ("Teapot", "Throw", "Lamp", "Basket", "Apron", "Candle", "Planter", "Towel", "Bowl", "Cushion")
+
+
+def simulator_catalog_build(products: int = 144) -> None:
+    """Four departments of three categories, eight brands, prices from 3 to 300, a fifth on sale."""
+    rng = random.Random(7)
+    departments = [DepartmentFactory(name=f"Dept {d}", slug=f"dept-{d}") for d in range(4)]
+    categories = [
+        CategoryFactory(department=department, name=f"Cat {d}{c}", slug=f"cat-{d}{c}")
+        for d, department in enumerate(departments)
+        for c in range(3)
+    ]
+    brands = [BrandFactory(name=f"Maker {b}", slug=f"maker-{b}") for b in range(8)]
+    for n in range(products):
+        price = round(math.exp(rng.uniform(math.log(3), math.log(300))), 2)
+        on_sale = rng.random() < 0.2
+        ProductFactory(
+            title=f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n}",
+            category=categories[n % len(categories)],
+            brand=brands[rng.randrange(len(brands))],
+            price=Decimal(str(price)),
+            compare_at_price=Decimal(str(round(price * 1.3, 2))) if on_sale else None,
+            stock=0 if rng.random() < 0.05 else 10,
+            image=None,
+        )

@@ -3,13 +3,10 @@
 import http.server
 import itertools
 import json
-import math
-import random
 import statistics
 import threading
 from collections import Counter, defaultdict
 from datetime import timedelta
-from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -23,39 +20,13 @@ from shop.simulator.personas import PERSONAS
 from shop.simulator.services import shoppers_simulate, shoppers_simulate_http, window_end
 from shop.simulator.sinks import HttpSink, url_check
 from tests.factories.accounts import UserFactory
-from tests.factories.catalog import BrandFactory, CategoryFactory, DepartmentFactory, ProductFactory
+from tests.factories.catalog import simulator_catalog_build as build_catalog
 from tracking.models import Event, VisitorLink
 from tracking.registry import EventName, Source
 from tracking.validation import event_validate
 
-ADJECTIVES = ("Linen", "Copper", "Walnut", "Woollen", "Stoneware", "Bamboo", "Velvet", "Enamel")
-NOUNS = ("Teapot", "Throw", "Lamp", "Basket", "Apron", "Candle", "Planter", "Towel", "Bowl", "Cushion")
 # What the store-side generators treat as browser events; everything else is the server's.
 SERVER_EVENTS = {"add_to_cart", "remove_from_cart", "begin_checkout", "purchase", "login"}
-
-
-def build_catalog(products: int = 144) -> None:
-    """Four departments of three categories, eight brands, prices from 3 to 300, a fifth on sale."""
-    rng = random.Random(7)
-    departments = [DepartmentFactory(name=f"Dept {d}", slug=f"dept-{d}") for d in range(4)]
-    categories = [
-        CategoryFactory(department=department, name=f"Cat {d}{c}", slug=f"cat-{d}{c}")
-        for d, department in enumerate(departments)
-        for c in range(3)
-    ]
-    brands = [BrandFactory(name=f"Maker {b}", slug=f"maker-{b}") for b in range(8)]
-    for n in range(products):
-        price = round(math.exp(rng.uniform(math.log(3), math.log(300))), 2)
-        on_sale = rng.random() < 0.2
-        ProductFactory(
-            title=f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {n}",
-            category=categories[n % len(categories)],
-            brand=brands[rng.randrange(len(brands))],
-            price=Decimal(str(price)),
-            compare_at_price=Decimal(str(round(price * 1.3, 2))) if on_sale else None,
-            stock=0 if rng.random() < 0.05 else 10,
-            image=None,
-        )
 
 
 @pytest.fixture
