@@ -7,11 +7,13 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html_join
 
 from shop.charts import CHART_MEDIA, bar_chart
 from tracking.analytics.dates import duration_text
 
 from .models import ModelVersion, SlotConfig
+from .quality import quality_detail, quality_summary
 from .recommenders.registry import algorithms
 from .selectors import slot_performance, slot_settings_problem
 from .serving import slots_publish
@@ -171,6 +173,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "is_active",
         "started_at",
         "training_time",
+        "offline_quality",
         "events_used",
         "n_users",
         "n_items",
@@ -179,16 +182,42 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     list_filter = ("name", "status", "is_active")
     readonly_fields = [
-        "training_time" if field.name == "seconds" else field.name
+        {"seconds": "training_time", "quality": "offline_quality_detail"}.get(field.name, field.name)
         for field in ModelVersion._meta.fields
         if field.name != "artifact"
     ]
-    exclude = ("artifact",)
+    exclude = ("artifact", "quality")
     actions = ["activate"]
 
     @admin.display(description="Training time", ordering="seconds")
     def training_time(self, version: ModelVersion) -> str:
         return run_time_text(version.seconds)
+
+    @admin.display(description="Offline quality")
+    def offline_quality(self, version: ModelVersion) -> str:
+        return self._unmeasured(version) or quality_summary(version.quality)
+
+    @admin.display(description="Offline quality")
+    def offline_quality_detail(self, version: ModelVersion) -> str:
+        """Every figure, the split they come from, how far to trust them, and what measuring cost."""
+        unmeasured = self._unmeasured(version)
+        if unmeasured:
+            return unmeasured
+        lines = quality_detail(version.quality)
+        if version.quality.get("seconds") is not None:
+            lines.append(f"Measuring took {run_time_text(version.quality['seconds'])} of this run's training time.")
+        return format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+
+    @staticmethod
+    def _unmeasured(version: ModelVersion) -> str:
+        """Why a version that never reached measuring has no quality."""
+        if version.quality:
+            return ""
+        if version.status == ModelVersion.Status.TRAINING:
+            return "measured once training ends"
+        if version.status == ModelVersion.Status.FAILED:
+            return "not measured: the training failed"
+        return ""
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from training
