@@ -9,13 +9,13 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.html import format_html_join
 
-from shop.charts import CHART_MEDIA, bar_chart
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart
 from tracking.analytics.dates import duration_text
 
 from .models import ModelVersion, SlotConfig
 from .quality import quality_detail, quality_summary
 from .recommenders.registry import algorithms
-from .selectors import slot_performance, slot_settings_problem
+from .selectors import serving_quality, slot_performance, slot_settings_problem
 from .serving import slots_publish
 from .slots import RECENT
 from .training import model_activate
@@ -186,8 +186,21 @@ class ModelVersionAdmin(admin.ModelAdmin):
         for field in ModelVersion._meta.fields
         if field.name != "artifact"
     ]
-    exclude = ("artifact", "quality")
+    exclude = ("artifact", "seconds", "quality")  # seconds read as the training time above
     actions = ["activate"]
+    change_list_template = "admin/personalization/modelversion/change_list.html"
+
+    class Media:
+        js = CHART_SCRIPTS
+
+    def changelist_view(self, request, extra_context=None):
+        chart = bar_chart(
+            serving_quality(),
+            title="NDCG@10 of each serving version on its held-out shoppers",
+            value_format="{:.3f}",
+            description="Each version's figure comes from its own run: the last 20% of its training window, held out.",
+        )
+        return super().changelist_view(request, {**(extra_context or {}), "quality_chart": chart})
 
     @admin.display(description="Training time", ordering="seconds")
     def training_time(self, version: ModelVersion) -> str:
@@ -206,7 +219,19 @@ class ModelVersionAdmin(admin.ModelAdmin):
         lines = quality_detail(version.quality)
         if version.quality.get("seconds") is not None:
             lines.append(f"Measuring took {run_time_text(version.quality['seconds'])} of this run's training time.")
-        return format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+        text = format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+        baseline = version.quality.get("baseline")
+        if not baseline:
+            return text
+        chart = bar_chart(
+            [
+                (f"{version.name} v{version.pk}", version.quality["metrics"]["ndcg@10"]),
+                (baseline["name"], baseline["metrics"]["ndcg@10"]),
+            ],
+            title="NDCG@10 on the same held-out shoppers",
+            value_format="{:.3f}",
+        )
+        return text + chart
 
     @staticmethod
     def _unmeasured(version: ModelVersion) -> str:
