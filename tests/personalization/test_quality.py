@@ -16,6 +16,7 @@ from personalization import quality
 from personalization.evaluation.protocol import LOG_COLUMNS
 from personalization.models import ModelVersion
 from personalization.recommenders.itemknn import ItemKNN
+from personalization.tasks import model_retrain
 from personalization.training import model_train
 from tests.factories.catalog import ProductFactory
 from tests.factories.tracking import EventFactory
@@ -48,10 +49,11 @@ def _cliques_log() -> int:
     return shoppers
 
 
-def test_a_retrain_stores_each_models_quality_beside_popularitys_on_the_same_shoppers():
+def test_a_retrain_stores_each_models_quality_beside_popularitys_on_the_same_shoppers(capsys):
     shoppers = _cliques_log()
     with time_machine.travel(NOW):
         call_command("retrain")
+    said = capsys.readouterr().out
     versions = {version.name: version for version in ModelVersion.objects.filter(is_active=True)}
     assert set(versions) == set(settings.RECOMMENDER_SERVED)
     for version in versions.values():
@@ -65,6 +67,17 @@ def test_a_retrain_stores_each_models_quality_beside_popularitys_on_the_same_sho
     assert itemknn["baseline"]["metrics"] == popularity["metrics"]  # the same run, the same shoppers
     assert itemknn["baseline"]["ndcg@10_difference"] > 0 and not itemknn["baseline"]["tie"]
     assert "baseline" not in popularity
+    pop = popularity["metrics"]["ndcg@10"]
+    assert f"NDCG@10 1.000 on {shoppers} held-out shoppers (popularity {pop:.3f})" in said
+
+
+def test_the_training_task_stores_quality_too():
+    shoppers = _cliques_log()
+    with time_machine.travel(NOW):
+        pk = model_retrain("itemknn")
+    measured = ModelVersion.objects.get(pk=pk).quality
+    assert measured["status"] == "measured" and measured["users"] == shoppers
+    assert measured["baseline"]["name"] == "popularity"
 
 
 def test_the_admin_lists_and_details_quality_in_words(staff_client):
