@@ -7,13 +7,15 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html_join
 
-from shop.charts import CHART_MEDIA, bar_chart
+from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart
 from tracking.analytics.dates import duration_text
 
 from .models import ModelVersion, SlotConfig
+from .quality import quality_detail, quality_summary
 from .recommenders.registry import algorithms
-from .selectors import slot_performance, slot_settings_problem
+from .selectors import serving_quality, slot_performance, slot_settings_problem
 from .serving import slots_publish
 from .slots import RECENT
 from .training import model_activate
@@ -171,6 +173,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "is_active",
         "started_at",
         "training_time",
+        "offline_quality",
         "events_used",
         "n_users",
         "n_items",
@@ -179,16 +182,67 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     list_filter = ("name", "status", "is_active")
     readonly_fields = [
-        "training_time" if field.name == "seconds" else field.name
+        {"seconds": "training_time", "quality": "offline_quality_detail"}.get(field.name, field.name)
         for field in ModelVersion._meta.fields
         if field.name != "artifact"
     ]
-    exclude = ("artifact",)
+    exclude = ("artifact", "seconds", "quality")  # seconds read as the training time above
     actions = ["activate"]
+    change_list_template = "admin/personalization/modelversion/change_list.html"
+
+    class Media:
+        js = CHART_SCRIPTS
+
+    def changelist_view(self, request, extra_context=None):
+        chart = bar_chart(
+            serving_quality(),
+            title="NDCG@10 of each serving version on its held-out shoppers",
+            value_format="{:.3f}",
+            description="Each version's figure comes from its own run: the last 20% of its training window, held out.",
+        )
+        return super().changelist_view(request, {**(extra_context or {}), "quality_chart": chart})
 
     @admin.display(description="Training time", ordering="seconds")
     def training_time(self, version: ModelVersion) -> str:
         return run_time_text(version.seconds)
+
+    @admin.display(description="Offline quality")
+    def offline_quality(self, version: ModelVersion) -> str:
+        return self._unmeasured(version) or quality_summary(version.quality)
+
+    @admin.display(description="Offline quality")
+    def offline_quality_detail(self, version: ModelVersion) -> str:
+        """Every figure, the split they come from, how far to trust them, and what measuring cost."""
+        unmeasured = self._unmeasured(version)
+        if unmeasured:
+            return unmeasured
+        lines = quality_detail(version.quality)
+        if version.quality.get("seconds") is not None:
+            lines.append(f"Measuring took {run_time_text(version.quality['seconds'])} of this run's training time.")
+        text = format_html_join("", "<p>{}</p>", ((line,) for line in lines))
+        baseline = version.quality.get("baseline")
+        if not baseline:
+            return text
+        chart = bar_chart(
+            [
+                (f"{version.name} v{version.pk}", version.quality["metrics"]["ndcg@10"]),
+                (baseline["name"], baseline["metrics"]["ndcg@10"]),
+            ],
+            title="NDCG@10 on the same held-out shoppers",
+            value_format="{:.3f}",
+        )
+        return text + chart
+
+    @staticmethod
+    def _unmeasured(version: ModelVersion) -> str:
+        """Why a version that never reached measuring has no quality."""
+        if version.quality:
+            return ""
+        if version.status == ModelVersion.Status.TRAINING:
+            return "measured once training ends"
+        if version.status == ModelVersion.Status.FAILED:
+            return "not measured: the training failed"
+        return ""
 
     def has_add_permission(self, request) -> bool:
         return False  # versions come from training

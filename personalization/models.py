@@ -31,6 +31,9 @@ class ModelVersion(models.Model):
     # Bumped when the artifact is rewritten in place (someone erased from it), so every web
     # process reloads the version it holds.
     revision = models.PositiveIntegerField(default=0)
+    # Offline quality on the run's held-out last days (personalization.quality.version_quality):
+    # status, the split, the metrics, popularity's on the same shoppers; empty before measuring.
+    quality = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]

@@ -81,3 +81,13 @@ def slot_settings_problem(*, algorithm: str, weights: dict[str, float]) -> str:
         names = ", ".join(PARTS[part] for part in weighted if part in PARTS)
         return f"None of the blend's weighted parts ({names}) has a trained version yet: train one first."
     return ""
+
+
+def serving_quality() -> list[tuple[str, float]]:
+    """Each serving version's NDCG@10 on its own held-out shoppers, best first (measured ones only)."""
+    rows = [
+        (f"{name} v{pk} ({quality['users']:,} shoppers)", quality["metrics"]["ndcg@10"])
+        for name, pk, quality in ModelVersion.objects.filter(is_active=True).values_list("name", "pk", "quality")
+        if quality.get("status") == "measured"
+    ]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 import tracemalloc
@@ -177,6 +178,15 @@ def ground_truth(split: Split) -> dict[Hashable, frozenset]:
     return {user: frozenset(items) for user, items in fresh.groupby("user", sort=True)["item"]}
 
 
+def truth_sample(truth: Mapping[Hashable, frozenset], *, size: int | None, seed: int = 0) -> dict[Hashable, frozenset]:
+    """At most `size` evaluated users, drawn without replacement by a seeded generator (the same
+    users for every algorithm of a run, and for the same log on every run); all when size is None."""
+    if size is None or len(truth) <= size:
+        return dict(truth)
+    chosen = set(random.Random(seed).sample(sorted(truth, key=str), size))
+    return {user: items for user, items in truth.items() if user in chosen}
+
+
 ITEM_FEATURES = ("category", "brand", "text")
 
 
@@ -205,18 +215,23 @@ def interactions_from(train: pd.DataFrame) -> Interactions:
     return data
 
 
+def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """One CSR row's column indices and values, read off its arrays: slicing the matrix built a
+    one-row matrix per call, over half the time of ranking a user (0.25 ms on the demo data)."""
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    return matrix.indices[start:end], matrix.data[start:end]
+
+
 def user_context(data: Interactions, user: int) -> Context:
     """A known user's whole train history, most recent first in `recent`."""
-    row = data.matrix[user]
-    items = row.indices
+    items, weights = _row(data.matrix, user)
     if data.last_seen is not None:
-        seen = data.last_seen[user]
-        times = dict(zip(seen.indices.tolist(), seen.data.tolist(), strict=True))
+        times = dict(zip(*(values.tolist() for values in _row(data.last_seen, user)), strict=True))
         stamps = np.array([times.get(i, 0.0) for i in items.tolist()])
         recent = tuple(int(items[j]) for j in np.lexsort((items, -stamps)))
     else:
         recent = tuple(int(i) for i in items)
-    history = {int(i): float(w) for i, w in zip(items.tolist(), row.data.tolist(), strict=True)}
+    history = {int(i): float(w) for i, w in zip(items.tolist(), weights.tolist(), strict=True)}
     return Context(history=history, recent=recent, user_index=user)
 
 

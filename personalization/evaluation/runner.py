@@ -22,6 +22,7 @@ from .protocol import (
     session_split,
     session_validation,
     split_by_time,
+    truth_sample,
     validation_split,
 )
 from .served import coded, served_rankings
@@ -53,6 +54,8 @@ class Run:
     results: list[Result] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
     protocol: str = "users"
+    # Users who met the protocol's conditions; more than `users` when a sample was drawn from them.
+    eligible: int = 0
 
     @property
     def evaluated(self) -> str:
@@ -91,12 +94,16 @@ def evaluation_run(
     split: str = "test",
     protocol: str = "users",
     served: bool = False,
+    max_users: int | None = None,
+    measure_memory: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> Run:
     """Evaluate each candidate under the protocol; one that refuses the data (ValueError) or fails
     on it (any other error, such as a third-party model dividing by zero) is reported in its row,
     and the others still run. With served, each algorithm is also scored through the served
-    pipeline (served.py), reported as "<label> served".
+    pipeline (served.py), reported as "<label> served". With max_users, a seeded sample of that
+    many evaluated users (protocol.truth_sample) stands for them all; measure_memory off saves
+    each algorithm's extra traced fit.
 
     progress is called with each candidate's label once it is done.
     """
@@ -108,6 +115,8 @@ def evaluation_run(
             else (f"no user has a target item in the {split} period that is new to them")
         )
         raise ValueError(f"{dataset}: {who}")
+    eligible = len(truth)
+    truth = truth_sample(truth, size=max_users)
     data = interactions_from(chosen.train)
     run = Run(
         dataset=dataset,
@@ -120,6 +129,7 @@ def evaluation_run(
         train_items=data.n_items,
         absent_share=0.0,
         protocol=protocol,
+        eligible=eligible,
     )
     jobs = [(candidate, candidate.label, data, truth, None) for candidate in candidates]
     if served:
@@ -137,6 +147,7 @@ def evaluation_run(
                 truth=job_truth,
                 label=label,
                 rank_with=rank_with,
+                measure_memory=measure_memory,
             )
         except ValueError as error:
             run.failures[label] = str(error)

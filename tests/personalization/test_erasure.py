@@ -11,7 +11,7 @@ from personalization.api import profile_forget
 from personalization.erasure import erasures_finish
 from personalization.models import ModelVersion, PendingErasure
 from personalization.recommenders.itemknn import ItemKNN
-from personalization.training import interactions_from_events, model_load, model_train
+from personalization.training import model_load, model_train, training_set
 from shop.keyspace import models_active_key
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
@@ -88,7 +88,7 @@ def test_a_training_under_way_during_an_erase_is_cleaned_by_the_next_pass(monkey
 
 def test_a_training_on_events_read_before_an_erase_leaves_the_person_out():
     _history(user_id=7008)
-    data = interactions_from_events()  # the retrain command reads once, then trains model after model
+    training = training_set()  # the retrain command reads once, then trains model after model
     profile_forget(user_id=7008, visitor_id=None)
-    version = model_train(name="popularity", data=data)
+    version = model_train(name="popularity", training=training)
     assert "u:7008" not in _owners_in(version)

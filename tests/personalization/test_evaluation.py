@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import given
+from hypothesis import strategies as st
 
 from personalization.evaluation import datasets, protocol
 from personalization.evaluation.report import ndcg_chart_svg, run_write, table_lines
@@ -120,6 +122,28 @@ def test_validation_takes_the_last_tenth_of_the_train_period():
     assert validation.cut == pytest.approx(0.9 * 5 * DAY)
     assert set(validation.test["ts"]) == {5 * DAY}
     assert validation.test["ts"].max() < split.cut
+
+
+@given(
+    users=st.lists(st.text(min_size=1, max_size=6), unique=True, max_size=60),
+    size=st.integers(min_value=0, max_value=80),
+)
+def test_a_truth_sample_is_at_most_its_size_of_the_same_users_in_the_same_order_every_time(users, size):
+    truth = {user: frozenset({position}) for position, user in enumerate(users)}
+    sample = protocol.truth_sample(truth, size=size)
+    assert len(sample) == min(size, len(truth))
+    assert list(sample) == [user for user in truth if user in sample]  # the truth's order, kept
+    assert all(sample[user] == truth[user] for user in sample)
+    assert protocol.truth_sample(dict(reversed(truth.items())), size=size).keys() == sample.keys()
+    assert protocol.truth_sample(truth, size=None) == truth
+
+
+def test_a_run_with_max_users_ranks_a_sample_and_counts_everyone_who_qualified():
+    candidates = candidates_from(["itemknn"])
+    full = evaluation_run(log=HAND_LOG, dataset="hand", candidates=candidates)
+    sampled = evaluation_run(log=HAND_LOG, dataset="hand", candidates=candidates, max_users=1)
+    assert sampled.eligible == full.eligible == full.users > 1
+    assert sampled.users == 1 and all(result.metrics.users == 1 for result in sampled.results)
 
 
 def test_a_dataset_with_its_own_split_keeps_it():
