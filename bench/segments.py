@@ -130,7 +130,12 @@ def part_ingest(*, server: bench.Gunicorn, args, visitors, products) -> dict:
             )
             totals[kind].merge(
                 bench.phase_run(
-                    kind=kind, port=server.port, calls=calls, concurrency=args.concurrency, seconds=args.seconds
+                    kind=kind,
+                    port=server.port,
+                    calls=calls,
+                    concurrency=args.concurrency,
+                    seconds=args.seconds,
+                    server=server,
                 )
             )
     print()
@@ -138,13 +143,16 @@ def part_ingest(*, server: bench.Gunicorn, args, visitors, products) -> dict:
         f"Collector throughput, batches of {BATCH}, {args.concurrency} connections, "
         f"{args.rounds} rounds x {args.seconds:g} s"
     )
-    print("  segments        req/s   events/s   p50ms   p99ms   5xx")
+    print("  segments        req/s   events/s   p50ms   p99ms   5xx   CPU ms a request: gunicorn postgres redis")
     for kind, result in totals.items():
         server_errors = sum(n for code, n in result.statuses.items() if code >= 500)
+        requests = max(result.requests, 1)
         print(
             f"  {kind:<12} {result.requests / result.elapsed:8.0f}  {_events_per_second(result):9.0f}  "
             f"{bench.percentile(result.latencies, 50) * 1000:6.1f}  "
             f"{bench.percentile(result.latencies, 99) * 1000:6.1f}  {server_errors:4d}"
+            f"{result.server_cpu / requests * 1000:27.2f}{result.postgres_cpu / requests * 1000:9.2f}"
+            f"{result.redis_cpu / requests * 1000:6.2f}"
         )
     ratio = _events_per_second(totals["50 segments"]) / _events_per_second(totals["none"])
     verdict = "MET" if ratio >= TARGET_RATIO else "MISSED"

@@ -165,35 +165,43 @@ def owner_judge(*, facts: Facts, current: set[str], now_ms: int, catalogue: Cata
 
 
 def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime, catalogue: Catalogue) -> None:
-    """Write entries and exits (owner, slug, entered) to Postgres, one statement each. Recording one
+    """Write entries and exits (owner, slug, entered) to Postgres in one transaction. Recording one
     twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too.
-    So no transaction holds the two together: a process dying between them has published nothing
-    to Redis yet, and the next evaluation finds and records the same transitions."""
+    A process dying before the commit has published nothing to Redis yet, and the next
+    evaluation finds and records the same transitions."""
     entries = [
         Membership(segment_id=catalogue.active[slug], owner=owner, entered_at=at)
         for owner, slug, entered in changes
         if entered
     ]
-    if entries:
-        try:
-            with transaction.atomic():
-                Membership.objects.bulk_create(entries, ignore_conflicts=True)
-        except IntegrityError:
-            # A segment deleted since this process read the definitions: its entries go with it.
-            catalogue_forget()
-            held = {entry.segment_id for entry in entries}
-            alive = set(Segment.objects.filter(pk__in=held).values_list("pk", flat=True))
-            kept = [entry for entry in entries if entry.segment_id in alive]
-            Membership.objects.bulk_create(kept, ignore_conflicts=True)
     leaving: dict[str, list[str]] = defaultdict(list)
     for owner, slug, entered in changes:
         if not entered:
             leaving[slug].append(owner)
-    if leaving:
-        exits = Q()
-        for slug, owners in leaving.items():
-            exits |= Q(segment_id=catalogue.active[slug], owner__in=owners)
-        Membership.objects.filter(exits, exited_at__isnull=True).update(exited_at=at)
+    if not entries and not leaving:
+        return
+    try:
+        _memberships_write(entries, leaving, at=at, catalogue=catalogue)
+    except IntegrityError:
+        # A segment deleted since this process read the definitions: its entries go with it.
+        catalogue_forget()
+        alive = set(Segment.objects.filter(pk__in={entry.segment_id for entry in entries}).values_list("pk", flat=True))
+        _memberships_write(
+            [entry for entry in entries if entry.segment_id in alive], leaving, at=at, catalogue=catalogue
+        )
+
+
+def _memberships_write(
+    entries: list[Membership], leaving: dict[str, list[str]], *, at: datetime, catalogue: Catalogue
+) -> None:
+    with transaction.atomic():
+        if entries:
+            Membership.objects.bulk_create(entries, ignore_conflicts=True)
+        if leaving:
+            exits = Q()
+            for slug, owners in leaving.items():
+                exits |= Q(segment_id=catalogue.active[slug], owner__in=owners)
+            Membership.objects.filter(exits, exited_at__isnull=True).update(exited_at=at)
 
 
 def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
