@@ -55,12 +55,12 @@ _lock = threading.Lock()
 
 def card_body(product, *, currency: str) -> SafeString:
     """The card's own markup; with DEBUG on it is rendered every time, so an edited template shows."""
-    if settings.DEBUG:
-        return mark_safe(render_to_string(BODY_TEMPLATE, {"product": product, "currency": currency}))  # noqa: S308
-    look = card_look(product, currency=currency)
-    body = _bodies.get(look)
+    look = None if settings.DEBUG else card_look(product, currency=currency)
+    body = _bodies.get(look) if look is not None else None
     if body is None:
         body = mark_safe(render_to_string(BODY_TEMPLATE, {"product": product, "currency": currency}))  # noqa: S308
+        if look is None:
+            return body
         with _lock:
             _bodies[look] = body
             while len(_bodies) > CARDS_KEPT:
@@ -80,8 +80,3 @@ def card_html(
         f'<article class="card{out}" data-track-impression data-product-id="{int(product.pk)}" '
         f'data-category-id="{int(product.category_id)}"{attributes}>{card_body(product, currency=currency)}</article>'
     )
-
-
-def cards_forget() -> None:
-    with _lock:
-        _bodies.clear()
