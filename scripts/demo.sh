@@ -77,6 +77,8 @@ if [ "$eager" = 1 ]; then log "tasks: run eagerly in the web process (no broker)
 EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
   "$PY" manage.py simulate_shoppers --visitors "${DEMO_VISITORS:-300}" --users 5
 "$PY" manage.py retrain
+# The groups nobody defined: each cluster of those shoppers becomes a segment (Segments in admin).
+"$PY" manage.py recluster
 
 if [ "$eager" = 0 ]; then
   log "starting a Celery worker with beat (log: $RUN_DIR/celery.log)"

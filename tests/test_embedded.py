@@ -122,15 +122,20 @@ assert purchases and purchases == orders, (len(purchases), len(orders))
 print("orders", len(orders))
 from merchandising.models import Coupon, Rule
 assert Coupon.objects.filter(code="WELCOME10").exists() and Rule.objects.count() == 2
+from segments.models import Membership, Segment
+clusters = Segment.objects.filter(cluster__isnull=False)
+assert clusters.count() >= 2 and Membership.objects.filter(segment__in=clusters).exists()
 """
 
 
 def test_the_demo_setup_runs_embedded_and_its_purchases_are_orders(embedded):
-    """What `make demo` runs before serving: the catalog, simulated shoppers, then every purchase is an order."""
+    """What `make demo` runs before serving: the catalog, simulated shoppers, their clusters as
+    segments; then every purchase is an order."""
     for step in (
         ("seed_demo", "--products", "120", "--shoppers", "3"),
         ("seed_merchandising",),
         ("simulate_shoppers", "--visitors", "40", "--users", "3"),
+        ("recluster",),
     ):
         done = _manage(*step, env={**embedded, "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"})
         assert done.returncode == 0, done.stdout + done.stderr
