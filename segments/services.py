@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from shop.keyspace import (
     RedisBatch,
@@ -202,6 +203,40 @@ def _memberships_write(
             for slug, owners in leaving.items():
                 exits |= Q(segment_id=catalogue.active[slug], owner__in=owners)
             Membership.objects.filter(exits, exited_at__isnull=True).update(exited_at=at)
+
+
+def memberships_erase(*, owners: Iterable[str]) -> list[str]:
+    """Forget erased people's segments: their membership rows go in the caller's (the erase's)
+    transaction, and once it commits they leave each segment's member set and the due-times.
+    Returns their own Redis keys (counters, sets) for the erase's clean-up, which retries those
+    until Redis answers; the member sets are tried once (a miss is logged)."""
+    owners = sorted(set(owners))
+    held = Membership.objects.filter(owner__in=owners)
+    slugs = set(held.filter(exited_at__isnull=True).values_list("segment__slug", flat=True))
+    held.delete()
+
+    def leave() -> None:
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for slug in sorted(slugs):
+                pipe.srem(segment_members_key(slug), *owners)
+            pipe.zrem(segment_due_key(), *owners)
+            pipe.execute()
+        except RedisError:
+            logger.warning("erased owners left in %d segments' member sets: Redis did not answer", len(slugs))
+
+    if owners:
+        transaction.on_commit(leave)
+    return [
+        key
+        for owner in owners
+        for key in (
+            segment_counts_key(owner),
+            segment_meta_key(owner),
+            segment_handover_key(owner),
+            owner_segments_key(owner),
+        )
+    ]
 
 
 def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:

@@ -5,9 +5,11 @@ from datetime import UTC, datetime
 from django.db import transaction
 
 from personalization.api import profile_export, profile_forget
+from segments.services import memberships_erase
 from shop.orders.selectors import orders_export
 from shop.orders.services import orders_anonymise
 from tracking.api import events_erase, events_export
+from tracking.owners import owner_key
 
 from .selectors import DataSubject
 from .services import account_sessions_end
@@ -48,9 +50,10 @@ def _visitor_ids(subject: DataSubject) -> list:
 
 
 def personal_data_erase(*, subject: DataSubject) -> dict:
-    """Erase the subject's events, anonymise their orders, close the account and end its sessions
-    on every device; their live profile and their rows in stored model versions follow once this
-    commits (retried until Redis answers, see personalization.erasure)."""
+    """Erase the subject's events and segment memberships, anonymise their orders, close the
+    account and end its sessions on every device; their live profile, segment counters and rows in
+    stored model versions follow once this commits (retried until Redis answers, see
+    personalization.erasure)."""
     user = subject.user
     with transaction.atomic():
         events = events_erase(user_id=subject.user_id, visitor_id=subject.visitor_id)
@@ -58,11 +61,14 @@ def personal_data_erase(*, subject: DataSubject) -> dict:
         if user is not None:
             orders = orders_anonymise(user=user)
             session_keys = account_sessions_end(user=user)
+        owners = [owner_key(user_id=None, visitor_id=visitor) for visitor in _visitor_ids(subject)]
+        if subject.user_id is not None:
+            owners.append(owner_key(user_id=subject.user_id, visitor_id=None))
         profile_forget(
             user_id=subject.user_id,
             visitor_id=subject.visitor_id,
             past_visitor_ids=subject.linked_visitor_ids,
-            redis_keys=session_keys,
+            redis_keys=[*session_keys, *memberships_erase(owners=owners)],
         )
         if user is not None:
             user.delete()

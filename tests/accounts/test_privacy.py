@@ -17,11 +17,14 @@ from django_redis import get_redis_connection
 
 from bench._server import free_port
 from personalization.profiles import profile_owner, profile_read
+from segments.models import Membership
+from segments.services import segments_backfill
 from shop import keyspace
 from shop.orders.models import Order
 from tests.factories.accounts import PASSWORD, UserFactory
 from tests.factories.catalog import ProductFactory
 from tests.factories.orders import OrderLineFactory
+from tests.factories.segments import SegmentFactory
 from tests.factories.tracking import EventFactory, RawEventFactory
 from tracking.identity import CONSENT_COOKIE, SESSION_COOKIE, VISITOR_COOKIE
 from tracking.importers.base import stable_uuids
@@ -95,6 +98,27 @@ def test_erase_removes_events_profile_and_account_but_keeps_anonymous_orders(
     assert (order.full_name, order.email, order.postcode) == ("erased", "erased@invalid", "")
     assert order.lines.count() == 1
     assert not response.context["user"].is_authenticated
+
+
+def test_erase_takes_the_person_out_of_every_segment_in_postgres_and_redis(
+    client, tracked_user, django_capture_on_commit_callbacks
+):
+    user, visitor, _ = tracked_user
+    SegmentFactory(slug="browsers", definition={"event": "view_item", "within": "1d"})
+    with django_capture_on_commit_callbacks(execute=True):
+        segments_backfill()
+    owner = f"u:{user.pk}"
+    redis = get_redis_connection("default")
+    assert Membership.objects.filter(owner=owner).exists()
+    assert redis.sismember(keyspace.segment_members_key("browsers"), owner)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:privacy_erase"), {"confirm": "yes", "password": PASSWORD})
+
+    assert not Membership.objects.filter(owner__in=[owner, f"v:{visitor}"]).exists()
+    assert not redis.sismember(keyspace.segment_members_key("browsers"), owner)
+    assert not redis.exists(keyspace.owner_segments_key(owner), keyspace.segment_counts_key(owner))
+    assert redis.zscore(keyspace.segment_due_key(), owner) is None
 
 
 def test_anonymous_visitor_can_erase_this_browser(client):
