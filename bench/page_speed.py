@@ -11,6 +11,7 @@ The figure that matters is the speed-up: the baseline's time over this tree's, p
 """
 
 import argparse
+import json
 import random
 import re
 import subprocess
@@ -98,8 +99,6 @@ class Tree:
             text=True,
             check=True,
         )
-        import json
-
         found = json.loads(completed.stdout.strip().splitlines()[-1])
         rng = random.Random(seed)
         products = rng.sample(found["products"], min(200, len(found["products"])))

@@ -218,25 +218,26 @@ def memberships_erase(*, owners: Iterable[str]) -> list[str]:
     def leave() -> None:
         try:
             pipe = redis_client().pipeline(transaction=False)
-            for slug in sorted(slugs):
-                pipe.srem(segment_members_key(slug), *owners)
-            pipe.zrem(segment_due_key(), *owners)
+            _owners_leave_queue(pipe, owners=owners, slugs=slugs)
             pipe.execute()
         except RedisError:
             logger.warning("erased owners left in %d segments' member sets: Redis did not answer", len(slugs))
 
     if owners:
         transaction.on_commit(leave)
-    return [
-        key
-        for owner in owners
-        for key in (
-            segment_counts_key(owner),
-            segment_meta_key(owner),
-            segment_handover_key(owner),
-            owner_segments_key(owner),
-        )
-    ]
+    return [key for owner in owners for key in _owner_keys(owner)]
+
+
+def _owner_keys(owner: str) -> list[str]:
+    """An owner's own segment keys in Redis: counters, their meta, the hand-over mark, their set."""
+    return [segment_counts_key(owner), segment_meta_key(owner), segment_handover_key(owner), owner_segments_key(owner)]
+
+
+def _owners_leave_queue(pipe, *, owners: Sequence[str], slugs: Iterable[str]) -> None:
+    """Queue owners leaving these segments' member sets and the due-times (their own keys go apart)."""
+    for slug in sorted(slugs):
+        pipe.srem(segment_members_key(slug), *owners)
+    pipe.zrem(segment_due_key(), *owners)
 
 
 def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
@@ -656,15 +657,8 @@ def segments_owner_merge(*, visitor: str, user: str) -> BackfillResult:
     client = redis_client()
     slugs = {slug.decode() for slug in client.smembers(owner_segments_key(visitor))} | set(catalogue_load().active)
     pipe = client.pipeline(transaction=False)
-    pipe.delete(
-        segment_counts_key(visitor),
-        segment_meta_key(visitor),
-        owner_segments_key(visitor),
-        segment_handover_key(visitor),
-    )
-    pipe.zrem(segment_due_key(), visitor)
-    for slug in slugs:
-        pipe.srem(segment_members_key(slug), visitor)
+    pipe.delete(*_owner_keys(visitor))
+    _owners_leave_queue(pipe, owners=[visitor], slugs=slugs)
     pipe.execute()
     return result
 

@@ -290,12 +290,12 @@ def product_reviews(*, product: Product, limit: int = 20) -> tuple[RatingSummary
     have fewer than limit, and then one query gives both."""
     reviews = list(product.reviews.filter(is_published=True).select_related("user")[: limit + 1])
     if len(reviews) <= limit:
-        ratings = [review.rating for review in reviews]
-        average = sum(ratings) / len(ratings) if ratings else None
-        return RatingSummary(average=round(average, 1) if average else None, count=len(ratings)), reviews
-    stats = product.reviews.filter(is_published=True).aggregate(average=Avg("rating"), count=Count("id"))
-    summary = RatingSummary(average=round(stats["average"], 1) if stats["average"] else None, count=stats["count"])
-    return summary, reviews[:limit]
+        count = len(reviews)
+        average = sum(review.rating for review in reviews) / count if count else None
+    else:
+        stats = product.reviews.filter(is_published=True).aggregate(average=Avg("rating"), count=Count("id"))
+        average, count = stats["average"], stats["count"]
+    return RatingSummary(average=round(average, 1) if average else None, count=count), reviews[:limit]
 
 
 def review_ratings() -> QuerySet:
