@@ -11,14 +11,15 @@ event, so the next evaluation (a batch, a due-time, the sweep) finds the transit
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -62,6 +63,8 @@ OWNERS_PER_ROUND_TRIP = 500
 # How long a backfill's handover stays open, and how long its marks of counted events last: a live
 # batch's hook runs milliseconds after its commit, so ten minutes covers any stalled process.
 HANDOVER_SECONDS = 600
+# Rows per INSERT or UPDATE of memberships (SQLite takes at most 32,766 parameters a statement).
+ROWS_PER_STATEMENT = 1000
 # Events per database fetch in the backfill.
 BACKFILL_CHUNK = 5000
 
@@ -104,6 +107,11 @@ class Catalogue:
         return flat
 
     @cached_property
+    def reads(self) -> dict[str, "Reads"]:
+        """Per active segment, what its tree reads, through the segments it names."""
+        return {slug: _reads(slug, self.definitions) for slug in self.active if slug in self.definitions}
+
+    @cached_property
     def horizons(self) -> dict[str, int]:
         """Per minute-counter, the longest window that reads it."""
         longest: dict[str, int] = {}
@@ -112,6 +120,26 @@ class Catalogue:
                 if getattr(node, "window", None):
                     longest[node.counter.id] = max(longest.get(node.counter.id, 0), node.window)
         return longest
+
+
+class Reads(NamedTuple):
+    counters: frozenset[str]  # counter ids
+    session: bool  # a session-scoped counter among them
+
+
+def _reads(slug: str, definitions: Mapping[str, Definition]) -> Reads:
+    counters: set[str] = set()
+    session, seen, todo = False, set(), [slug]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in definitions:
+            continue
+        seen.add(name)
+        definition = definitions[name]
+        counters.update(counter.id for counter in definition.counters)
+        session = session or any(counter.scope == "session" for counter in definition.counters)
+        todo.extend(definition.references)
+    return Reads(counters=frozenset(counters), session=session)
 
 
 _cache: dict[str, tuple[float, Catalogue]] = {}
@@ -149,18 +177,21 @@ class Verdict:
     due_ms: int | None
 
 
-def owner_judge(*, facts: Facts, current: set[str], now_ms: int, catalogue: Catalogue) -> Verdict:
-    """Which active segments the owner enters and leaves now, and when time alone may change that."""
+def owner_judge(
+    *, facts: Facts, current: set[str], now_ms: int, catalogue: Catalogue, only: Collection[str] | None = None
+) -> Verdict:
+    """Which active segments (all, or only these) the owner enters and leaves now, and when time
+    alone may change any of them."""
+    checked = set(catalogue.active) if only is None else set(catalogue.active).intersection(only)
     matching = set()
-    for slug in catalogue.active:
+    for slug in checked:
         definition = catalogue.definitions[slug]
         if evaluate(definition.root, facts, now_ms=now_ms, definitions=catalogue.definitions):
             matching.add(slug)
-    known = set(catalogue.active)
     roots = [catalogue.definitions[slug].root for slug in catalogue.active]
     return Verdict(
         entered=matching - current,
-        exited=(current & known) - matching,
+        exited=(current & checked) - matching,
         due_ms=next_change_ms(roots, facts, now_ms=now_ms, definitions=catalogue.definitions),
     )
 
@@ -170,39 +201,48 @@ def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime
     twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too.
     A process dying before the commit has published nothing to Redis yet, and the next
     evaluation finds and records the same transitions."""
-    entries = [
-        Membership(segment_id=catalogue.active[slug], owner=owner, entered_at=at)
-        for owner, slug, entered in changes
-        if entered
-    ]
-    leaving: dict[str, list[str]] = defaultdict(list)
-    for owner, slug, entered in changes:
-        if not entered:
-            leaving[slug].append(owner)
-    if not entries and not leaving:
+    entries = [(catalogue.active[slug], owner) for owner, slug, entered in changes if entered]
+    exits = [(catalogue.active[slug], owner) for owner, slug, entered in changes if not entered]
+    if not entries and not exits:
         return
     try:
-        _memberships_write(entries, leaving, at=at, catalogue=catalogue)
+        _memberships_write(entries, exits, at=at)
     except IntegrityError:
         # A segment deleted since this process read the definitions: its entries go with it.
         catalogue_forget()
-        alive = set(Segment.objects.filter(pk__in={entry.segment_id for entry in entries}).values_list("pk", flat=True))
-        _memberships_write(
-            [entry for entry in entries if entry.segment_id in alive], leaving, at=at, catalogue=catalogue
+        alive = set(Segment.objects.filter(pk__in={segment for segment, _ in entries}).values_list("pk", flat=True))
+        _memberships_write([entry for entry in entries if entry[0] in alive], exits, at=at)
+
+
+def _memberships_write(entries: list[tuple[int, str]], exits: list[tuple[int, str]], *, at: datetime) -> None:
+    """Entries and exits as (segment id, owner), in plain multi-row statements: building Membership
+    objects for bulk_create, and a Q per segment for the exits, were most of a live batch's cost.
+    A single statement commits on its own; more go in one transaction."""
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    when = connection.ops.adapt_datetimefield_value(at)
+    statements = []
+    for start in range(0, len(entries), ROWS_PER_STATEMENT):
+        chunk = entries[start : start + ROWS_PER_STATEMENT]
+        rows = ", ".join(["(%s, %s, %s)"] * len(chunk))
+        statements.append(
+            (
+                f"INSERT INTO {table} (segment_id, owner, entered_at) VALUES {rows} ON CONFLICT DO NOTHING",  # noqa: S608
+                [value for segment, owner in chunk for value in (segment, owner, when)],
+            )
         )
-
-
-def _memberships_write(
-    entries: list[Membership], leaving: dict[str, list[str]], *, at: datetime, catalogue: Catalogue
-) -> None:
-    with transaction.atomic():
-        if entries:
-            Membership.objects.bulk_create(entries, ignore_conflicts=True)
-        if leaving:
-            exits = Q()
-            for slug, owners in leaving.items():
-                exits |= Q(segment_id=catalogue.active[slug], owner__in=owners)
-            Membership.objects.filter(exits, exited_at__isnull=True).update(exited_at=at)
+    for start in range(0, len(exits), ROWS_PER_STATEMENT):
+        chunk = exits[start : start + ROWS_PER_STATEMENT]
+        rows = ", ".join(["(%s, %s)"] * len(chunk))
+        statements.append(
+            (
+                f"UPDATE {table} SET exited_at = %s WHERE exited_at IS NULL "  # noqa: S608
+                f"AND (segment_id, owner) IN (VALUES {rows})",
+                [when, *(value for pair in chunk for value in pair)],
+            )
+        )
+    with transaction.atomic() if len(statements) > 1 else nullcontext(), connection.cursor() as cursor:
+        for sql, values in statements:
+            cursor.execute(sql, values)
 
 
 def memberships_erase(*, owners: Iterable[str]) -> list[str]:
@@ -269,10 +309,17 @@ def _due_queue(pipe, *, owner: str, due_ms: int | None) -> None:
 
 
 def _count_queue(
-    batch: RedisBatch, *, owner: str, catalogue: Catalogue, now_ms: int, events: Sequence[TrackedEvent] = ()
+    batch: RedisBatch,
+    *,
+    owner: str,
+    catalogue: Catalogue,
+    now_ms: int,
+    events: Sequence[TrackedEvent] = (),
+    counted: set[str] | None = None,
 ) -> int:
     """Queue shop/lua/segment_count.lua for an owner: count the events (none for a due-time's
-    read), trim, and read back what the evaluator needs. Returns where the reply will be."""
+    read), trim, and read back what the evaluator needs. Returns where the reply will be; the ids
+    of the counters the events add to go into counted."""
     args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
     sessions: dict[str, int] = {}
     if events:
@@ -304,11 +351,15 @@ def _count_queue(
         args += [str(event.event_id), len(added)]
         for key, amount in added:
             args += [key, amount]
+            if counted is not None:
+                counted.add(key.split("|", 1)[0])
+    args.append(owner)
     keys = [
         segment_counts_key(owner),
         segment_meta_key(owner),
         owner_segments_key(owner),
         segment_handover_key(owner),
+        segment_due_key(),
     ]
     return batch.script("segment_count", keys=keys, args=args)
 
@@ -317,17 +368,56 @@ def _session_lifetime_ms() -> int:
     return settings.TRACKING_SESSION_MINUTES * MINUTE_MS
 
 
-def _facts_from(reply: list) -> tuple[Facts, set[str]]:
-    flat, first, session, members = reply
+class Read(NamedTuple):
+    """What shop/lua/segment_count.lua read back for one owner."""
+
+    facts: Facts
+    current: set[str]  # the segments they are in
+    previous_session: str | None  # the session of their last event before this batch
+    due_ms: int | None  # their due-time as it stood
+
+
+def _read_from(reply: list) -> Read:
+    flat, first, session, members, previous, due = reply
     fields = {flat[index].decode(): int(flat[index + 1]) for index in range(0, len(flat), 2)}
     facts = Facts.from_fields(fields, first_ms=int(first) if first else None, session=session.decode() or None)
-    return facts, {member.decode() for member in members}
+    return Read(
+        facts=facts,
+        current={member.decode() for member in members},
+        previous_session=previous.decode() or None,
+        due_ms=int(float(due)) * 1000 if due else None,
+    )
 
 
 def _changes(owner: str, verdict: Verdict) -> list[tuple[str, str, bool]]:
     return [(owner, slug, True) for slug in sorted(verdict.entered)] + [
         (owner, slug, False) for slug in sorted(verdict.exited)
     ]
+
+
+def _segments_touched(
+    read: Read, *, events: Sequence[TrackedEvent], counted: set[str], catalogue: Catalogue, now_ms: int
+) -> frozenset[str] | None:
+    """The segments a batch can have changed, or None for all of them.
+
+    Between two checks of an owner, a segment's answer changes only by an event counted into what
+    its tree reads, by a new session (session counters), or by time; and time's changes all come at
+    or after the due-time the last check set, which is the soonest over every active segment. So
+    while that due-time is still ahead, only the segments reading a counter this batch added to
+    (or a session counter, when the session changed) are checked. A batch holding the owner's first
+    event checks everything: tenure starts, and "never did X" holds for the first time.
+    """
+    facts = read.facts
+    if read.due_ms is not None and read.due_ms <= now_ms:
+        return None
+    if not events or facts.first_ms is None or facts.first_ms >= min(epoch_ms(e.occurred_at) for e in events):
+        return None
+    new_session = read.previous_session != facts.session
+    return frozenset(
+        slug
+        for slug, reads in catalogue.reads.items()
+        if (new_session and reads.session) or not reads.counters.isdisjoint(counted)
+    )
 
 
 def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
@@ -338,9 +428,17 @@ def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisB
     """
     own = RedisBatch(batch.client)
     now = timezone.now()
-    position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=epoch_ms(now), events=events)
-    facts, current = _facts_from(own.execute()[position])
-    verdict = owner_judge(facts=facts, current=current, now_ms=epoch_ms(now), catalogue=catalogue)
+    now_ms = epoch_ms(now)
+    counted: set[str] = set()
+    position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, events=events, counted=counted)
+    read = _read_from(own.execute()[position])
+    verdict = owner_judge(
+        facts=read.facts,
+        current=read.current,
+        now_ms=now_ms,
+        catalogue=catalogue,
+        only=_segments_touched(read, events=events, counted=counted, catalogue=catalogue, now_ms=now_ms),
+    )
     memberships_record(changes=_changes(owner, verdict), at=now, catalogue=catalogue)
     memberships_publish(batch.pipe, owner=owner, verdict=verdict)
     return verdict
@@ -362,8 +460,10 @@ def _owners_check(client, owners: Sequence[str], *, catalogue: Catalogue, now: d
     replies = read.execute()
     verdicts, changes = {}, []
     for owner, position in zip(owners, positions, strict=True):
-        facts, current = _facts_from(replies[position])
-        verdicts[owner] = verdict = owner_judge(facts=facts, current=current, now_ms=now_ms, catalogue=catalogue)
+        read = _read_from(replies[position])
+        verdicts[owner] = verdict = owner_judge(
+            facts=read.facts, current=read.current, now_ms=now_ms, catalogue=catalogue
+        )
         changes.extend(_changes(owner, verdict))
     memberships_record(changes=changes, at=now, catalogue=catalogue)
     publish = client.pipeline(transaction=False)

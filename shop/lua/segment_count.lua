@@ -1,14 +1,17 @@
 -- Count a batch into an owner's segment counters and read back only what the evaluator needs.
--- KEYS: the counts hash, the meta hash, the owner's segment set, the backfill handover hash.
+-- KEYS: the counts hash, the meta hash, the owner's segment set, the backfill handover hash, the
+-- due-times sorted set.
 -- ARGV: ttl seconds, now (epoch minute), a session's lifetime (ms), first ms, last ms, session of
 -- the last event ('' first when the call counts nothing: a due-time's read), then M and M pairs
 -- (session, its last event's ms in this batch), then S and S triples (counter id, scope
 -- 'minute'|'session'|'all', horizon in minutes), then E and per event: event id, K, K pairs
--- (field, amount).
+-- (field, amount), then the owner's name in the due-times.
 -- A handover holding 'open' means a backfill is reading this owner's record: each event counted
 -- here is journaled so the backfill can add back what its read missed. An event the handover
 -- marks 'c' was counted by a backfill already and is not counted twice.
--- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs}. Only the
+-- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs, the session
+-- before this call or '', the owner's due-time (epoch second) or ''}: with the last two, the caller
+-- re-checks only the segments the batch can have changed. Only the
 -- fields of the given counters come back. Minute buckets past every window are deleted, and so
 -- are the buckets of sessions that are over: a session whose last event is more than a
 -- session's lifetime before the owner's last can get no more events (its cookie expired), and
@@ -16,6 +19,7 @@
 -- (segments.evaluator.stale_fields). Fields of counters not given (a definition this process has
 -- not loaded yet) are kept but not read.
 local counts, meta, held, handover = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local previous = redis.call('HGET', meta, 'session') or ''
 local ttl, now_minute, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if ARGV[4] ~= '' then
   local first = tonumber(redis.call('HGET', meta, 'first'))
@@ -79,6 +83,7 @@ for _ = 1, tonumber(ARGV[i]) do
   end
   i = i + 2 * k - 1
 end
+local due = redis.call('ZSCORE', KEYS[5], ARGV[i + 1]) or ''
 if added then
   redis.call('EXPIRE', counts, ttl)
 end
@@ -109,4 +114,4 @@ end
 for j = 1, #stale, 1000 do
   redis.call('HDEL', counts, unpack(stale, j, math.min(j + 999, #stale)))
 end
-return {out, redis.call('HGET', meta, 'first') or '', session, redis.call('SMEMBERS', held)}
+return {out, redis.call('HGET', meta, 'first') or '', session, redis.call('SMEMBERS', held), previous, due}
