@@ -113,6 +113,12 @@ def validation_split(split: Split, *, share: float = VALIDATION_SHARE) -> Split:
 
 
 PROTOCOLS = ("users", "sessions")
+# How a test session is shown to the models: its first half at once, or click by click (each of
+# its prefixes asked for the next item, as session-rec evaluates).
+REVEALS = ("half", "clicks")
+# Prefixes asked per test session under the click-by-click reveal: a bot's session of hundreds of
+# views would otherwise outweigh every shopper's; the first ones are kept.
+MAX_PREFIXES = 20
 
 
 def test_sessions(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple[pd.Series, float]:
@@ -130,11 +136,72 @@ def test_sessions(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple
     return starts >= cut, cut
 
 
-def session_validation(log: pd.DataFrame) -> tuple[Split, dict[Hashable, frozenset]]:
+def session_validation(log: pd.DataFrame, *, reveal: str = "half") -> tuple[Split, dict[Hashable, frozenset]]:
     """The session protocol inside the train sessions only: the VALIDATION_SHARE of them starting last are test."""
     log = log_validate(log)
     is_test, _ = test_sessions(log)
-    return session_split(log[~is_test].drop(columns="split", errors="ignore"), test_share=VALIDATION_SHARE)
+    inside = log[~is_test].drop(columns="split", errors="ignore")
+    if reveal == "clicks":
+        return click_split(inside, test_share=VALIDATION_SHARE)
+    return session_split(inside, test_share=VALIDATION_SHARE)
+
+
+def _sessions_ordered(log: pd.DataFrame, *, test_share: float) -> tuple[pd.DataFrame, pd.Series, float]:
+    """The log by session then time (its own split column dropped), which rows are test sessions', and the cut."""
+    log = log_validate(log)
+    if log.empty:
+        raise ValueError("the log is empty")
+    log = log.sort_values(["user", "ts"], kind="stable").reset_index(drop=True)
+    is_test, cut = test_sessions(log, test_share=test_share)
+    return log.drop(columns="split", errors="ignore"), is_test, cut
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """One question of the click-by-click reveal: a test session's first `step` items (in time
+    order), whose next item is the truth."""
+
+    session: Hashable
+    step: int
+    items: tuple
+
+
+def click_split(
+    log: pd.DataFrame, *, test_share: float = TEST_SHARE, max_prefixes: int = MAX_PREFIXES
+) -> tuple[Split, dict[Prefix, frozenset]]:
+    """The session protocol with each test session revealed click by click (session-rec's
+    iterative next-item evaluation).
+
+    Models are fit on the train sessions only; for each prefix of a test session (its first 1,
+    2, ... events, at most max_prefixes of them) the truth is the event that follows. As under the
+    half reveal only new items are predicted: a next item the prefix already holds (a repeated
+    view) is not asked, and the prefix's items are not candidates. Returns the split (test holds
+    the test sessions whole) and the truth keyed by Prefix; a model reads the prefix from the key.
+    """
+    log, is_test, cut = _sessions_ordered(log, test_share=test_share)
+    train, test = log[~is_test].reset_index(drop=True), log[is_test].reset_index(drop=True)
+    truth: dict[Prefix, frozenset] = {}
+    for session, items in test.groupby("user", sort=True)["item"]:
+        sequence = items.tolist()
+        for step in range(1, min(len(sequence), max_prefixes + 1)):
+            prefix, following = tuple(sequence[:step]), sequence[step]
+            if following not in prefix:
+                truth[Prefix(session=session, step=step, items=prefix)] = frozenset([following])
+    return Split(train=train, test=test, cut=cut), truth
+
+
+def prefix_rankings(
+    model: Recommender, data: Interactions, prefixes: Iterable[Prefix], *, n: int = LIST_LENGTH
+) -> dict[Prefix, list]:
+    """Each prefix's top n item ids for its next item: the prefix as a live profile (its items,
+    most recent first; items the model never saw left out), candidates the rest of the catalog."""
+    lists = {}
+    for prefix in prefixes:
+        indices = [index for item in prefix.items if (index := data.item_index(item)) is not None]
+        context = Context(history=dict.fromkeys(indices, 1.0), recent=tuple(reversed(indices)))
+        ranked = model.recommend(context, n=n, exclude=set(indices))
+        lists[prefix] = [data.item_ids[i] for i, _ in ranked]
+    return lists
 
 
 def session_split(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple[Split, dict[Hashable, frozenset]]:
@@ -147,12 +214,7 @@ def session_split(log: pd.DataFrame, *, test_share: float = TEST_SHARE) -> tuple
     of its distinct items that it did not reveal. Sessions with nothing left to predict are not
     evaluated. Returns the split (test holds the unrevealed events) and the truth.
     """
-    log = log_validate(log)
-    if log.empty:
-        raise ValueError("the log is empty")
-    log = log.sort_values(["user", "ts"], kind="stable").reset_index(drop=True)
-    is_test, cut = test_sessions(log, test_share=test_share)
-    log = log.drop(columns="split", errors="ignore")
+    log, is_test, cut = _sessions_ordered(log, test_share=test_share)
     position = log.groupby("user").cumcount()
     length = log.groupby("user")["ts"].transform("size")
     revealed = ~is_test | (position < np.maximum(1, length // 2))

@@ -89,7 +89,7 @@ def _plain(value: Any) -> Any:
 
 def run_summary(run: Run) -> str:
     return (
-        f"{run.dataset} ({run.protocol} protocol, {run.split} split): cut {run.cut:%Y-%m-%d %H:%M} UTC; "
+        f"{run.dataset} ({run.design}, {run.split} split): cut {run.cut:%Y-%m-%d %H:%M} UTC; "
         f"{run.users:,} {run.evaluated} evaluated; "
         f"train {run.train_rows:,} rows, {run.train_users:,} users, {run.train_items:,} items; "
         f"{run.test_rows:,} test rows; {run.absent_share:.1%} of truth items absent from train."
@@ -156,6 +156,8 @@ def run_write(run: Run, *, directory: Path) -> list[Path]:
     """Writes <dataset>_<split>.csv, .json and _ndcg.svg into directory; returns their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{run.dataset}_{run.split}" if run.protocol == "users" else f"{run.dataset}_{run.protocol}_{run.split}"
+    if run.reveal == "clicks":
+        stem = f"{run.dataset}_{run.protocol}_clicks_{run.split}"
     rows = run_rows(run)
     csv_path = directory / f"{stem}.csv"
     fieldnames = [key for key, _ in COLUMNS] + [*ERRORS, "tie_with_best", "few_hits", "seed", "params"]

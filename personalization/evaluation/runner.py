@@ -14,11 +14,14 @@ from personalization.recommenders.registry import algorithm, algorithms
 
 from .protocol import (
     PROTOCOLS,
+    REVEALS,
     Result,
     Split,
     algorithm_evaluate,
+    click_split,
     ground_truth,
     interactions_from,
+    prefix_rankings,
     session_split,
     session_validation,
     split_by_time,
@@ -56,11 +59,20 @@ class Run:
     protocol: str = "users"
     # Users who met the protocol's conditions; more than `users` when a sample was drawn from them.
     eligible: int = 0
+    reveal: str = "half"
 
     @property
     def evaluated(self) -> str:
-        """Who the figures average over: users, or sessions under the session protocol."""
-        return "sessions" if self.protocol == "sessions" else "users"
+        """Who the figures average over: users, sessions under the session protocol, or a session's
+        prefixes under its click-by-click reveal."""
+        if self.protocol != "sessions":
+            return "users"
+        return "predictions" if self.reveal == "clicks" else "sessions"
+
+    @property
+    def design(self) -> str:
+        """The protocol as the report names it (the reveal too, when it is click by click)."""
+        return f"{self.protocol} protocol, clicks reveal" if self.reveal == "clicks" else f"{self.protocol} protocol"
 
 
 def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
@@ -73,14 +85,19 @@ def candidates_from(names: Sequence[str] | None) -> list[Candidate]:
     return [Candidate(label=name, cls=algorithm(name)) for name in ordered]
 
 
-def split_for(log: pd.DataFrame, *, split: str, protocol: str = "users") -> tuple[Split, dict]:
-    """The split (test, or validation inside the train period) and its truth, under a protocol."""
+def split_for(log: pd.DataFrame, *, split: str, protocol: str = "users", reveal: str = "half") -> tuple[Split, dict]:
+    """The split (test, or validation inside the train period) and its truth, under a protocol
+    (and, for sessions, a reveal: the truth is keyed by protocol.Prefix under "clicks")."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    if reveal not in REVEALS:
+        raise ValueError(f"reveal must be one of {REVEALS}, not {reveal!r}")
     if protocol == "sessions":
-        return session_split(log) if split == "test" else session_validation(log)
+        if split == "validation":
+            return session_validation(log, reveal=reveal)
+        return click_split(log) if reveal == "clicks" else session_split(log)
     whole = split_by_time(log)
     chosen = whole if split == "test" else validation_split(whole)
     return chosen, ground_truth(chosen)
@@ -93,6 +110,7 @@ def evaluation_run(
     candidates: Sequence[Candidate],
     split: str = "test",
     protocol: str = "users",
+    reveal: str = "half",
     served: bool = False,
     max_users: int | None = None,
     measure_memory: bool = True,
@@ -105,12 +123,23 @@ def evaluation_run(
     many evaluated users (protocol.truth_sample) stands for them all; measure_memory off saves
     each algorithm's extra traced fit.
 
+    Under the session protocol with reveal "clicks", each prefix of a test session is asked for
+    its next item (protocol.click_split); the served pipeline reads a person's whole history, so
+    it is scored under the half reveal only.
+
     progress is called with each candidate's label once it is done.
     """
-    chosen, truth = split_for(log, split=split, protocol=protocol)
+    clicks = protocol == "sessions" and reveal == "clicks"
+    if clicks and served:
+        raise ValueError("the served pipeline is scored under the half reveal only; drop --served or --reveal clicks")
+    chosen, truth = split_for(log, split=split, protocol=protocol, reveal=reveal)
     if not truth:
         who = (
-            "no test session has an item left after its revealed half"
+            (
+                "no test session has a new next item"
+                if clicks
+                else "no test session has an item left after its revealed half"
+            )
             if protocol == "sessions"
             else (f"no user has a target item in the {split} period that is new to them")
         )
@@ -130,8 +159,9 @@ def evaluation_run(
         absent_share=0.0,
         protocol=protocol,
         eligible=eligible,
+        reveal=reveal if protocol == "sessions" else "half",
     )
-    jobs = [(candidate, candidate.label, data, truth, None) for candidate in candidates]
+    jobs = [(candidate, candidate.label, data, truth, prefix_rankings if clicks else None) for candidate in candidates]
     if served:
         served_data, served_truth = coded(data, truth)
         jobs += [

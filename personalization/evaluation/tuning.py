@@ -20,7 +20,7 @@ import pandas as pd
 from personalization.recommenders.base import Context, Interactions, Recommender
 from personalization.recommenders.registry import algorithm
 
-from .protocol import Metrics, algorithm_evaluate, interactions_from
+from .protocol import Metrics, algorithm_evaluate, interactions_from, prefix_rankings
 from .runner import Candidate, split_for
 
 # The item-item settings the search started from (cosine, K 50, shrinkage 10, no weighting,
@@ -189,13 +189,14 @@ def tuning_run(
     log: pd.DataFrame,
     candidates: list[Candidate] | None = None,
     protocol: str = "users",
+    reveal: str = "half",
     progress: Callable[[str], None] | None = None,
 ) -> list[TuningRow]:
     """Each candidate's figures on the validation split (carved from the train period only) and on
     the test split (median seed run for stochastic models)."""
     prepared = {}
     for name in ("validation", "test"):
-        split, truth = split_for(log, split=name, protocol=protocol)
+        split, truth = split_for(log, split=name, protocol=protocol, reveal=reveal)
         prepared[name] = (interactions_from(split.train), truth)
     rows = []
     for candidate in candidates or tuning_candidates():
@@ -208,6 +209,7 @@ def tuning_run(
                 truth=truth,
                 label=candidate.label,
                 measure_memory=False,
+                rank_with=prefix_rankings if protocol == "sessions" and reveal == "clicks" else None,
             )
             figures[name] = result.metrics
         rows.append(TuningRow(label=candidate.label, validation=figures["validation"], test=figures["test"]))

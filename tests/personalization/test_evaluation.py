@@ -581,6 +581,58 @@ def test_the_session_protocol_keeps_a_datasets_own_split():
     assert split.train.loc[split.train["user"] == "s3", "item"].tolist() == ["b", "d"]
 
 
+def test_the_click_reveal_asks_each_prefix_of_a_test_session_for_its_next_new_item():
+    split, truth = protocol.click_split(SESSION_LOG, test_share=0.4)
+    # Models see the train sessions only; s4 (a b a c e) and s5 (d) are asked click by click.
+    assert sorted(split.train["user"].unique()) == ["s1", "s2", "s3"]
+    # After "a b" the next click is a again, already in the prefix: not asked. s5 has no next click.
+    assert truth == {
+        protocol.Prefix("s4", 1, ("a",)): frozenset({"b"}),
+        protocol.Prefix("s4", 3, ("a", "b", "a")): frozenset({"c"}),
+        protocol.Prefix("s4", 4, ("a", "b", "a", "c")): frozenset({"e"}),
+    }
+    data = protocol.interactions_from(split.train)
+    # Summed weights: c 4, a 2, b 2 (a first by index), d 1; each prefix's own items are no candidates.
+    lists = protocol.prefix_rankings(Popularity(count="weight").fit(data), data, truth)
+    assert list(lists.values()) == [["c", "b", "d"], ["c", "d"], ["d"]]
+    metrics = protocol.metrics_compute(rankings=lists, truth=truth, train_items=data.item_ids.tolist())
+    # b at rank 2, c at rank 1, e never (it is not in train): averaged over the three predictions.
+    ndcg = [1 / math.log2(3), 1.0, 0.0]
+    assert metrics.users == 3 and metrics.hits == 2
+    assert metrics.hr20 == pytest.approx(2 / 3)
+    assert metrics.mrr20 == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert metrics.ndcg == pytest.approx(sum(ndcg) / 3)
+    assert metrics.ndcg_se == pytest.approx(np.std(ndcg, ddof=1) / math.sqrt(3))
+
+
+def test_the_click_reveal_caps_the_prefixes_of_a_long_session():
+    _, truth = protocol.click_split(SESSION_LOG, test_share=0.4, max_prefixes=2)
+    assert list(truth) == [protocol.Prefix("s4", 1, ("a",))]
+
+
+def test_a_run_under_the_click_reveal_reports_its_predictions_and_refuses_the_served_pipeline(tmp_path):
+    run = evaluation_run(
+        log=_equal_weights_log(),
+        dataset="clicks",
+        candidates=candidates_from(["itemknn"]),
+        protocol="sessions",
+        reveal="clicks",
+    )
+    assert run.evaluated == "predictions" and run.users > 0
+    assert "clicks reveal" in table_lines(run)[0]
+    run_write(run, directory=tmp_path)
+    assert (tmp_path / "clicks_sessions_clicks_test.json").exists()
+    with pytest.raises(ValueError, match="half reveal"):
+        evaluation_run(
+            log=_equal_weights_log(),
+            dataset="clicks",
+            candidates=candidates_from(["itemknn"]),
+            protocol="sessions",
+            reveal="clicks",
+            served=True,
+        )
+
+
 @pytest.mark.django_db
 def test_the_command_evaluates_stored_sessions_under_the_session_protocol(tmp_path, capsys):
     start = datetime(2024, 3, 1, tzinfo=UTC)

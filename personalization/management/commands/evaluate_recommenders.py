@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from personalization.evaluation import datasets
-from personalization.evaluation.protocol import PROTOCOLS
+from personalization.evaluation.protocol import MAX_PREFIXES, PROTOCOLS, REVEALS
 from personalization.evaluation.report import run_write, table_lines
 from personalization.evaluation.runner import SPLITS, candidates_from, evaluation_run
 from personalization.evaluation.tuning import tuning_candidates, tuning_lines, tuning_run, tuning_write
@@ -40,6 +40,13 @@ class Command(BaseCommand):
             help="users: the temporal split of EVALUATION.md; sessions: each session a user, test sessions "
             "revealed by their first half (HR@20, MRR@20, NDCG@10). Sessions imply --user-key session.",
         )
+        parser.add_argument(
+            "--reveal",
+            choices=REVEALS,
+            default="half",
+            help="How the session protocol shows a test session: its first half, or click by click (each "
+            f"prefix, at most {MAX_PREFIXES} per session, asked for its next item).",
+        )
         parser.add_argument("--split", choices=SPLITS, default="test", help="validation: the train period's last 10%%.")
         parser.add_argument(
             "--tune",
@@ -66,6 +73,7 @@ class Command(BaseCommand):
         user_key,
         targets,
         protocol,
+        reveal,
         split,
         served,
         tune,
@@ -96,7 +104,7 @@ class Command(BaseCommand):
             raise CommandError("The log holds no usable interactions.")
         names = [name.strip() for name in algorithms.split(",") if name.strip()]
         if tune:
-            self._tune(log, label=label, names=names, protocol=protocol, output=output)
+            self._tune(log, label=label, names=names, protocol=protocol, reveal=reveal, output=output)
             return
         try:
             candidates = candidates_from(names)
@@ -111,6 +119,7 @@ class Command(BaseCommand):
                     candidates=candidates,
                     split=split,
                     protocol=protocol,
+                    reveal=reveal,
                     served=served,
                     progress=lambda name: bar.update(1),
                 )
@@ -121,18 +130,24 @@ class Command(BaseCommand):
         for written in run_write(run, directory=output):
             self.stdout.write(f"wrote {written}")
 
-    def _tune(self, log, *, label: str, names: list[str], protocol: str, output: Path) -> None:
+    def _tune(self, log, *, label: str, names: list[str], protocol: str, reveal: str, output: Path) -> None:
         candidates = tuning_candidates(names)
         if not candidates:
             raise CommandError(f"the tuning grid has no row for {', '.join(names)}")
         with progress_bar(self, total=len(candidates), desc="Tuning", unit="configuration") as bar:
             try:
                 rows = tuning_run(
-                    log=log, candidates=candidates, protocol=protocol, progress=lambda name: bar.update(1)
+                    log=log,
+                    candidates=candidates,
+                    protocol=protocol,
+                    reveal=reveal,
+                    progress=lambda name: bar.update(1),
                 )
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
         for line in tuning_lines(rows):
             self.stdout.write(line)
         stem = label if protocol == "users" else f"{label}_{protocol}"
+        if protocol == "sessions" and reveal == "clicks":
+            stem += "_clicks"
         self.stdout.write(f"wrote {tuning_write(rows, path=output / f'{stem}_tuning.csv')}")
