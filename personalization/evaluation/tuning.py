@@ -41,6 +41,8 @@ RP3 = {**CLASSIC, "similarity": "rp3beta", "shrink": 0.0}
 RP3_BEST = {**RP3, "k": 15, "alpha": 0.6, "beta": 0.5, "train_half_life_days": 20.0, "history": "log"}
 COSINE_BEST = {**CLASSIC, "k": 20, "shrink": 0.0, "weighting": "bm25", "history": "log", "train_half_life_days": 120.0}
 USER_BEST = {"k": 50, "weighting": "tfidf"}
+# EASE as its search ran, before time decay was tried (the blends with RP3beta too).
+EASE_PLAIN = {"train_half_life_days": None}
 
 
 class Blend(Recommender):
@@ -165,7 +167,40 @@ def tuning_candidates(names: Iterable[str] | None = None) -> list[Candidate]:
         *_sweep("surprise_knnbaseline", {}, k=[20, 40, 100]),
         *_sweep("surprise_svd", {}, n_factors=[20, 100]),
         # EASE: the L2 penalty, on binary and log-weighted behaviour.
-        *_sweep("ease", {}, l2=[50.0, 100.0, 300.0, 1000.0, 3000.0], weighting=["binary", "log"]),
+        *_sweep("ease", EASE_PLAIN, l2=[50.0, 100.0, 300.0, 1000.0, 3000.0], weighting=["binary", "log"]),
+        *_sweep("ease", EASE_PLAIN, train_half_life_days=[30.0, 60.0, 120.0, 240.0]),
+        # RP3beta (its defaults, l1-normalised) and EASE added, each scaled to 0..1 per user: itemknn_ease.
+        *[
+            _blend(f"rp3+ease*{weight}", (item, {}, 1.0), ("ease", EASE_PLAIN, weight))
+            for weight in (0.5, 0.7, 1.0, 2.0)
+        ],
+        *[
+            _blend(f"rp3+ease*0.5 ease {key}={value}", (item, {}, 1.0), ("ease", {**EASE_PLAIN, key: value}, 0.5))
+            for key, value in (("l2", 300.0), ("l2", 3000.0), ("train_half_life_days", 60.0), ("history", "log"))
+        ],
+        *[
+            _blend(f"rp3 {key}={value}+ease*0.5", (item, {key: value}, 1.0), ("ease", EASE_PLAIN, 0.5))
+            for key, value in (("k", 20), ("k", 30), ("k", 50), ("history", "binary"))
+        ],
+        _blend(
+            "rp3 history=binary+ease*0.5 ease l2=3000",
+            (item, {"history": "binary"}, 1.0),
+            ("ease", {**EASE_PLAIN, "l2": 3000.0}, 0.5),
+        ),
+        _blend(
+            "rp3 history=binary+ease ease l2=3000",
+            (item, {"history": "binary"}, 1.0),
+            ("ease", {**EASE_PLAIN, "l2": 3000.0}, 1.0),
+        ),
+        _blend(
+            "rp3 history=binary+ease*0.5 ease history=log",
+            (item, {"history": "binary"}, 1.0),
+            ("ease", {**EASE_PLAIN, "history": "log"}, 0.5),
+        ),
+        _blend(
+            "rp3 k=20 history=binary+ease*0.5", (item, {"k": 20, "history": "binary"}, 1.0), ("ease", EASE_PLAIN, 0.5)
+        ),
+        _blend("rp3+ease*0.5+user*0.5", (item, {}, 1.0), ("ease", EASE_PLAIN, 0.5), ("userknn", USER_BEST, 0.5)),
         # Session kNN: neighbours, sample, position and session-recency weights.
         *_sweep("session_knn", {}, k=[50, 100, 200, 500], position_half_life=[1.0, 2.0, 5.0, 20.0]),
         *_sweep("session_knn", {}, sample=[500, 5000], similarity=["dot", "cosine"]),

@@ -16,6 +16,7 @@ MODULES = (
     "personalization.recommenders.linear",
     "personalization.recommenders.sessionknn",
     "personalization.recommenders.factorization",
+    "personalization.recommenders.itemblend",
 )
 
 _ALGORITHMS: dict[str, type[Recommender]] = {}
