@@ -197,6 +197,14 @@ def tuning_candidates(names: Iterable[str] | None = None) -> list[Candidate]:
             (item, {"history": "binary"}, 1.0),
             ("ease", {**EASE_PLAIN, "history": "log"}, 0.5),
         ),
+        *[
+            _blend(
+                f"rp3 history=binary+ease*{weight} ease history=log train_half_life_days={days}",
+                (item, {"history": "binary"}, 1.0),
+                ("ease", {"history": "log", "train_half_life_days": days}, weight),
+            )
+            for weight, days in ((0.5, 120.0), (1.0, 120.0), (0.5, 240.0))
+        ],
         _blend(
             "rp3 k=20 history=binary+ease*0.5", (item, {"k": 20, "history": "binary"}, 1.0), ("ease", EASE_PLAIN, 0.5)
         ),
