@@ -650,6 +650,18 @@ def test_the_command_evaluates_stored_sessions_under_the_session_protocol(tmp_pa
     document = json.loads((tmp_path / "events_sessions_test.json").read_text())
     rows = {row["algorithm"]: row for row in document["results"]}
     assert rows["itemknn"]["hr_at_20"] == 1.0
+    call_command(
+        "evaluate_recommenders",
+        source="events",
+        protocol="sessions",
+        reveal="clicks",
+        algorithms="itemknn",
+        output=tmp_path,
+    )
+    out = capsys.readouterr().out
+    assert "clicks reveal" in out
+    assert "6 predictions evaluated" in out  # each of the two test sessions' three prefixes
+    assert (tmp_path / "events_sessions_clicks_test.json").is_file()
 
 
 # The served pipeline.

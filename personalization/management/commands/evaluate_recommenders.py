@@ -38,7 +38,8 @@ class Command(BaseCommand):
             choices=PROTOCOLS,
             default="users",
             help="users: the temporal split of EVALUATION.md; sessions: each session a user, test sessions "
-            "revealed by their first half (HR@20, MRR@20, NDCG@10). Sessions imply --user-key session.",
+            "revealed by their first half or click by click (--reveal; HR@20, MRR@20, NDCG@10). Sessions imply "
+            "--user-key session.",
         )
         parser.add_argument(
             "--reveal",
