@@ -127,9 +127,10 @@ def table_lines(run: Run) -> list[str]:
         lines.append(f"{row['algorithm']:{width}s} " + " ".join(cells) + "  " + "; ".join(notes))
     for label, reason in run.failures.items():
         lines.append(f"{label:{width}s} failed: {reason}")
+    unit = run.evaluated
     lines.append(
-        "±se: standard error over evaluated users; Δbest: paired difference of NDCG@10 to the best on the same "
-        "users, ±Δse its standard error. fit s: mean wall time of the fits; peak MB: Python-heap peak of one "
+        f"±se: standard error over evaluated {unit}; Δbest: paired difference of NDCG@10 to the best on the same "
+        f"{unit}, ±Δse its standard error. fit s: mean wall time of the fits; peak MB: Python-heap peak of one "
         "more fit, traced (tracemalloc)."
     )
     return lines

@@ -620,6 +620,7 @@ def test_a_run_under_the_click_reveal_reports_its_predictions_and_refuses_the_se
     )
     assert run.evaluated == "predictions" and run.users > 0
     assert "clicks reveal" in table_lines(run)[0]
+    assert "standard error over evaluated predictions" in table_lines(run)[-1]
     run_write(run, directory=tmp_path)
     assert (tmp_path / "clicks_sessions_clicks_test.json").exists()
     with pytest.raises(ValueError, match="half reveal"):
