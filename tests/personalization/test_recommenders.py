@@ -539,3 +539,28 @@ def test_als_gives_what_a_person_did_more_confidence_than_what_they_never_touche
     assert confidence.data.min() > 1.0
     single_view = model._confidence(sp.csr_matrix(np.array([[1.0]])))
     assert single_view.data[0] == pytest.approx(1 + model.params["alpha"] * np.log(2), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_matrix_sums_each_cell_keeps_its_latest_time_and_drops_items_outside_the_catalog(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 8)) if seed % 2 else int(rng.integers(1, 400))
+    users = rng.integers(0, 20, size)
+    items = rng.integers(0, 15, size)
+    weights = rng.integers(1, 5, size).astype(float)
+    times = rng.integers(0, 50, size).astype(float)
+    # Every other id of 0..19 is in the catalog, so some events name items it no longer has.
+    universe = np.arange(0, 20, 2)
+    data = Interactions.from_triples(users, items, weights, times, item_universe=universe)
+    # A person whose every event names a dropped item has no row.
+    user_ids = np.unique(users[np.isin(items, universe)])
+    sums, latest = np.zeros((len(user_ids), len(universe))), np.zeros((len(user_ids), len(universe)))
+    for user, item, weight, moment in zip(users, items, weights, times, strict=True):
+        if item in universe:
+            row, column = np.searchsorted(user_ids, user), np.searchsorted(universe, item)
+            sums[row, column] += weight
+            latest[row, column] = max(latest[row, column], moment)
+    assert list(data.user_ids) == list(user_ids) and list(data.item_ids) == list(universe)
+    assert np.array_equal(data.matrix.toarray(), sums)
+    assert np.array_equal(data.last_seen.toarray(), latest)
+    assert data.matrix.has_sorted_indices and data.matrix.nnz == np.count_nonzero(sums)
