@@ -9,6 +9,7 @@ from django.core.paginator import Page
 from django.utils.safestring import mark_safe
 
 from shop.catalog.cards import card_html
+from shop.catalog.navigation import navigation_markup
 from shop.orders.forms import COUNTRIES
 from tracking.payloads import ga4_item
 
@@ -45,6 +46,25 @@ def product_card(context, product, list_name="", slot="", algorithm="", position
         algorithm=algorithm,
         position=position,
     )
+
+
+@register.simple_tag(takes_context=True)
+def department_menu(context):
+    """The header's department menu, the page's own department marked (a listing's, or a product's)."""
+    current = set()
+    department = context.get("department")
+    if getattr(department, "pk", None) is not None:
+        current.add(department.pk)
+    product = context.get("product")
+    department_id = getattr(getattr(product, "category", None), "department_id", None)
+    if department_id is not None:
+        current.add(department_id)
+    return navigation_markup(part="header", current=tuple(sorted(current)))
+
+
+@register.simple_tag
+def footer_menu():
+    return navigation_markup(part="footer")
 
 
 @register.filter
