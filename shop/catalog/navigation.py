@@ -61,6 +61,11 @@ def navigation() -> tuple[NavLink, ...]:
     return menu
 
 
+def navigation_categories(*, department_pk: int) -> tuple[NavLink, ...]:
+    """A department's categories as the menu has them: a listing's chips without a query of their own."""
+    return next((link.children for link in navigation() if link.pk == department_pk), ())
+
+
 def navigation_markup(*, part: str, current: tuple[int, ...] = ()) -> SafeString:
     """The header's ("header") or the footer's ("footer") menu markup, current naming the
     departments marked as the page's own; rendered once per menu, current and language."""

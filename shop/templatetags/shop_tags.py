@@ -9,7 +9,7 @@ from django.core.paginator import Page
 from django.utils.safestring import mark_safe
 
 from shop.catalog.cards import card_html
-from shop.catalog.navigation import navigation_markup
+from shop.catalog.navigation import navigation_categories, navigation_markup
 from shop.orders.forms import COUNTRIES
 from tracking.payloads import ga4_item
 
@@ -60,6 +60,11 @@ def department_menu(context):
     if department_id is not None:
         current.add(department_id)
     return navigation_markup(part="header", current=tuple(sorted(current)))
+
+
+@register.simple_tag
+def department_categories(department):
+    return navigation_categories(department_pk=department.pk) if department is not None else ()
 
 
 @register.simple_tag

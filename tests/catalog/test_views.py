@@ -136,7 +136,7 @@ def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_qu
     category = CategoryFactory()
     ProductFactory.create_batch(24, category=category)
     client.get(category.get_absolute_url())  # the first page publishes slot settings and rules to Redis
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         assert client.get(category.get_absolute_url()).status_code == 200
 
 
