@@ -72,6 +72,23 @@ def footer_menu():
     return navigation_markup(part="footer")
 
 
+# (form, field, id) -> a blank field's widget markup; the sort select alone rendered four templates.
+_blank_widgets: dict[tuple[str, str, str], str] = {}
+
+
+@register.simple_tag
+def field_widget(field):
+    """A form field's widget; a blank one without errors (most pages: no filter chosen) is rendered once
+    per process, as it shows nothing of the request. With DEBUG on it is rendered every time."""
+    if settings.DEBUG or field.errors or field.value() not in (None, "", False):
+        return field.as_widget()
+    key = (type(field.form).__name__, field.name, field.auto_id)
+    markup = _blank_widgets.get(key)
+    if markup is None:
+        markup = _blank_widgets[key] = field.as_widget()
+    return markup
+
+
 @register.filter
 def attribute_rows(attributes) -> list[tuple[str, str]]:
     """A product's attributes as (label, value) rows: {"fit_type": "slim"} -> [("Fit type", "slim")].
