@@ -1,6 +1,9 @@
 """The department menu every storefront page shows (and the home page's tiles), built once and kept per process.
 
-Building it took two queries and a URL reversal per link on every page. A change to a
+Building it took two queries and a URL reversal per link on every page; rendering the header's
+menu and the footer's links from it took another 2-3 ms of template loops, so their markup is
+kept too, per current department and language, and goes with the menu it was rendered from.
+Neither holds anything about a visitor. A change to a
 department or a category saved in this process is seen at once (the signals below); one saved
 in another process shows here within NAV_SECONDS.
 """
@@ -10,6 +13,9 @@ import time
 from typing import NamedTuple
 
 from django.db.models.signals import post_delete, post_save
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from .models import Category, Department
 
@@ -24,7 +30,11 @@ class NavLink(NamedTuple):
     children: tuple["NavLink", ...] = ()
 
 
+MENU_TEMPLATES = {"header": "partials/department_menu.html", "footer": "partials/footer_menu.html"}
+
 _held: dict[str, tuple[float, tuple[NavLink, ...]]] = {}
+# (menu it was rendered from, template, current departments, language) -> markup; cleared with _held.
+_markup: dict[tuple, SafeString] = {}
 _lock = threading.Lock()
 
 
@@ -47,12 +57,35 @@ def navigation() -> tuple[NavLink, ...]:
     )
     with _lock:
         _held["menu"] = (time.monotonic(), menu)
+        _markup.clear()  # rendered from the menu this one replaces
     return menu
+
+
+def navigation_categories(*, department_pk: int) -> tuple[NavLink, ...]:
+    """A department's categories as the menu has them: a listing's chips without a query of their own."""
+    return next((link.children for link in navigation() if link.pk == department_pk), ())
+
+
+def navigation_markup(*, part: str, current: tuple[int, ...] = ()) -> SafeString:
+    """The header's ("header") or the footer's ("footer") menu markup, current naming the
+    departments marked as the page's own; rendered once per menu, current and language."""
+    menu = navigation()
+    key = (id(menu), part, current, get_language())
+    markup = _markup.get(key)
+    if markup is None:
+        context = {"nav_departments": menu, "current": current}
+        markup = mark_safe(render_to_string(MENU_TEMPLATES[part], context))  # noqa: S308 (rendered by the template engine)
+        with _lock:
+            if _held.get("menu", (0, None))[1] is not menu:
+                return markup  # the menu was rebuilt meanwhile: do not keep markup of the old one
+            _markup[key] = markup
+    return markup
 
 
 def navigation_forget(**_) -> None:
     with _lock:
         _held.clear()
+        _markup.clear()
 
 
 for model in (Department, Category):

@@ -95,7 +95,7 @@ def _list_name(scope: dict, filters: ProductFilters) -> str:
 
 @require_GET
 def department_view(request: HttpRequest, slug: str) -> HttpResponse:
-    department = get_object_or_404(Department.objects.prefetch_related("categories"), slug=slug)
+    department = get_object_or_404(Department, slug=slug)
     return _listing(request, template="catalog/listing.html", department=department)
 
 

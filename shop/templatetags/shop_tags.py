@@ -9,6 +9,7 @@ from django.core.paginator import Page
 from django.utils.safestring import mark_safe
 
 from shop.catalog.cards import card_html
+from shop.catalog.navigation import navigation_categories, navigation_markup
 from shop.orders.forms import COUNTRIES
 from tracking.payloads import ga4_item
 
@@ -45,6 +46,47 @@ def product_card(context, product, list_name="", slot="", algorithm="", position
         algorithm=algorithm,
         position=position,
     )
+
+
+@register.simple_tag(takes_context=True)
+def department_menu(context):
+    """The header's department menu, the page's own department marked (a listing's, or a product's)."""
+    current = set()
+    department = context.get("department")
+    if getattr(department, "pk", None) is not None:
+        current.add(department.pk)
+    product = context.get("product")
+    department_id = getattr(getattr(product, "category", None), "department_id", None)
+    if department_id is not None:
+        current.add(department_id)
+    return navigation_markup(part="header", current=tuple(sorted(current)))
+
+
+@register.simple_tag
+def department_categories(department):
+    return navigation_categories(department_pk=department.pk) if department is not None else ()
+
+
+@register.simple_tag
+def footer_menu():
+    return navigation_markup(part="footer")
+
+
+# (form, field, id) -> a blank field's widget markup; the sort select alone rendered four templates.
+_blank_widgets: dict[tuple[str, str, str], str] = {}
+
+
+@register.simple_tag
+def field_widget(field):
+    """A form field's widget; a blank one without errors (most pages: no filter chosen) is rendered once
+    per process, as it shows nothing of the request. With DEBUG on it is rendered every time."""
+    if settings.DEBUG or field.errors or field.value() not in (None, "", False):
+        return field.as_widget()
+    key = (type(field.form).__name__, field.name, field.auto_id)
+    markup = _blank_widgets.get(key)
+    if markup is None:
+        markup = _blank_widgets[key] = field.as_widget()
+    return markup
 
 
 @register.filter

@@ -1,5 +1,6 @@
 """Listings, filters, sorting, search and product pages, as a shopper uses them."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -136,7 +137,7 @@ def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_qu
     category = CategoryFactory()
     ProductFactory.create_batch(24, category=category)
     client.get(category.get_absolute_url())  # the first page publishes slot settings and rules to Redis
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         assert client.get(category.get_absolute_url()).status_code == 200
 
 
@@ -197,3 +198,16 @@ def test_hostile_query_strings_get_a_page_or_a_400_never_a_500(client, kitchen, 
     for url in (reverse("catalog:search"), category.get_absolute_url(), category.department.get_absolute_url()):
         response = client.get(url, {"q": "mug", **params})
         assert response.status_code in (200, 400), (url, params, response.status_code)
+
+
+def test_a_blank_filter_kept_per_process_never_shows_another_visitors_choice(client, kitchen):
+    category, _ = kitchen
+    url = category.get_absolute_url()
+    chosen = re.compile(r'<option value="([a-z_]+)" selected>')
+    assert chosen.findall(client.get(url).content.decode()) == []
+    picked = client.get(url, {"sort": "price_desc", "price_min": "5", "in_stock": "on"}).content.decode()
+    assert chosen.findall(picked) == ["price_desc"]
+    assert 'name="price_min" value="5"' in picked and re.search(r'name="in_stock"[^>]* checked', picked)
+    blank = client.get(url).content.decode()
+    assert chosen.findall(blank) == [] and 'name="price_min" value=' not in blank
+    assert not re.search(r'name="in_stock"[^>]* checked', blank)
