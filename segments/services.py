@@ -182,7 +182,7 @@ def owner_judge(
 ) -> Verdict:
     """Which active segments (all, or only these) the owner enters and leaves now, and when time
     alone may change any of them."""
-    checked = set(catalogue.active) if only is None else set(catalogue.active).intersection(only)
+    checked = set(catalogue.active if only is None else only)
     matching = set()
     for slug in checked:
         definition = catalogue.definitions[slug]

@@ -136,7 +136,7 @@ class Interactions:
             return sp.csr_matrix((values, columns, indptr), shape=shape)
 
         sums = np.add.reduceat(weights.astype(np.float32)[order], starts) if len(starts) else np.zeros(0, np.float32)
-        matrix = cells_matrix(sums.astype(np.float32))
+        matrix = cells_matrix(sums)
         last_seen = None
         if times is not None:
             latest = np.maximum.reduceat(times.astype(np.float64)[order], starts) if len(starts) else np.zeros(0)

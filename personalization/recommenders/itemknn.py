@@ -243,9 +243,7 @@ def item_neighbours(
     # scipy's sparse product and numpy's sorts release the GIL, so blocks run on every core.
     with ThreadPoolExecutor(max_workers=BLOCK_WORKERS) as pool:
         parts = list(pool.map(block_top_k, item_blocks(left, right, max_entries=block_entries)))
-    parts_rows = [r for r, _, _ in parts]
-    parts_cols = [c for _, c, _ in parts]
-    parts_vals = [v for _, _, v in parts]
+    parts_rows, parts_cols, parts_vals = zip(*parts, strict=True) if parts else ((), (), ())
     rows = np.concatenate(parts_rows) if parts_rows else np.zeros(0, dtype=np.int64)
     cols = np.concatenate(parts_cols) if parts_cols else np.zeros(0, dtype=np.int64)
     vals = np.concatenate(parts_vals) if parts_vals else np.zeros(0, dtype=np.float32)

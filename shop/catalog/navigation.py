@@ -12,6 +12,7 @@ import threading
 import time
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
@@ -68,13 +69,16 @@ def navigation_categories(*, department_pk: int) -> tuple[NavLink, ...]:
 
 def navigation_markup(*, part: str, current: tuple[int, ...] = ()) -> SafeString:
     """The header's ("header") or the footer's ("footer") menu markup, current naming the
-    departments marked as the page's own; rendered once per menu, current and language."""
+    departments marked as the page's own; rendered once per menu, current and language. With DEBUG
+    on it is rendered every time, so an edited template shows (as cards and filter widgets do)."""
     menu = navigation()
     key = (id(menu), part, current, get_language())
     markup = _markup.get(key)
     if markup is None:
         context = {"nav_departments": menu, "current": current}
         markup = mark_safe(render_to_string(MENU_TEMPLATES[part], context))  # noqa: S308 (rendered by the template engine)
+        if settings.DEBUG:
+            return markup
         with _lock:
             if _held.get("menu", (0, None))[1] is not menu:
                 return markup  # the menu was rebuilt meanwhile: do not keep markup of the old one

@@ -55,3 +55,17 @@ def test_the_menus_markup_goes_with_the_menu_it_was_rendered_from(client):
     assert not navigation._markup
     page = _page(client, reverse("home"))
     assert "Beakers" in page[page.index('<nav class="dept-nav"') : page.index("</header>")]
+
+
+def test_with_debug_on_the_menu_is_rendered_every_time_so_an_edited_template_shows(settings, monkeypatch):
+    CategoryFactory(name="Mugs")
+    renders = []
+    real = navigation.render_to_string
+    monkeypatch.setattr(navigation, "render_to_string", lambda *a, **k: renders.append(a[0]) or real(*a, **k))
+    settings.DEBUG = True
+    navigation.navigation_markup(part="header")
+    navigation.navigation_markup(part="header")
+    settings.DEBUG = False
+    navigation.navigation_markup(part="header")
+    navigation.navigation_markup(part="header")
+    assert renders == [navigation.MENU_TEMPLATES["header"]] * 3
