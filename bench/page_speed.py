@@ -7,7 +7,7 @@ with the bench settings; phases alternate between them page by page (BASE, NOW, 
 so both see the same machine noise, one client at a time by default, as a person browsing would.
 The figure that matters is the speed-up: the baseline's time over this tree's, per page.
 
-    .venv/bin/python bench/page_speed.py [--baseline 3a957fe] [--seconds 5] [--rounds 3]
+    .venv/bin/python bench/page_speed.py [--baseline 3a957fe] [--seconds 5] [--rounds 3] [--database shop_bench_x]
 """
 
 import argparse
@@ -131,12 +131,15 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=2000)
     parser.add_argument("--visitors", type=int, default=300)
     parser.add_argument("--redis-db", type=int, default=13, help="this tree's Redis db; the baseline takes the next")
+    parser.add_argument(
+        "--database", default=DATABASE_NAME, help="prefix of the two throwaway databases (two runs at once need two)"
+    )
     args = parser.parse_args()
 
     place = worktree_add(args.baseline)
     trees = [
-        Tree(f"base {args.baseline}", place, f"{DATABASE_NAME}_base", f"redis://127.0.0.1:6379/{args.redis_db + 1}"),
-        Tree("now", ROOT, f"{DATABASE_NAME}_now", f"redis://127.0.0.1:6379/{args.redis_db}"),
+        Tree(f"base {args.baseline}", place, f"{args.database}_base", f"redis://127.0.0.1:6379/{args.redis_db + 1}"),
+        Tree("now", ROOT, f"{args.database}_now", f"redis://127.0.0.1:6379/{args.redis_db}"),
     ]
     results: dict[tuple[str, str], list[float]] = {}
     try:
