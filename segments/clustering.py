@@ -25,11 +25,10 @@ from tracking.importers import FORMATS, default_path
 
 from .clusters import KS, LOGGED, clusters_fit, events_frame, features_from_events
 from .models import Clustering, Membership, Segment
+from .record import memberships_write, rows_of
 from .services import (
     BACKFILL_CHUNK,
     OWNERS_PER_ROUND_TRIP,
-    Catalogue,
-    memberships_record,
     memberships_sets_queue,
     record_events,
 )
@@ -179,7 +178,6 @@ def _segments_replace(*, fit, members: dict[int, set[str]], means: pd.DataFrame,
     gone = [segment_id for segment_id in before if segment_id not in pairs.values()]
     Segment.objects.filter(pk__in=gone).update(is_active=False)
     slugs = {segment.pk: segment.slug for segment in current} | {s.pk: s.slug for s in segments.values()}
-    catalogue = Catalogue(definitions={}, active={slug: pk for pk, slug in slugs.items()})
     changes: list[tuple[str, str, bool]] = []
     for label, segment in segments.items():
         held = before.get(segment.pk, set())
@@ -187,7 +185,8 @@ def _segments_replace(*, fit, members: dict[int, set[str]], means: pd.DataFrame,
         changes += [(owner, segment.slug, False) for owner in sorted(held - members[label])]
     for segment_id in gone:
         changes += [(owner, slugs[segment_id], False) for owner in sorted(before[segment_id])]
-    memberships_record(changes=changes, at=timezone.now(), catalogue=catalogue)
+    # Cluster segments are never journaled (the live path judges rule segments only): no drain first.
+    memberships_write(rows_of(changes, at=timezone.now(), segments={slug: pk for pk, slug in slugs.items()}))
     clustering.features = list(means.columns)
     clustering.clusters = [
         {

@@ -1,25 +1,25 @@
 """Keeping memberships true: the live driver (ingest hook, due-times) and the backfill over the record.
 
 Postgres is the record of entries and exits; Redis holds the counters and the sets a page reads.
-A transition is written to Postgres first (idempotently: one open Membership per segment and
-owner), then published to Redis. A process dying between the two leaves Redis behind the record,
-never the record behind Redis: the next evaluation of that owner, or the sweep, publishes it.
-A process dying before the Postgres commit has recorded nothing; the counters already hold the
-event, so the next evaluation (a batch, a due-time, the sweep) finds the transition again.
+A live batch's transitions go into the journal (segments/record.py) in the pipeline that then
+publishes them, and reach Postgres when it is drained: a process dying after that pipeline has
+left them in the journal, never lost; one dying before it has published and journaled nothing,
+and the counters already hold the event, so the next evaluation (a batch, a due-time, the sweep)
+finds the transitions again. The other drivers write to Postgres first (after the journal, and
+idempotently: one open Membership per segment and owner), then publish to Redis.
 """
 
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -31,6 +31,7 @@ from shop.keyspace import (
     segment_counts_key,
     segment_due_key,
     segment_handover_key,
+    segment_journal_key,
     segment_members_key,
     segment_meta_key,
 )
@@ -51,6 +52,7 @@ from .evaluator import (
     stale_fields,
 )
 from .models import Membership, Segment
+from .record import journal_drain, journal_due, journal_queue, memberships_write, record_with, rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,6 @@ OWNERS_PER_ROUND_TRIP = 500
 # How long a backfill's handover stays open, and how long its marks of counted events last: a live
 # batch's hook runs milliseconds after its commit, so ten minutes covers any stalled process.
 HANDOVER_SECONDS = 600
-# Rows per INSERT or UPDATE of memberships (SQLite takes at most 32,766 parameters a statement).
-ROWS_PER_STATEMENT = 1000
 # Events per database fetch in the backfill.
 BACKFILL_CHUNK = 5000
 
@@ -197,59 +197,30 @@ def owner_judge(
 
 
 def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime, catalogue: Catalogue) -> None:
-    """Write entries and exits (owner, slug, entered) to Postgres in one transaction. Recording one
-    twice changes nothing: an entry of an owner already in is ignored, an exit of one not in too.
-    A process dying before the commit has published nothing to Redis yet, and the next
-    evaluation finds and records the same transitions."""
-    entries = [(catalogue.active[slug], owner) for owner, slug, entered in changes if entered]
-    exits = [(catalogue.active[slug], owner) for owner, slug, entered in changes if not entered]
-    if not entries and not exits:
-        return
+    """Write entries and exits (owner, slug, entered) to Postgres in one transaction, after every
+    transition the journal holds (segments/record.py). Recording one twice changes nothing. A
+    process dying before the commit has published nothing to Redis yet, and the next evaluation
+    finds and records the same transitions."""
+    rows = rows_of(changes, at=at, segments=catalogue.active)
+    if rows:
+        record_with(lambda: memberships_write(rows))
+
+
+def _journal_drain_soon() -> None:
+    """A live batch's share of draining the journal: one chunk, skipped while another drain runs.
+    A failure leaves the rows in the journal for the next drain (beat's, or the next batch's)."""
     try:
-        _memberships_write(entries, exits, at=at)
-    except IntegrityError:
-        # A segment deleted since this process read the definitions: its entries go with it.
-        catalogue_forget()
-        alive = set(Segment.objects.filter(pk__in={segment for segment, _ in entries}).values_list("pk", flat=True))
-        _memberships_write([entry for entry in entries if entry[0] in alive], exits, at=at)
-
-
-def _memberships_write(entries: list[tuple[int, str]], exits: list[tuple[int, str]], *, at: datetime) -> None:
-    """Entries and exits as (segment id, owner), in plain multi-row statements: building Membership
-    objects for bulk_create, and a Q per segment for the exits, were most of a live batch's cost.
-    A single statement commits on its own; more go in one transaction."""
-    table = connection.ops.quote_name(Membership._meta.db_table)
-    when = connection.ops.adapt_datetimefield_value(at)
-    statements = []
-    for start in range(0, len(entries), ROWS_PER_STATEMENT):
-        chunk = entries[start : start + ROWS_PER_STATEMENT]
-        rows = ", ".join(["(%s, %s, %s)"] * len(chunk))
-        statements.append(
-            (
-                f"INSERT INTO {table} (segment_id, owner, entered_at) VALUES {rows} ON CONFLICT DO NOTHING",  # noqa: S608
-                [value for segment, owner in chunk for value in (segment, owner, when)],
-            )
-        )
-    for start in range(0, len(exits), ROWS_PER_STATEMENT):
-        chunk = exits[start : start + ROWS_PER_STATEMENT]
-        rows = ", ".join(["(%s, %s)"] * len(chunk))
-        statements.append(
-            (
-                f"UPDATE {table} SET exited_at = %s WHERE exited_at IS NULL "  # noqa: S608
-                f"AND (segment_id, owner) IN (VALUES {rows})",
-                [when, *(value for pair in chunk for value in pair)],
-            )
-        )
-    with transaction.atomic() if len(statements) > 1 else nullcontext(), connection.cursor() as cursor:
-        for sql, values in statements:
-            cursor.execute(sql, values)
+        journal_drain(wait=False, rounds=1)
+    except (DatabaseError, RedisError) as error:
+        logger.warning("membership journal not drained: %s", error)
 
 
 def memberships_erase(*, owners: Iterable[str]) -> list[str]:
     """Forget erased people's segments: their membership rows go in the caller's (the erase's)
-    transaction, and once it commits they leave each segment's member set and the due-times.
-    Returns their own Redis keys (counters, sets) for the erase's clean-up, which retries those
-    until Redis answers; the member sets are tried once (a miss is logged)."""
+    transaction, begun after the journal was drained, and once it commits they leave each
+    segment's member set and the due-times. Returns their own Redis keys (counters, sets) for the
+    erase's clean-up, which retries those until Redis answers; the member sets are tried once (a
+    miss is logged)."""
     owners = sorted(set(owners))
     held = Membership.objects.filter(owner__in=owners)
     slugs = set(held.filter(exited_at__isnull=True).values_list("segment__slug", flat=True))
@@ -423,15 +394,19 @@ def _segments_touched(
 def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
     """Count a stored batch into the owner's counters and re-check their segments.
 
-    One round trip of its own (one script counts and reads back), the Postgres record if anything
-    changed, and the publishing queued on the ingest's batch.
+    One round trip of its own (one script counts and reads back); the publishing and the journal's
+    rows for the Postgres record (segments/record.py) queued on the ingest's batch, and once the
+    journal is due, a drain after that batch is sent.
     """
     own = RedisBatch(batch.client)
     now = timezone.now()
     now_ms = epoch_ms(now)
     counted: set[str] = set()
     position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, events=events, counted=counted)
-    read = _read_from(own.execute()[position])
+    own.pipe.llen(segment_journal_key())
+    own.pipe.lindex(segment_journal_key(), 0)
+    replies = own.execute()
+    read = _read_from(replies[position])
     verdict = owner_judge(
         facts=read.facts,
         current=read.current,
@@ -439,8 +414,11 @@ def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisB
         catalogue=catalogue,
         only=_segments_touched(read, events=events, counted=counted, catalogue=catalogue, now_ms=now_ms),
     )
-    memberships_record(changes=_changes(owner, verdict), at=now, catalogue=catalogue)
+    rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
+    journal_queue(batch.pipe, rows)
     memberships_publish(batch.pipe, owner=owner, verdict=verdict)
+    if journal_due(pending=replies[-2], oldest=replies[-1], adding=len(rows), now_ms=now_ms):
+        batch.after(_journal_drain_soon)
     return verdict
 
 
@@ -646,6 +624,7 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
     catalogue_forget()
     catalogue = catalogue_load()
     wanted = set(owners) if owners is not None else None
+    journal_drain()
     held = _open_memberships(catalogue, wanted)
     # Cluster memberships are not the evaluator's to judge, but the owner's set is rewritten whole.
     clustered = _open_memberships(None, wanted)
@@ -748,11 +727,15 @@ def segments_owner_merge(*, visitor: str, user: str) -> BackfillResult:
     move to the user (keeping when they began) unless the user has one of their own, and the
     visitor's Redis keys go. The backfill then records whatever the merged history changes."""
     now = timezone.now()
-    with transaction.atomic():
-        held = Membership.objects.filter(owner=user, exited_at__isnull=True).values_list("segment_id", flat=True)
-        stays = Membership.objects.filter(owner=visitor, exited_at__isnull=True)
-        stays.filter(segment_id__in=list(held)).update(exited_at=now)
-        stays.update(owner=user)
+
+    def stays_move() -> None:
+        with transaction.atomic():
+            held = Membership.objects.filter(owner=user, exited_at__isnull=True).values_list("segment_id", flat=True)
+            stays = Membership.objects.filter(owner=visitor, exited_at__isnull=True)
+            stays.filter(segment_id__in=list(held)).update(exited_at=now)
+            stays.update(owner=user)
+
+    record_with(stays_move)
     result = segments_backfill(owners=[user])
     client = redis_client()
     slugs = {slug.decode() for slug in client.smembers(owner_segments_key(visitor))} | set(catalogue_load().active)

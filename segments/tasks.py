@@ -1,10 +1,11 @@
-"""Celery tasks of segments: due-times fired every few seconds, the hourly sweep, the nightly re-cluster."""
+"""Celery tasks of segments: due-times and the journal every few seconds, the hourly sweep, the nightly re-cluster."""
 
 import logging
 
 from celery import shared_task
 
 from .clustering import ClusteringError, clusters_recluster
+from .record import journal_drain
 from .services import segments_backfill, segments_due_fire
 
 logger = logging.getLogger(__name__)
@@ -14,6 +15,11 @@ logger = logging.getLogger(__name__)
 def segments_due_fire_task() -> dict:
     result = segments_due_fire()
     return {"owners": result.owners, "entered": result.entered, "exited": result.exited}
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def segments_journal_drain_task() -> dict:
+    return {"rows": journal_drain()}
 
 
 @shared_task(soft_time_limit=60 * 25, time_limit=60 * 30)

@@ -205,6 +205,21 @@ def segment_due_key() -> str:
     return "segment:due"
 
 
+def segment_journal_key() -> str:
+    """List of live transitions not yet in the Postgres record, oldest first (segments/record.py)."""
+    return "segment:{journal}"
+
+
+def segment_journal_taken_key() -> str:
+    """List of the journal's rows a drainer is applying; emptied after its commit."""
+    return "segment:{journal}:taken"
+
+
+def segment_journal_lock_key() -> str:
+    """The lock one drainer of the journal holds at a time."""
+    return "segment:{journal}:lock"
+
+
 # The live channel (live/): what a visitor's open pages are pushed, kept for a reconnecting page.
 def live_push_keys(visitor: str) -> list[str]:
     """The keys of shop/lua/live_push.lua: a visitor's push counter and their recent pushes, in

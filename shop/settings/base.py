@@ -234,10 +234,17 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Live transitions reach the Postgres record in bulk: a batch drains the journal once it holds
+# this many rows, or once its oldest has waited this long (beat drains it too, when traffic stops).
+SEGMENTS_JOURNAL_ROWS = env.int("SEGMENTS_JOURNAL_ROWS", default=500)
+SEGMENTS_JOURNAL_SECONDS = env.float("SEGMENTS_JOURNAL_SECONDS", default=1.0)
+
 # Segments: due-times every few seconds, so a change with time alone lands within a minute of
 # its moment; the sweep behind it only corrects what the live path missed.
 CELERY_BEAT_SCHEDULE |= {
     "segments-due-fire": {"task": "segments.tasks.segments_due_fire_task", "schedule": 5.0},
+    # What live batches left in the membership journal when traffic stops (segments/record.py).
+    "segments-journal-drain": {"task": "segments.tasks.segments_journal_drain_task", "schedule": 2.0},
     "merchandising-timers-fire": {"task": "merchandising.tasks.rule_timers_fire_task", "schedule": 5.0},
     "segments-sweep": {"task": "segments.tasks.segments_sweep", "schedule": crontab(minute=40)},
     # Clusters describe weeks of behaviour: nightly, after the neighbour models, is fresh enough.

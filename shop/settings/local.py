@@ -46,3 +46,5 @@ if EMBEDDED_REDIS:
 if EMBEDDED_REDIS or not redis_ready(CELERY_BROKER_URL):
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
+    # No beat to drain what a quiet demo's last batch journaled: every batch drains its own.
+    SEGMENTS_JOURNAL_ROWS = 1

@@ -1,5 +1,5 @@
 """One evaluator, two drivers: live counters and the backfill agree on random histories; Redis
-can be flushed and rebuilt; a process killed between the record and Redis loses no transition."""
+can be flushed and rebuilt; a process killed between Redis and the record loses no transition."""
 
 import multiprocessing
 import os
@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from segments.models import Membership
+from segments.record import journal_drain
 from segments.services import catalogue_forget, segments_backfill
 from tests.factories.segments import SegmentFactory
 from tracking.models import Event
@@ -110,32 +111,41 @@ def test_a_redis_flush_is_rebuilt_from_the_record():
 
 
 def _ingest_then_die(visitor: uuid.UUID, where: str) -> None:
-    """A child process storing one cart event and dying at the named point of the hook."""
-    from segments import services
+    """A child process storing one cart event and dying at the named point between the Redis
+    change and the Postgres record."""
+    from segments import record, services
     from shop.keyspace import RedisBatch
 
-    if where == "after_record":
-        RedisBatch.execute_original = RedisBatch.execute
+    # A drainer that dies holding the journal's lock holds it this long: not the tests' 30 s.
+    record.LOCK_SECONDS = 1
+    if where == "before_publish":
+        original_execute = RedisBatch.execute
 
         def dying_execute(self, *, raise_on_error=True):
-            # The hook's own read goes through; the ingest's batch (the publishing) never leaves.
-            if any(args and args[0] == "SADD" for args, _ in self.pipe.command_stack):
+            # The hook's own read goes through; the ingest's batch (journal and publishing) never leaves.
+            if any(args and args[0] == "RPUSH" for args, _ in self.pipe.command_stack):
                 os._exit(9)
-            return RedisBatch.execute_original(self, raise_on_error=raise_on_error)
+            return original_execute(self, raise_on_error=raise_on_error)
 
         RedisBatch.execute = dying_execute
+    elif where == "after_publish":
+        services._journal_drain_soon = lambda: os._exit(9)
+    elif where == "mid_drain":
+        record.memberships_write = lambda rows: os._exit(9)
     else:
+        original_write = record.memberships_write
 
-        def dying_record(**kwargs):
+        def write_then_die(rows):
+            original_write(rows)
             os._exit(9)
 
-        services.memberships_record = dying_record
+        record.memberships_write = write_then_die
     ingest(visitor, "add_to_cart", at=T0, product_id=3)
     os._exit(0)
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("where", ["after_record", "before_record"])
+@pytest.mark.parametrize("where", ["before_publish", "after_publish", "mid_drain", "after_commit"])
 def test_a_process_killed_mid_transition_loses_nothing_and_records_nothing_twice(where):
     SegmentFactory(slug="abandoners", definition=DEFINITIONS["abandoners"])
     visitor = uuid.uuid4()
@@ -145,10 +155,14 @@ def test_a_process_killed_mid_transition_loses_nothing_and_records_nothing_twice
     child.start()
     child.join(30)
     assert child.exitcode == 9
-    # The event is stored; Redis holds no membership; the record has it only past the commit.
+    # The event is stored; Redis shows the membership once the batch went out; the record has it
+    # only past the drain's commit.
     assert Event.objects.filter(visitor_id=visitor).count() == 1
-    assert live(owner) == set()
-    assert Membership.objects.filter(owner=owner).count() == (1 if where == "after_record" else 0)
+    assert live(owner) == (set() if where == "before_publish" else {"abandoners"})
+    assert Membership.objects.filter(owner=owner).count() == (1 if where == "after_commit" else 0)
+    # The next drain (beat's, or any batch's) records what the journal holds, once.
+    journal_drain()
+    assert Membership.objects.filter(owner=owner).count() == (0 if where == "before_publish" else 1)
     # The next look at this owner (here the sweep; a later batch or due-time would do the same) finishes it.
     catalogue_forget()
     import time_machine
@@ -156,4 +170,5 @@ def test_a_process_killed_mid_transition_loses_nothing_and_records_nothing_twice
     with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
         segments_backfill()
     assert live(owner) == {"abandoners"}
+    assert Membership.objects.filter(owner=owner).count() == 1
     assert Membership.objects.filter(owner=owner, exited_at__isnull=True).count() == 1

@@ -1,0 +1,198 @@
+"""The Postgres record of entries and exits: live transitions journaled in Redis, applied in bulk.
+
+A live batch's transitions go into a Redis list in the same pipeline that publishes them to the
+page's sets, so Redis never shows a change the journal lacks; whoever drains the journal writes
+hundreds of them in one statement, which costs a fraction of a statement and a commit per batch.
+Draining is at least once and applying is idempotent: a drainer takes rows to a list of its own
+(shop/lua/segment_journal_take.lua) and empties it only after its commit, so one dying between
+the two leaves them for the next, and applying them twice records nothing twice. One drainer runs
+at a time (a Redis lock), so transitions are applied in the order they were published. The other
+writers of rule segments (the due-times, the backfill, a login's merge) drain first and then write,
+under the same lock; the re-cluster writes cluster segments, which are never journaled.
+"""
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from redis.exceptions import LockError
+
+from shop.keyspace import (
+    RedisBatch,
+    redis_client,
+    segment_journal_key,
+    segment_journal_lock_key,
+    segment_journal_taken_key,
+)
+
+from .evaluator import epoch_ms
+from .models import Membership, Segment
+
+logger = logging.getLogger(__name__)
+
+# Rows per INSERT or UPDATE of memberships (SQLite takes at most 32,766 parameters a statement).
+ROWS_PER_STATEMENT = 1000
+# The drain lock outlives any one drain of ROWS_PER_STATEMENT rows many times over; a drainer that
+# dies holding it delays the next drain by this much, and loses nothing.
+LOCK_SECONDS = 30
+# How long a writer that must drain first (the due-times, the backfill) waits for a running drain.
+LOCK_WAIT_SECONDS = 60
+
+
+class Row(NamedTuple):
+    """One transition: an owner entering (else leaving) a segment at a moment."""
+
+    segment: int
+    owner: str
+    entered: bool
+    at: datetime
+
+
+def rows_of(changes: Sequence[tuple[str, str, bool]], *, at: datetime, segments: Mapping[str, int]) -> list[Row]:
+    """Transitions (owner, slug, entered) as rows, the slugs looked up in segments (slug -> id)."""
+    return [Row(segments[slug], owner, entered, at) for owner, slug, entered in changes]
+
+
+def row_encode(row: Row) -> str:
+    return f"{row.segment}|{int(row.entered)}|{epoch_ms(row.at)}|{row.owner}"
+
+
+def row_decode(raw: bytes | str) -> Row:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    segment, entered, at_ms, owner = text.split("|", 3)
+    return Row(int(segment), owner, entered == "1", datetime.fromtimestamp(int(at_ms) / 1000, tz=UTC))
+
+
+def journal_queue(pipe, rows: Sequence[Row]) -> None:
+    """Queue rows on the pipeline that publishes them (see the module docstring)."""
+    if rows:
+        pipe.rpush(segment_journal_key(), *(row_encode(row) for row in rows))
+
+
+def journal_due(*, pending: int, oldest: bytes | None, adding: int, now_ms: int) -> bool:
+    """Whether the batch that adds `adding` rows to a journal of `pending` (the oldest as stored)
+    should drain it: once it holds SEGMENTS_JOURNAL_ROWS, or its oldest row has waited
+    SEGMENTS_JOURNAL_SECONDS, so the record trails the live sets by about that much at most."""
+    if pending + adding >= settings.SEGMENTS_JOURNAL_ROWS:
+        return True
+    if not pending or oldest is None:
+        return False
+    return now_ms - epoch_ms(row_decode(oldest).at) >= settings.SEGMENTS_JOURNAL_SECONDS * 1000
+
+
+@contextmanager
+def _drain_lock(*, wait: bool) -> Iterator[bool]:
+    lock = redis_client().lock(segment_journal_lock_key(), timeout=LOCK_SECONDS)
+    held = lock.acquire(blocking=wait, blocking_timeout=LOCK_WAIT_SECONDS if wait else None)
+    if wait and not held:
+        raise TimeoutError(f"the membership journal stayed locked for {LOCK_WAIT_SECONDS} s")
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                lock.release()
+            except LockError:
+                # Held past LOCK_SECONDS: another drainer may have begun; its rows are its own.
+                logger.warning("the membership journal's lock expired during a drain")
+
+
+def journal_drain(*, wait: bool = True, rounds: int | None = None) -> int:
+    """Apply the journal to the record: every row (or `rounds` chunks of ROWS_PER_STATEMENT).
+    Without wait, returns 0 at once when another drain is running. Returns the rows applied."""
+    with _drain_lock(wait=wait) as held:
+        return _drain_held(rounds=rounds) if held else 0
+
+
+def _drain_held(*, rounds: int | None = None) -> int:
+    client, applied, done = redis_client(), 0, 0
+    while rounds is None or done < rounds:
+        take = RedisBatch(client)
+        take.script(
+            "segment_journal_take", keys=[segment_journal_key(), segment_journal_taken_key()], args=[ROWS_PER_STATEMENT]
+        )
+        raw = take.execute()[0]
+        if not raw:
+            break
+        rows = [row_decode(item) for item in raw]
+        memberships_write(rows)
+        client.delete(segment_journal_taken_key())
+        applied, done = applied + len(rows), done + 1
+    return applied
+
+
+def record_with(write: Callable[[], None]) -> None:
+    """Run a writer of memberships after the journal is applied, holding the drain lock, so its
+    rows land after every transition published before it. Not inside a transaction: a drain's
+    rows must be committed before the journal lets go of them."""
+    with _drain_lock(wait=True):
+        _drain_held()
+        write()
+
+
+def memberships_write(rows: Sequence[Row]) -> None:
+    """Apply transitions in their order, in one transaction. An entry is ignored when a recorded
+    stay already holds its moment (the owner is in, or was then); an exit closes the open stay that
+    began at or before it, and nothing else: so applying rows a second time changes nothing."""
+    alive = set(Segment.objects.filter(pk__in={row.segment for row in rows}).values_list("pk", flat=True))
+    rows = [row for row in rows if row.segment in alive]
+    statements = [statement for run in _runs(rows) for statement in _statements(run)]
+    if not statements:
+        return
+    try:
+        _execute(statements)
+    except IntegrityError:
+        # A segment deleted since the check above: its rows go with it.
+        alive = set(Segment.objects.filter(pk__in=alive).values_list("pk", flat=True))
+        _execute([s for run in _runs([r for r in rows if r.segment in alive]) for s in _statements(run)])
+
+
+def _execute(statements: list[tuple[str, list]]) -> None:
+    with transaction.atomic() if len(statements) > 1 else nullcontext(), connection.cursor() as cursor:
+        for sql, values in statements:
+            cursor.execute(sql, values)
+
+
+def _runs(rows: Sequence[Row]) -> Iterator[list[Row]]:
+    """The rows cut into runs in which each (segment, owner) appears once, in order: a statement
+    applies a run as a set, so an entry and the exit after it must go in different ones."""
+    run: list[Row] = []
+    seen: set[tuple[int, str]] = set()
+    for row in rows:
+        pair = (row.segment, row.owner)
+        if pair in seen:
+            yield run
+            run, seen = [], set()
+        run.append(row)
+        seen.add(pair)
+    if run:
+        yield run
+
+
+def _statements(run: list[Row]) -> Iterator[tuple[str, list]]:
+    table = connection.ops.quote_name(Membership._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    entries = [row for row in run if row.entered]
+    exits = [row for row in run if not row.entered]
+    for start in range(0, len(entries), ROWS_PER_STATEMENT):
+        chunk = entries[start : start + ROWS_PER_STATEMENT]
+        yield (
+            f"WITH v(s, o, t) AS (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) "  # noqa: S608
+            f"INSERT INTO {table} (segment_id, owner, entered_at) SELECT s, o, t FROM v WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} h WHERE h.segment_id = v.s AND h.owner = v.o AND h.entered_at <= v.t "
+            "AND (h.exited_at IS NULL OR h.exited_at > v.t)) "
+            "ON CONFLICT DO NOTHING",
+            [value for segment, owner, _, at in chunk for value in (segment, owner, adapt(at))],
+        )
+    for start in range(0, len(exits), ROWS_PER_STATEMENT):
+        chunk = exits[start : start + ROWS_PER_STATEMENT]
+        yield (
+            f"WITH v(s, o, t) AS (VALUES {', '.join(['(%s, %s, %s)'] * len(chunk))}) "  # noqa: S608
+            f"UPDATE {table} SET exited_at = v.t FROM v WHERE {table}.segment_id = v.s AND {table}.owner = v.o "
+            f"AND {table}.exited_at IS NULL AND {table}.entered_at <= v.t",
+            [value for segment, owner, _, at in chunk for value in (segment, owner, adapt(at))],
+        )

@@ -1,0 +1,149 @@
+"""The record of entries and exits: live transitions wait in the journal, reach Postgres in bulk, once each."""
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connections
+from django_redis import get_redis_connection
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from segments.models import Membership
+from segments.record import Row, journal_drain, journal_queue, memberships_write
+from segments.tasks import segments_journal_drain_task
+from shop.keyspace import segment_journal_key, segment_journal_taken_key
+from tests.factories.segments import SegmentFactory
+
+from .helpers import ingest, live
+
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+CARTED = {"event": "add_to_cart", "within": "30m"}
+VIEWED = {"event": "view_item", "within": "30m"}
+
+
+def _stays(owner: str) -> list[tuple[str, datetime, datetime | None]]:
+    rows = Membership.objects.filter(owner=owner).order_by("entered_at", "segment__slug")
+    return list(rows.values_list("segment__slug", "entered_at", "exited_at"))
+
+
+@pytest.fixture
+def deployed(settings):
+    """The thresholds a deployment runs with (the tests' settings drain after every batch)."""
+    settings.SEGMENTS_JOURNAL_ROWS, settings.SEGMENTS_JOURNAL_SECONDS = 500, 1.0
+    return settings
+
+
+@pytest.mark.django_db
+def test_a_live_entry_shows_at_once_and_reaches_the_record_with_its_own_moment_a_second_on(deployed):
+    SegmentFactory(slug="carted", definition=CARTED)
+    shopper, other = uuid.uuid4(), uuid.uuid4()
+    ingest(shopper, "add_to_cart", at=T0, product_id=3)
+    assert live(f"v:{shopper}") == {"carted"}
+    assert _stays(f"v:{shopper}") == []
+    # Under a second later, another batch leaves the journal as it is...
+    ingest(other, "view_item", at=T0 + timedelta(milliseconds=500), product_id=3)
+    assert _stays(f"v:{shopper}") == []
+    # ...and the first batch after the oldest row has waited a second drains it.
+    ingest(other, "view_item", at=T0 + timedelta(seconds=1, milliseconds=100), product_id=3)
+    assert _stays(f"v:{shopper}") == [("carted", T0, None)]
+    assert get_redis_connection("default").llen(segment_journal_key()) == 0
+
+
+@pytest.mark.django_db
+def test_a_full_journal_is_drained_by_the_batch_that_fills_it(deployed):
+    deployed.SEGMENTS_JOURNAL_ROWS = 3
+    SegmentFactory(slug="viewed", definition=VIEWED)
+    shoppers = [uuid.uuid4() for _ in range(3)]
+    for index, shopper in enumerate(shoppers[:2]):
+        ingest(shopper, "view_item", at=T0 + timedelta(milliseconds=index), product_id=3)
+    assert Membership.objects.count() == 0
+    ingest(shoppers[2], "view_item", at=T0 + timedelta(milliseconds=2), product_id=3)
+    assert Membership.objects.filter(exited_at__isnull=True).count() == 3
+
+
+@pytest.mark.django_db
+def test_beat_drains_what_a_quiet_shop_left(deployed):
+    SegmentFactory(slug="carted", definition=CARTED)
+    shopper = uuid.uuid4()
+    ingest(shopper, "add_to_cart", at=T0, product_id=3)
+    assert segments_journal_drain_task() == {"rows": 1}
+    assert _stays(f"v:{shopper}") == [("carted", T0, None)]
+    assert segments_journal_drain_task() == {"rows": 0}
+
+
+@pytest.mark.django_db
+def test_rows_of_a_segment_deleted_meanwhile_are_dropped_and_the_rest_recorded():
+    kept, deleted = SegmentFactory(slug="kept"), SegmentFactory(slug="deleted")
+    rows = [Row(deleted.pk, "v:a", True, T0), Row(kept.pk, "v:a", True, T0)]
+    deleted.delete()
+    memberships_write(rows)
+    assert _stays("v:a") == [("kept", T0, None)]
+
+
+# A transition: which of two segments, which of two owners, entered or not; applied in order,
+# each a second after the one before.
+transition = st.tuples(st.integers(0, 1), st.sampled_from(["v:a", "v:b"]), st.booleans())
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    transitions=st.lists(transition, max_size=14),
+    cuts=st.lists(st.integers(1, 5), min_size=1, max_size=14),
+    replays=st.sets(st.integers(0, 13)),
+)
+def test_rows_applied_in_any_chunks_and_some_chunks_twice_make_the_record_one_pass_makes(transitions, cuts, replays):
+    """A drainer dying after its commit but before clearing what it took has its chunk applied
+    again by the next: the record must come out as if every row had been applied once."""
+    segments = [SegmentFactory(slug=f"s{index}-{uuid.uuid4().hex[:6]}") for index in range(2)]
+    rows = [
+        Row(segments[which].pk, owner, entered, T0 + timedelta(seconds=step))
+        for step, (which, owner, entered) in enumerate(transitions)
+    ]
+    chunks, start = [], 0
+    for size in cuts * len(rows):
+        if start >= len(rows):
+            break
+        chunks.append(rows[start : start + size])
+        start += size
+    for index, chunk in enumerate(chunks):
+        memberships_write(chunk)
+        if index in replays:
+            memberships_write(chunk)
+    got = sorted(
+        Membership.objects.filter(segment__in=segments).values_list("segment_id", "owner", "entered_at", "exited_at")
+    )
+    Membership.objects.filter(segment__in=segments).delete()
+    for row in rows:
+        memberships_write([row])
+    once = sorted(
+        Membership.objects.filter(segment__in=segments).values_list("segment_id", "owner", "entered_at", "exited_at")
+    )
+    assert got == once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_drainers_at_once_record_every_row_once():
+    segment = SegmentFactory(slug="viewed", definition=VIEWED)
+    pipe = get_redis_connection("default").pipeline(transaction=False)
+    owners = [f"v:{uuid.uuid4()}" for _ in range(2500)]
+    journal_queue(pipe, [Row(segment.pk, owner, True, T0) for owner in owners])
+    pipe.execute()
+    applied = []
+
+    def drain():
+        applied.append(journal_drain())
+        connections.close_all()
+
+    drainers = [threading.Thread(target=drain) for _ in range(2)]
+    for drainer in drainers:
+        drainer.start()
+    for drainer in drainers:
+        drainer.join(60)
+    assert sum(applied) == 2500
+    assert Membership.objects.filter(segment=segment).count() == 2500
+    redis = get_redis_connection("default")
+    assert redis.llen(segment_journal_key()) == 0 and redis.llen(segment_journal_taken_key()) == 0
