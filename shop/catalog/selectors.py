@@ -1,16 +1,17 @@
 """Reads of the catalog: listings with filters and sort, search with its corrections and type-ahead, product detail."""
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 
-from .models import Brand, Category, Department, Product, ProductImage, Review
+from .models import Category, Department, Product, ProductImage, Review
 
 SORTS = {
     "relevance": None,
@@ -58,12 +59,13 @@ def _with_cards(queryset: QuerySet[Product], *, whole: bool = False) -> QuerySet
     return queryset if whole else queryset.defer("description", "attributes")
 
 
-def _search(queryset: QuerySet[Product], query: str, correction: str | None) -> QuerySet[Product]:
+def _search(queryset: QuerySet[Product], query: str, correction: str | None, *, ranked: bool) -> QuerySet[Product]:
     if connection.vendor == "postgresql":
         search_query = SearchQuery(query, search_type="websearch", config="english")
         if correction:
             search_query |= SearchQuery(correction, search_type="websearch", config="english")
-        return queryset.filter(search_vector=search_query).annotate(rank=SearchRank(F("search_vector"), search_query))
+        queryset = queryset.filter(search_vector=search_query)
+        return queryset.annotate(rank=SearchRank(F("search_vector"), search_query)) if ranked else queryset
     # The embedded SQLite has no full-text ranking: every word must appear somewhere.
     for word in query.split()[:8]:
         queryset = queryset.filter(
@@ -97,6 +99,10 @@ WITH judged(word, known) AS MATERIALIZED (VALUES {rows})
 SELECT judged.word, judged.known, w.word, w.products, similarity(judged.word, w.word)
 FROM judged LEFT JOIN catalog_search_word w ON NOT judged.known AND w.word %% judged.word
 """
+# The look-alike threshold for the query above only, sent with it: the statements of one simple
+# query message run as one transaction, which is as long as set_config(..., true) lasts. One round
+# trip instead of four (BEGIN, SET, the query, COMMIT).
+_THRESHOLD_SQL = "SELECT set_config('pg_trgm.similarity_threshold', %s, true);"
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -129,11 +135,13 @@ def search_correction(*, query: str) -> str | None:
     words = sorted(words)[:MAX_CORRECTED_WORDS]
     if not words:
         return None
-    with transaction.atomic(), connection.cursor() as cursor:
-        # SET LOCAL: the threshold lasts as long as this transaction, not the pooled connection.
-        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(CORRECTION_LIKENESS)])
+    with connection.cursor() as cursor:
         rows = ", ".join([_KNOWN_SQL] * len(words))
-        cursor.execute(_CORRECTION_SQL.format(rows=rows), [value for word in words for value in (word,) * 3])
+        cursor.execute(
+            _THRESHOLD_SQL + _CORRECTION_SQL.format(rows=rows),
+            [str(CORRECTION_LIKENESS), *(value for word in words for value in (word,) * 3)],
+        )
+        cursor.nextset()
         rows = cursor.fetchall()
     best: dict[str, tuple] = {}
     for asked, known, candidate, products, likeness in rows:
@@ -196,7 +204,8 @@ def search_suggestions(*, term: str, limit: int = 8) -> list[Suggestion]:
     return found[:limit]
 
 
-def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
+def _narrowed(filters: ProductFilters, *, ranked: bool) -> QuerySet[Product]:
+    """The listing's products as its filters narrow them, in no order."""
     queryset = Product.objects.active()
     if filters.category is not None:
         queryset = queryset.filter(category=filters.category)
@@ -211,7 +220,12 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.in_stock:
         queryset = queryset.in_stock()
     if filters.query:
-        queryset = _search(queryset, filters.query, filters.correction)
+        queryset = _search(queryset, filters.query, filters.correction, ranked=ranked)
+    return queryset
+
+
+def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
+    queryset = _narrowed(filters, ranked=True)
     order = SORTS.get(filters.sort)
     if order is None:
         if filters.query and connection.vendor == "postgresql":
@@ -226,13 +240,41 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     return _with_cards(queryset.order_by(*order))
 
 
-def brand_facets(*, filters: ProductFilters) -> list[Brand]:
-    """Brands present in the listing without the brand filter, with their product counts."""
-    base = product_list(filters=ProductFilters(**{**filters.__dict__, "brand_slugs": (), "sort": "name"}))
-    # filter() before annotate() makes the count run over the filtered join only.
-    return list(
-        Brand.objects.filter(products__in=base.values("pk")).annotate(product_count=Count("products")).order_by("name")
+@dataclass(frozen=True)
+class BrandFacet:
+    """A brand the listing has without its brand filter, and how many of its products."""
+
+    pk: int
+    name: str
+    slug: str
+    product_count: int
+
+
+@dataclass(frozen=True)
+class ListingFacets:
+    brands: tuple[BrandFacet, ...]
+    # Products in the listing with its brand filter too: what its pages show, counted.
+    total: int
+
+
+def listing_facets(*, filters: ProductFilters) -> ListingFacets:
+    """The brand facets and the listing's product count from one query grouped by brand: a
+    separate count and facet query each matched the listing's products again."""
+    unbranded = dataclasses.replace(filters, brand_slugs=())
+    groups = (
+        _narrowed(unbranded, ranked=False)
+        .values_list("brand_id", "brand__name", "brand__slug")
+        .annotate(products=Count("pk"))
+        .order_by("brand__name", "brand_id")
     )
+    brands, total, chosen = [], 0, set(filters.brand_slugs)
+    for pk, name, slug, products in groups:
+        if pk is not None:
+            brands.append(BrandFacet(pk=pk, name=name, slug=slug, product_count=products))
+        # A brand filter keeps only its brands' products, so it drops those of no brand.
+        if not chosen or slug in chosen:
+            total += products
+    return ListingFacets(brands=tuple(brands), total=total)
 
 
 def product_detail(*, slug: str) -> Product | None:

@@ -22,7 +22,7 @@ from .placeholders import placeholder_svg
 from .selectors import (
     SORT_LABELS,
     ProductFilters,
-    brand_facets,
+    listing_facets,
     product_detail,
     product_list,
     product_reviews,
@@ -35,8 +35,18 @@ from .services.reviews import review_submit
 SEARCH_TEMPLATE = "catalog/search.html"
 
 
+class _CountedPaginator(Paginator):
+    """A paginator told its count (the facets' query has it) rather than asking the database again."""
+
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self.count = count
+
+
 def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope) -> HttpResponse:
-    form = ListingForm(request.GET or None, brand_slugs=list(Brand.objects.values_list("slug", flat=True)))
+    # The brands a filter may name are only needed to check one that does.
+    brand_slugs = list(Brand.objects.values_list("slug", flat=True)) if "brand" in request.GET else []
+    form = ListingForm(request.GET or None, brand_slugs=brand_slugs)
     errors = []
     if form.is_bound and not form.is_valid():
         errors = [message for messages in form.errors.values() for message in messages]
@@ -58,7 +68,8 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
         )
     if filters.query:
         filters = dataclasses.replace(filters, correction=search_correction(query=filters.query))
-    paginator = Paginator(product_list(filters=filters), settings.CATALOG_PAGE_SIZE)
+    facets = listing_facets(filters=filters)
+    paginator = _CountedPaginator(product_list(filters=filters), settings.CATALOG_PAGE_SIZE, count=facets.total)
     page = paginator.get_page(request.GET.get("page"))
     if filters.query and page.number == 1 and not errors:
         track(request, "search", props={"search_term": filters.query, "results": paginator.count})
@@ -71,7 +82,7 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
         "errors": errors,
         "page_obj": page,
         "products": page.object_list,
-        "brands": brand_facets(filters=filters),
+        "brands": facets.brands,
         "sort_labels": SORT_LABELS,
         "querystring": query_without_page.urlencode(),
         "list_name": _list_name(scope, filters),
