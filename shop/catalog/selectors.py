@@ -7,11 +7,13 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 
-from .models import Category, Department, Product, ProductImage, Review
+from .kept import kept
+from .models import Brand, Category, Department, Product, ProductImage, Review
 
 SORTS = {
     "relevance": None,
@@ -275,6 +277,88 @@ def listing_facets(*, filters: ProductFilters) -> ListingFacets:
         if not chosen or slug in chosen:
             total += products
     return ListingFacets(brands=tuple(brands), total=total)
+
+
+# The version, and whether this transaction has changed the catalogue itself (see migration 0006).
+_VERSION_SQL = "SELECT number, current_setting('catalog.changed', true) = 'on' FROM catalog_version"
+
+
+def catalog_version() -> int | None:
+    """The catalogue's version, which every committed change to what a listing shows moves on; None
+    when what is read now must not be kept: on the embedded SQLite, which has no version, and in a
+    transaction that has changed the catalogue and not committed (no one else sees it yet)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        number, changed = cursor.fetchone()
+    return None if changed else number
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count (the facets' query has it) rather than asking the database again."""
+
+    def __init__(self, object_list, per_page: int, *, count: int):
+        super().__init__(object_list, per_page)
+        self.count = count
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listing's page: its filters with the query's correction, its facets and count, its products."""
+
+    filters: ProductFilters
+    facets: ListingFacets
+    page: Page
+
+
+def _filters_key(filters: ProductFilters) -> tuple:
+    return (
+        filters.category.pk if filters.category else None,
+        filters.department.pk if filters.department else None,
+        filters.brand_slugs,
+        filters.price_min,
+        filters.price_max,
+        filters.in_stock,
+        filters.query,
+        filters.sort,
+    )
+
+
+def _listing_head(filters: ProductFilters) -> tuple[ProductFilters, ListingFacets]:
+    if filters.query:
+        filters = dataclasses.replace(filters, correction=search_correction(query=filters.query))
+    return filters, listing_facets(filters=filters)
+
+
+def listing_read(*, filters: ProductFilters, page_number, per_page: int, version: int | None) -> Listing:
+    """The page of a listing that page_number names (the first for a number that is none, the last
+    for one past the end), kept for the catalogue's version: every visitor sees the same."""
+    key = _filters_key(filters)
+    filters, facets = kept(version=version, key=("listing", *key), make=lambda: _listing_head(filters))
+    paginator = CountedPaginator((), per_page, count=facets.total)
+    number = paginator.get_page(page_number).number
+    start = (number - 1) * per_page
+    products = kept(
+        version=version,
+        key=("listing-page", *key, per_page, number),
+        make=lambda: list(product_list(filters=filters)[start : start + per_page]),
+    )
+    return Listing(filters=filters, facets=facets, page=Page(products, number, paginator))
+
+
+def category_for_listing(*, slug: str, version: int | None) -> Category | None:
+    queryset = Category.objects.select_related("department").filter(slug=slug)
+    return kept(version=version, key=("category", slug), make=queryset.first)
+
+
+def department_for_listing(*, slug: str, version: int | None) -> Department | None:
+    return kept(version=version, key=("department", slug), make=Department.objects.filter(slug=slug).first)
+
+
+def brand_slugs(*, version: int | None) -> list[str]:
+    """Every brand's slug, which a listing's brand filter may name."""
+    return kept(version=version, key=("brand-slugs",), make=lambda: list(Brand.objects.values_list("slug", flat=True)))
 
 
 def product_detail(*, slug: str) -> Product | None:

@@ -155,9 +155,37 @@ def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_qu
     category = CategoryFactory()
     ProductFactory.create_batch(24, category=category)
     client.get(category.get_absolute_url())  # the first page publishes slot settings and rules to Redis
-    # The category, its facets with the count, the page's products and their images.
-    with django_assert_max_num_queries(4):
+    # The catalogue's version, the category, its facets with the count, the page's products and
+    # their images: nothing is kept here, in the transaction that made the products.
+    with django_assert_max_num_queries(5):
         assert client.get(category.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listing_kept_for_everyone_shows_each_committed_change_on_the_next_page(
+    client, django_assert_max_num_queries
+):
+    category = CategoryFactory(name="Mugs", slug="mugs")
+    mug = ProductFactory(title="Plain Mug", category=category, price=Decimal("4.00"), stock=3)
+    ProductFactory.create_batch(3, category=category)
+    url = category.get_absolute_url()
+    search = reverse("catalog:search") + "?q=plain"
+    for page in (url, search):
+        client.get(page)  # kept, for this version of the catalogue
+        with django_assert_max_num_queries(1):  # the version only
+            assert client.get(page).status_code == 200
+    # A checkout's stock and a price change made without save() show at once, on both pages.
+    type(mug).objects.filter(pk=mug.pk).update(price=Decimal("5.50"), stock=0)
+    for page in (url, search):
+        body = client.get(page).content.decode()
+        card = body[body.index(f'data-product-id="{mug.pk}"') :].split("</article>")[0]
+        assert "£5.50" in card and "Out of stock" in card
+    ProductFactory(title="Plain Beaker", category=category)
+    assert "5 products" in client.get(url).content.decode()
+    assert "Plain Beaker" in client.get(search).content.decode()
+    category.name = "Cups"
+    category.save()
+    assert "<h1>Cups</h1>" in client.get(url).content.decode()
 
 
 def test_a_card_shows_its_products_change_at_once_however_it_was_made(client, kitchen):
