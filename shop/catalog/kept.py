@@ -32,6 +32,8 @@ def kept(*, version: int | None, key: tuple, make: Callable[[], T]) -> T:
         return found
     value = make()
     with _lock:
+        if version < _newest[0]:
+            return value  # read before a newer version committed: no one asks for it again
         if version > _newest[0]:
             # Nothing kept for an older version is asked for again: the version only moves on.
             _newest[0] = version
