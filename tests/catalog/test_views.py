@@ -4,9 +4,13 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 
-from tests.factories.catalog import BrandFactory, CategoryFactory, ProductFactory
+from shop.catalog.models import Product
+from shop.catalog.selectors import catalog_version
+from tests.factories.catalog import BrandFactory, CategoryFactory, ProductFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +262,17 @@ def test_a_blank_filter_kept_per_process_never_shows_another_visitors_choice(cli
     blank = client.get(url).content.decode()
     assert chosen.findall(blank) == [] and 'name="price_min" value=' not in blank
     assert not re.search(r'name="in_stock"[^>]* checked', blank)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_catalogue_version_moves_on_when_a_change_commits_and_not_for_other_writes():
+    product = ProductFactory()
+    before = catalog_version()
+    with transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(stock=F("stock") - 1)
+        Product.objects.filter(pk=product.pk).update(stock=F("stock") - 1)
+        assert catalog_version() is None  # this transaction's own change: nothing read now is kept
+    after = catalog_version()
+    assert after == before + 1  # once for the transaction, however many rows and statements
+    ReviewFactory(product=product)  # not something a listing shows
+    assert catalog_version() == after
