@@ -1,15 +1,18 @@
 """Reads of the catalog: listings with filters and sort, search with its corrections and type-ahead, product detail."""
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
-from django.db import connection, transaction
+from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 
+from .kept import kept
 from .models import Brand, Category, Department, Product, ProductImage, Review
 
 SORTS = {
@@ -58,12 +61,13 @@ def _with_cards(queryset: QuerySet[Product], *, whole: bool = False) -> QuerySet
     return queryset if whole else queryset.defer("description", "attributes")
 
 
-def _search(queryset: QuerySet[Product], query: str, correction: str | None) -> QuerySet[Product]:
+def _search(queryset: QuerySet[Product], query: str, correction: str | None, *, ranked: bool) -> QuerySet[Product]:
     if connection.vendor == "postgresql":
         search_query = SearchQuery(query, search_type="websearch", config="english")
         if correction:
             search_query |= SearchQuery(correction, search_type="websearch", config="english")
-        return queryset.filter(search_vector=search_query).annotate(rank=SearchRank(F("search_vector"), search_query))
+        queryset = queryset.filter(search_vector=search_query)
+        return queryset.annotate(rank=SearchRank(F("search_vector"), search_query)) if ranked else queryset
     # The embedded SQLite has no full-text ranking: every word must appear somewhere.
     for word in query.split()[:8]:
         queryset = queryset.filter(
@@ -97,6 +101,10 @@ WITH judged(word, known) AS MATERIALIZED (VALUES {rows})
 SELECT judged.word, judged.known, w.word, w.products, similarity(judged.word, w.word)
 FROM judged LEFT JOIN catalog_search_word w ON NOT judged.known AND w.word %% judged.word
 """
+# The look-alike threshold for the query above only, sent with it: the statements of one simple
+# query message run as one transaction, which is as long as set_config(..., true) lasts. One round
+# trip instead of four (BEGIN, SET, the query, COMMIT).
+_THRESHOLD_SQL = "SELECT set_config('pg_trgm.similarity_threshold', %s, true);"
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -129,11 +137,13 @@ def search_correction(*, query: str) -> str | None:
     words = sorted(words)[:MAX_CORRECTED_WORDS]
     if not words:
         return None
-    with transaction.atomic(), connection.cursor() as cursor:
-        # SET LOCAL: the threshold lasts as long as this transaction, not the pooled connection.
-        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(CORRECTION_LIKENESS)])
+    with connection.cursor() as cursor:
         rows = ", ".join([_KNOWN_SQL] * len(words))
-        cursor.execute(_CORRECTION_SQL.format(rows=rows), [value for word in words for value in (word,) * 3])
+        cursor.execute(
+            _THRESHOLD_SQL + _CORRECTION_SQL.format(rows=rows),
+            [str(CORRECTION_LIKENESS), *(value for word in words for value in (word,) * 3)],
+        )
+        cursor.nextset()
         rows = cursor.fetchall()
     best: dict[str, tuple] = {}
     for asked, known, candidate, products, likeness in rows:
@@ -196,7 +206,8 @@ def search_suggestions(*, term: str, limit: int = 8) -> list[Suggestion]:
     return found[:limit]
 
 
-def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
+def _narrowed(filters: ProductFilters, *, ranked: bool) -> QuerySet[Product]:
+    """The listing's products as its filters narrow them, in no order."""
     queryset = Product.objects.active()
     if filters.category is not None:
         queryset = queryset.filter(category=filters.category)
@@ -211,7 +222,12 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.in_stock:
         queryset = queryset.in_stock()
     if filters.query:
-        queryset = _search(queryset, filters.query, filters.correction)
+        queryset = _search(queryset, filters.query, filters.correction, ranked=ranked)
+    return queryset
+
+
+def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
+    queryset = _narrowed(filters, ranked=True)
     order = SORTS.get(filters.sort)
     if order is None:
         if filters.query and connection.vendor == "postgresql":
@@ -226,13 +242,123 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     return _with_cards(queryset.order_by(*order))
 
 
-def brand_facets(*, filters: ProductFilters) -> list[Brand]:
-    """Brands present in the listing without the brand filter, with their product counts."""
-    base = product_list(filters=ProductFilters(**{**filters.__dict__, "brand_slugs": (), "sort": "name"}))
-    # filter() before annotate() makes the count run over the filtered join only.
-    return list(
-        Brand.objects.filter(products__in=base.values("pk")).annotate(product_count=Count("products")).order_by("name")
+@dataclass(frozen=True)
+class BrandFacet:
+    """A brand the listing has without its brand filter, and how many of its products."""
+
+    pk: int
+    name: str
+    slug: str
+    product_count: int
+
+
+@dataclass(frozen=True)
+class ListingFacets:
+    brands: tuple[BrandFacet, ...]
+    # Products in the listing with its brand filter too: what its pages show, counted.
+    total: int
+
+
+def listing_facets(*, filters: ProductFilters) -> ListingFacets:
+    """The brand facets and the listing's product count from one query grouped by brand: a
+    separate count and facet query each matched the listing's products again."""
+    unbranded = dataclasses.replace(filters, brand_slugs=())
+    groups = (
+        _narrowed(unbranded, ranked=False)
+        .values_list("brand_id", "brand__name", "brand__slug")
+        .annotate(products=Count("pk"))
+        .order_by("brand__name", "brand_id")
     )
+    brands, total, chosen = [], 0, set(filters.brand_slugs)
+    for pk, name, slug, products in groups:
+        if pk is not None:
+            brands.append(BrandFacet(pk=pk, name=name, slug=slug, product_count=products))
+        # A brand filter keeps only its brands' products, so it drops those of no brand.
+        if not chosen or slug in chosen:
+            total += products
+    return ListingFacets(brands=tuple(brands), total=total)
+
+
+# The version, and whether this transaction has changed the catalogue itself (see migration 0006).
+_VERSION_SQL = "SELECT number, current_setting('catalog.changed', true) = 'on' FROM catalog_version"
+
+
+def catalog_version() -> int | None:
+    """The catalogue's version, which every committed change to what a listing shows moves on; None
+    when what is read now must not be kept: on the embedded SQLite, which has no version, and in a
+    transaction that has changed the catalogue and not committed (no one else sees it yet)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        number, changed = cursor.fetchone()
+    return None if changed else number
+
+
+class CountedPaginator(Paginator):
+    """A paginator told its count (the facets' query has it) rather than asking the database again."""
+
+    def __init__(self, object_list, per_page: int, *, count: int):
+        super().__init__(object_list, per_page)
+        self.count = count
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A listing's page: its filters with the query's correction, its facets and count, its products."""
+
+    filters: ProductFilters
+    facets: ListingFacets
+    page: Page
+
+
+def _filters_key(filters: ProductFilters) -> tuple:
+    return (
+        filters.category.pk if filters.category else None,
+        filters.department.pk if filters.department else None,
+        filters.brand_slugs,
+        filters.price_min,
+        filters.price_max,
+        filters.in_stock,
+        filters.query,
+        filters.sort,
+    )
+
+
+def _listing_head(filters: ProductFilters) -> tuple[ProductFilters, ListingFacets]:
+    if filters.query:
+        filters = dataclasses.replace(filters, correction=search_correction(query=filters.query))
+    return filters, listing_facets(filters=filters)
+
+
+def listing_read(*, filters: ProductFilters, page_number, per_page: int, version: int | None) -> Listing:
+    """The page of a listing that page_number names (the first for a number that is none, the last
+    for one past the end), kept for the catalogue's version: every visitor sees the same."""
+    key = _filters_key(filters)
+    filters, facets = kept(version=version, key=("listing", *key), make=lambda: _listing_head(filters))
+    paginator = CountedPaginator((), per_page, count=facets.total)
+    number = paginator.get_page(page_number).number
+    start = (number - 1) * per_page
+    products = kept(
+        version=version,
+        key=("listing-page", *key, per_page, number),
+        make=lambda: list(product_list(filters=filters)[start : start + per_page]),
+    )
+    return Listing(filters=filters, facets=facets, page=Page(products, number, paginator))
+
+
+def category_for_listing(*, slug: str, version: int | None) -> Category | None:
+    queryset = Category.objects.select_related("department").filter(slug=slug)
+    return kept(version=version, key=("category", slug), make=queryset.first)
+
+
+def department_for_listing(*, slug: str, version: int | None) -> Department | None:
+    return kept(version=version, key=("department", slug), make=Department.objects.filter(slug=slug).first)
+
+
+def brand_slugs(*, version: int | None) -> list[str]:
+    """Every brand's slug, which a listing's brand filter may name."""
+    return kept(version=version, key=("brand-slugs",), make=lambda: list(Brand.objects.values_list("slug", flat=True)))
 
 
 def product_detail(*, slug: str) -> Product | None:

@@ -1,14 +1,15 @@
 """Storefront views of the catalog: listings, product page, search, image placeholders."""
 
-import dataclasses
 import hashlib
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,26 +18,37 @@ from shop.ratelimit import address_budget_spend
 from tracking.api import track
 
 from .forms import MAX_QUERY_LENGTH, ListingForm, ReviewForm, SuggestForm
-from .models import Brand, Category, Department, ProductImage
+from .kept import kept
+from .models import ProductImage
 from .placeholders import placeholder_svg
 from .selectors import (
     SORT_LABELS,
     ProductFilters,
-    brand_facets,
+    brand_slugs,
+    catalog_version,
+    category_for_listing,
+    department_for_listing,
+    listing_read,
     product_detail,
-    product_list,
     product_reviews,
     products_related,
-    search_correction,
     search_suggestions,
 )
 from .services.reviews import review_submit
 
 SEARCH_TEMPLATE = "catalog/search.html"
+LISTING_BODY_TEMPLATE = "catalog/partials/listing_body.html"
+SEARCH_BODY = {
+    "show_query": True,
+    "keep_query": True,
+    "empty_message": "Nothing matches your search and filters. Try fewer or different words.",
+}
 
 
-def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope) -> HttpResponse:
-    form = ListingForm(request.GET or None, brand_slugs=list(Brand.objects.values_list("slug", flat=True)))
+def _listing(request: HttpRequest, *, template: str, version: int | None, status: int = 200, **scope) -> HttpResponse:
+    # The brands a filter may name are only needed to check one that does.
+    slugs = brand_slugs(version=version) if "brand" in request.GET else []
+    form = ListingForm(request.GET or None, brand_slugs=slugs)
     errors = []
     if form.is_bound and not form.is_valid():
         errors = [message for messages in form.errors.values() for message in messages]
@@ -56,12 +68,12 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
             query=data.get("q") or scope.get("query", ""),
             sort=data.get("sort") or "relevance",
         )
-    if filters.query:
-        filters = dataclasses.replace(filters, correction=search_correction(query=filters.query))
-    paginator = Paginator(product_list(filters=filters), settings.CATALOG_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
+    listing = listing_read(
+        filters=filters, page_number=request.GET.get("page"), per_page=settings.CATALOG_PAGE_SIZE, version=version
+    )
+    filters, page = listing.filters, listing.page
     if filters.query and page.number == 1 and not errors:
-        track(request, "search", props={"search_term": filters.query, "results": paginator.count})
+        track(request, "search", props={"search_term": filters.query, "results": listing.facets.total})
     query_without_page = request.GET.copy()
     query_without_page.pop("page", None)
     context = {
@@ -71,17 +83,34 @@ def _listing(request: HttpRequest, *, template: str, status: int = 200, **scope)
         "errors": errors,
         "page_obj": page,
         "products": page.object_list,
-        "brands": brand_facets(filters=filters),
+        "brands": listing.facets.brands,
         "sort_labels": SORT_LABELS,
         "querystring": query_without_page.urlencode(),
         "list_name": _list_name(scope, filters),
+        "currency": settings.SHOP_CURRENCY,
     }
+    context["listing_body"] = _listing_body(
+        request, {**context, **(SEARCH_BODY if template == SEARCH_TEMPLATE else {})}, version=version
+    )
     # A category's listing and a search run the merchandiser's rules for them (content slots).
     if scope.get("category"):
         context.update(page_context(request, "category", category=scope["category"].pk))
     elif template == SEARCH_TEMPLATE:
         context.update(page_context(request, "search", term=filters.query or None))
     return render(request, template, context, status=status)
+
+
+def _listing_body(request: HttpRequest, context: dict, *, version: int | None) -> SafeString:
+    """The filters and results, which show nothing of the visitor: rendered once per address (the
+    query string is all the filters and the page) and catalogue version, as cards are once per look.
+    With DEBUG on they are rendered every time, so an edited template shows."""
+    if settings.DEBUG:
+        version = None
+    return kept(
+        version=version,
+        key=("listing-body", request.get_full_path(), get_language()),
+        make=lambda: mark_safe(render_to_string(LISTING_BODY_TEMPLATE, context)),  # noqa: S308 (rendered by the template engine)
+    )
 
 
 def _list_name(scope: dict, filters: ProductFilters) -> str:
@@ -95,19 +124,27 @@ def _list_name(scope: dict, filters: ProductFilters) -> str:
 
 @require_GET
 def department_view(request: HttpRequest, slug: str) -> HttpResponse:
-    department = get_object_or_404(Department, slug=slug)
-    return _listing(request, template="catalog/listing.html", department=department)
+    version = catalog_version()
+    department = department_for_listing(slug=slug, version=version)
+    if department is None:
+        raise Http404("No such department.")
+    return _listing(request, template="catalog/listing.html", version=version, department=department)
 
 
 @require_GET
 def category_view(request: HttpRequest, slug: str) -> HttpResponse:
-    category = get_object_or_404(Category.objects.select_related("department"), slug=slug)
-    return _listing(request, template="catalog/listing.html", category=category, department=category.department)
+    version = catalog_version()
+    category = category_for_listing(slug=slug, version=version)
+    if category is None:
+        raise Http404("No such category.")
+    return _listing(
+        request, template="catalog/listing.html", version=version, category=category, department=category.department
+    )
 
 
 @require_GET
 def search_view(request: HttpRequest) -> HttpResponse:
-    return _listing(request, template=SEARCH_TEMPLATE)
+    return _listing(request, template=SEARCH_TEMPLATE, version=catalog_version())
 
 
 @require_GET

@@ -111,6 +111,20 @@ def test_corrections_learn_new_words_when_the_words_are_refreshed(wardrobe):
     assert search_correction(query="cushoin") == "cushion"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_search_kept_for_everyone_offers_new_words_once_they_are_refreshed(client):
+    ProductFactory(title="Velvet Cushion")
+    search_words_refresh()
+    ProductFactory(title="Linen Bolster")  # committed: the catalogue moves on, its words not yet
+    for _ in range(2):  # the second answer is the one kept for this version
+        page = client.get(reverse("catalog:search"), {"q": "bolstre"}).content.decode()
+        assert "Did you mean" not in page and "0 products" in page
+    search_words_refresh()
+    page = client.get(reverse("catalog:search"), {"q": "bolstre"}).content.decode()
+    assert 'Did you mean <a href="/search/?q=bolster" data-did-you-mean>bolster</a>?' in page
+    assert "Linen Bolster" in page
+
+
 def test_type_ahead_refuses_bad_input_with_a_reason(client, wardrobe):
     for query, reason in (("x" * 201, "at most 200 characters"), ("mug\x00", "Null characters are not allowed")):
         answer = client.get(reverse("catalog:suggest"), {"q": query})

@@ -4,9 +4,13 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 
-from tests.factories.catalog import BrandFactory, CategoryFactory, ProductFactory
+from shop.catalog.models import Product
+from shop.catalog.selectors import catalog_version
+from tests.factories.catalog import BrandFactory, CategoryFactory, ProductFactory, ReviewFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +41,24 @@ def test_category_listing_shows_active_products_with_filters_and_sort(client, ki
     assert _titles(client.get(url, {"in_stock": "on", "price_min": "5"})) == ["Porcelain Mug"]
     brands = {brand.slug: brand.product_count for brand in client.get(url).context["brands"]}
     assert brands == {"acme": 2, "zenith": 1}
+
+
+def test_a_brand_filter_counts_its_products_and_still_offers_every_brand(client, kitchen):
+    category, _ = kitchen
+    ProductFactory(title="Unbranded Mug", category=category, brand=None)
+    url = category.get_absolute_url()
+    everything = client.get(url)
+    assert everything.context["page_obj"].paginator.count == 4
+    assert "4 products" in everything.content.decode()
+    filtered = client.get(url, {"brand": "zenith"})
+    assert _titles(filtered) == ["Stoneware Mug"]
+    assert filtered.context["page_obj"].paginator.count == 1
+    assert re.search(r">\s*1 product\s*</h2>", filtered.content.decode())
+    offered = {brand.slug: brand.product_count for brand in filtered.context["brands"]}
+    assert offered == {"acme": 2, "zenith": 1}
+    both = client.get(url, {"brand": ["acme", "zenith"], "in_stock": "on"})
+    assert both.context["page_obj"].paginator.count == 2
+    assert {brand.slug: brand.product_count for brand in both.context["brands"]} == {"acme": 2}
 
 
 def test_folded_filters_say_how_many_of_them_narrow_the_listing(client, kitchen):
@@ -137,8 +159,37 @@ def test_listing_runs_a_fixed_number_of_queries(client, django_assert_max_num_qu
     category = CategoryFactory()
     ProductFactory.create_batch(24, category=category)
     client.get(category.get_absolute_url())  # the first page publishes slot settings and rules to Redis
-    with django_assert_max_num_queries(6):
+    # The catalogue's version, the category, its facets with the count, the page's products and
+    # their images: nothing is kept here, in the transaction that made the products.
+    with django_assert_max_num_queries(5):
         assert client.get(category.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_listing_kept_for_everyone_shows_each_committed_change_on_the_next_page(
+    client, django_assert_max_num_queries
+):
+    category = CategoryFactory(name="Mugs", slug="mugs")
+    mug = ProductFactory(title="Plain Mug", category=category, price=Decimal("4.00"), stock=3)
+    ProductFactory.create_batch(3, category=category)
+    url = category.get_absolute_url()
+    search = reverse("catalog:search") + "?q=plain"
+    for page in (url, search):
+        client.get(page)  # kept, for this version of the catalogue
+        with django_assert_max_num_queries(1):  # the version only
+            assert client.get(page).status_code == 200
+    # A checkout's stock and a price change made without save() show at once, on both pages.
+    type(mug).objects.filter(pk=mug.pk).update(price=Decimal("5.50"), stock=0)
+    for page in (url, search):
+        body = client.get(page).content.decode()
+        card = body[body.index(f'data-product-id="{mug.pk}"') :].split("</article>")[0]
+        assert "£5.50" in card and "Out of stock" in card
+    ProductFactory(title="Plain Beaker", category=category)
+    assert "5 products" in client.get(url).content.decode()
+    assert "Plain Beaker" in client.get(search).content.decode()
+    category.name = "Cups"
+    category.save()
+    assert "<h1>Cups</h1>" in client.get(url).content.decode()
 
 
 def test_a_card_shows_its_products_change_at_once_however_it_was_made(client, kitchen):
@@ -211,3 +262,17 @@ def test_a_blank_filter_kept_per_process_never_shows_another_visitors_choice(cli
     blank = client.get(url).content.decode()
     assert chosen.findall(blank) == [] and 'name="price_min" value=' not in blank
     assert not re.search(r'name="in_stock"[^>]* checked', blank)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_catalogue_version_moves_on_when_a_change_commits_and_not_for_other_writes():
+    product = ProductFactory()
+    before = catalog_version()
+    with transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(stock=F("stock") - 1)
+        Product.objects.filter(pk=product.pk).update(stock=F("stock") - 1)
+        assert catalog_version() is None  # this transaction's own change: nothing read now is kept
+    after = catalog_version()
+    assert after == before + 1  # once for the transaction, however many rows and statements
+    ReviewFactory(product=product)  # not something a listing shows
+    assert catalog_version() == after

@@ -10,3 +10,9 @@ def search_words_refresh() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY catalog_search_word")
+            # Corrections are kept per catalogue version (migration 0006): new words move it on,
+            # as a product's change does, and this transaction keeps nothing it reads until then.
+            cursor.execute(
+                "SELECT set_config('catalog.changed', 'on', true);"
+                " UPDATE catalog_version SET number = number + 1 WHERE id = 1"
+            )
