@@ -110,7 +110,9 @@ class Membership(models.Model):
     """One stay of an owner in a segment: entered, and exited once it ends. At most one is open
     per (segment, owner), which makes recording a transition twice a no-op."""
 
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    # No index of its own: membership_entered begins with the segment and serves every lookup by
+    # it, and each index is one more insert for every row the live path records.
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     owner = models.CharField(max_length=64)
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)
