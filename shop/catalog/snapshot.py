@@ -184,6 +184,8 @@ def catalog_changed(**_) -> None:
     global _kept
     with _lock:
         _kept = None
+    if _seen.get() is not None:
+        _seen.set(_NONE)  # the rest of this request reads what it wrote, not a copy of the version before
     _version_replace()
     transaction.on_commit(_version_replace)
 
