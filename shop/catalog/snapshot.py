@@ -80,7 +80,9 @@ class Kept:
             self.cards[product.pk] = product
             self.by_slug[product.slug] = product
         sellable = [product for product in products if product.stock > 0]
-        for product in sorted(sellable, key=lambda product: (-product.created_at.timestamp(), product.pk)):
+        # RELATED_ORDER by two stable sorts: by id, then newest first.
+        by_id = sorted(sellable, key=lambda product: product.pk)
+        for product in sorted(by_id, key=lambda product: product.created_at, reverse=True):
             self.by_category.setdefault(product.category_id, []).append(product)
         for review in reviews:
             self.reviews.setdefault(review.product_id, []).append(review)

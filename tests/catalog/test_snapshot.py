@@ -1,15 +1,17 @@
 """The catalogue kept per process: repeated pages skip the database, and every kind of write shows on the next page."""
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from shop.catalog import selectors
 from shop.catalog.models import Product, Review
 from shop.catalog.services.reviews import review_submit, reviews_publish
 from shop.orders import services
 from tests.factories.accounts import UserFactory
-from tests.factories.catalog import ProductFactory
+from tests.factories.catalog import CategoryFactory, ProductFactory
 from tests.factories.orders import CartFactory
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +87,32 @@ def test_pages_read_the_database_when_redis_is_away(client, monkeypatch):
     monkeypatch.setattr(snapshot, "redis_client", lambda: Away())
     response = client.get(product.get_absolute_url())
     assert response.status_code == 200 and "Plain Mug" in response.content.decode()
+
+
+def test_kept_shelves_and_ratings_are_what_the_database_says():
+    category = CategoryFactory()
+    products = ProductFactory.create_batch(12, category=category)
+    # Two pairs of products made at the same moment: ties go by id, as in the database.
+    for first, second in ((products[2], products[3]), (products[6], products[7])):
+        Product.objects.filter(pk=second.pk).update(created_at=first.created_at)
+    ProductFactory(category=category, stock=0)
+    for rating, user in zip((5, 4, 2), UserFactory.create_batch(3), strict=True):
+        review_submit(product=products[1], user=user, rating=rating, publish=True)
+    product = Product.objects.get(pk=products[1].pk)
+    related = [p.pk for p in selectors.products_related(product=product)]
+    rating = selectors.product_reviews(product=product)[0]
+    newest = [p.pk for p in selectors.products_newest(limit=8)]
+    # As in a request, without the request's closing of the test's database connection.
+    request_started.disconnect(close_old_connections)
+    request_started.send(sender=None)
+    try:
+        kept = selectors.product_detail(slug=product.slug)
+        assert [p.pk for p in selectors.products_related(product=kept)] == related
+        assert selectors.product_reviews(product=kept)[0] == rating
+        assert [p.pk for p in selectors.products_newest(limit=8)] == newest
+        assert selectors.product_detail(slug=product.slug) is kept  # read once, not again
+    finally:
+        request_finished.disconnect(close_old_connections)
+        request_finished.send(sender=None)
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
