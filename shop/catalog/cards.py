@@ -77,6 +77,16 @@ def card_body(product, *, currency: str) -> SafeString:
     return body
 
 
+def card_bodies_prepare(products, *, currency: str) -> None:
+    """Render the cards of these products that are not kept yet (a whole catalogue read at once,
+    shop.catalog.snapshot): a page with shelves of products nobody has looked at in this process
+    rendered each card's template on the spot, 0.2-0.3 ms a card. Nothing with DEBUG on."""
+    if settings.DEBUG:
+        return
+    for product in products:
+        card_body(product, currency=currency)
+
+
 def card_html(
     product, *, currency: str, list_name: str = "", slot: str = "", algorithm: str = "", position: int | None = None
 ) -> SafeString:

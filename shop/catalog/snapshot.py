@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -32,6 +33,7 @@ from redis.exceptions import RedisError
 
 from shop.keyspace import catalog_version_key, redis_client
 
+from .cards import card_bodies_prepare
 from .models import Brand, Category, Department, Product, ProductImage, Review
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class Kept:
     sellable: frozenset[int] = frozenset()
 
     def hold(self, products: list, reviews: list) -> None:
-        """Index the whole catalogue: its active products newest first, their published reviews."""
+        """Index the whole catalogue, its active products newest first and their published reviews,
+        and have every card not kept yet rendered."""
         for product in products:
             self.cards[product.pk] = product
             self.by_slug[product.slug] = product
@@ -89,6 +92,7 @@ class Kept:
         self.sellable = frozenset(product.pk for product in sellable)
         self.newest = tuple(product.pk for product in sellable)
         self.complete = True
+        card_bodies_prepare(products, currency=settings.SHOP_CURRENCY)
 
 
 _kept: Kept | None = None
