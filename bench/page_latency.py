@@ -9,6 +9,7 @@ Visitors carry consent and visitor cookies of simulated shoppers, so their live 
 steer the slots as in production.
 
     .venv/bin/python bench/page_latency.py [--seconds 8] [--rounds 3] [--concurrency 4]
+        [--redis-db 13] [--database shop_bench]
 """
 
 import argparse
@@ -155,14 +156,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     page_arguments(parser, seconds=8.0, rounds="ON/OFF pairs")
     parser.add_argument("--samples", type=int, default=200, help="freshness samples")
+    parser.add_argument("--redis-db", type=int, default=13, help="the Redis db of the run (flushed)")
+    parser.add_argument("--database", default=DATABASE_NAME, help="the run's throwaway database (shop_bench*)")
     args = parser.parse_args()
+    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    redis = {"BENCH_REDIS_URL": redis_url, "BENCH_CELERY_BROKER_URL": redis_url}
 
     print(f"preparing: {args.products} products, {args.visitors} simulated shoppers, models trained ...", flush=True)
-    slugs, visitors, carted = prepare(products=args.products, visitors=args.visitors)
+    slugs, visitors, carted = prepare(products=args.products, visitors=args.visitors, name=args.database, extra=redis)
     paths = [f"/p/{slug}/" for slug in slugs]
     results: dict[str, list[float]] = {"on": [], "off": []}
     try:
-        with Gunicorn() as on, Gunicorn(environment={"PERSONALIZATION_ENABLED": "0"}) as off:
+        with (
+            Gunicorn(name=args.database, environment=redis) as on,
+            Gunicorn(name=args.database, environment={**redis, "PERSONALIZATION_ENABLED": "0"}) as off,
+        ):
             for server in (on, off):  # warm: first requests load model snapshots and templates
                 phase(server.port, paths=paths, visitors=visitors, seconds=2, concurrency=args.concurrency, seed=0)
             for round_number in range(args.rounds):
@@ -177,7 +185,7 @@ def main() -> None:
                     )
             fresh, changed = freshness(on.port, products=carted, samples=args.samples, seed=1)
     finally:
-        database_drop()
+        database_drop(name=args.database)
     rows = {kind: (len(v), percentile(v, 50) * 1000, percentile(v, 99) * 1000) for kind, v in results.items()}
     print(f"\nproduct page, gunicorn (gunicorn.conf.py), {args.concurrency} concurrent clients on loopback")
     print(f"{'':26}{'requests':>10}{'p50 ms':>10}{'p99 ms':>10}")

@@ -49,6 +49,12 @@ def experiments_key() -> str:
     return "experiments:running"
 
 
+def catalog_version_key() -> str:
+    """A token replaced by every write of what storefront pages show of the catalogue; processes
+    keep what they read of it under the token (shop/catalog/snapshot.py)."""
+    return "catalog:version"
+
+
 def utc_day(moment: datetime) -> int:
     """Days since 1970-01-01 in UTC: the day an exposure counts for, as a plain number (an event's
     text property holding a date's seven digits would be taken for a phone number and redacted)."""

@@ -21,11 +21,9 @@ DATABASE_RETRY_AFTER = 5
 
 @require_GET
 def home_view(request: HttpRequest) -> HttpResponse:
-    context = {
-        "departments": navigation(),
-        "newest": products_newest(limit=8),
-        **page_context(request, "home"),
-    }
+    # Personalization first: its round trip reads the catalogue version the newest products are kept under.
+    personal = page_context(request, "home")
+    context = {"departments": navigation(), "newest": products_newest(limit=8), **personal}
     return render(request, "home.html", context)
 
 

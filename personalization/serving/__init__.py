@@ -6,6 +6,7 @@ slots (stages.py): candidates from the models, filters, diversity, fallback, exp
 Models are read-only snapshots held per process and reloaded when their version changes.
 """
 
+import copy
 import dataclasses
 import logging
 import random
@@ -182,6 +183,7 @@ def page_blocks(page: PageFill) -> dict[str, SlotBlock]:
             product = products.get(candidate.product_id)
             if product is None:
                 continue  # deleted since a stage chose it
+            product = copy.copy(product)  # the loaded one may be shared with other pages (kept per process)
             product.rec_slot, product.rec_position, product.rec_algorithm = (
                 fill.slot.name,
                 position,

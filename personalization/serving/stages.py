@@ -240,18 +240,21 @@ class Diversity(Stage):
 def mmr(candidates: list[Candidate], *, diversity: float) -> list[Candidate]:
     top = max(candidate.score for candidate in candidates) or 1.0
     pool = list(candidates)
+    # Each candidate's relevance is worked out once and each category's penalty once a pick: a
+    # key function over the whole pool at every pick cost 1.5 ms of a home page's four shelves.
+    relevance = [(1 - diversity) * candidate.score / top for candidate in pool]
+    categories = [candidate.category for candidate in pool]
+    penalty: dict[int | None, float] = {}
     chosen: list[Candidate] = []
-    shown: dict[int, int] = {}
+    shown: dict[int | None, int] = {}
     while pool:
-        best = max(
-            range(len(pool)),
-            key=lambda i: (
-                (1 - diversity) * pool[i].score / top - diversity * min(1.0, shown.get(pool[i].category, 0) / 2)
-            ),
-        )
+        keys = [term - penalty.get(category, 0.0) for term, category in zip(relevance, categories, strict=True)]
+        best = keys.index(max(keys))  # the first of equals, as max() over the pool picks
         candidate = pool.pop(best)
+        del relevance[best], categories[best]
         chosen.append(candidate)
         shown[candidate.category] = shown.get(candidate.category, 0) + 1
+        penalty[candidate.category] = diversity * min(1.0, shown[candidate.category] / 2)
     return chosen
 
 

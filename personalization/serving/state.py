@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from shop.catalog.snapshot import version_queue, version_take, version_wanted
 from shop.keyspace import (
     RedisBatch,
     experiments_key,
@@ -138,8 +139,8 @@ def slots_publish() -> dict[str, SlotSettings]:
 
 
 def state_read(owner: str | None) -> ServingState:
-    """Profile, serving versions, slot settings, segments, experiments and merchandising: one
-    pipelined round trip."""
+    """Profile, serving versions, slot settings, segments, experiments, merchandising and the
+    catalogue's version: one pipelined round trip."""
     today = utc_day(timezone.now())
     batch = RedisBatch()
     pipe = batch.pipe
@@ -159,7 +160,13 @@ def state_read(owner: str | None) -> ServingState:
         pipe.hgetall(merch_fired_key(owner))
         pipe.hgetall(merch_owner_timers_key(owner))
         pipe.hgetall(merch_shown_key(owner, today))
+    # The catalogue's version rides along when the page has not read it yet (the kept products).
+    catalog = version_wanted()
+    if catalog:
+        version_queue(pipe)
     replies = batch.execute()
+    if catalog:
+        version_take(replies.pop())
     shown, timers, fired = (replies.pop(), replies.pop(), replies.pop()) if owner else ({}, {}, {})
     rules = _document("rules", replies.pop())
     sticky = replies.pop() if owner else {}

@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 from .models import Brand, Category, Department, Product, ProductImage, Review
 from .services.reviews import reviews_publish
+from .snapshot import catalog_changed
 
 
 class CategoryInline(admin.TabularInline):
@@ -113,11 +114,13 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.action(description="Show the selected products in the shop")
     def make_active(self, request, queryset):
         updated = queryset.update(is_active=True)
+        catalog_changed()
         self.message_user(request, f"{updated} products are now shown.")
 
     @admin.action(description="Hide the selected products from the shop")
     def make_inactive(self, request, queryset):
         updated = queryset.update(is_active=False)
+        catalog_changed()
         self.message_user(request, f"{updated} products are now hidden.")
 
 

@@ -7,3 +7,7 @@ class CatalogConfig(AppConfig):
     name = "shop.catalog"
     label = "catalog"
     verbose_name = "Catalog"
+
+    def ready(self) -> None:
+        # Connects the signals by which every process forgets its kept copies of the catalogue.
+        from . import snapshot  # noqa: F401

@@ -1,8 +1,9 @@
 """The department menu every storefront page shows (and the home page's tiles), built once and kept per process.
 
 Building it took two queries and a URL reversal per link on every page; rendering the header's
-menu and the footer's links from it took another 2-3 ms of template loops, so their markup is
-kept too, per current department and language, and goes with the menu it was rendered from.
+menu and the footer's links from it took another 2-3 ms of template loops, and the home page's
+tiles 1 ms more, so their markup is kept too, per current department and language, and goes with
+the menu it was rendered from.
 Neither holds anything about a visitor. A change to a
 department or a category saved in this process is seen at once (the signals below); one saved
 in another process shows here within NAV_SECONDS.
@@ -31,7 +32,11 @@ class NavLink(NamedTuple):
     children: tuple["NavLink", ...] = ()
 
 
-MENU_TEMPLATES = {"header": "partials/department_menu.html", "footer": "partials/footer_menu.html"}
+MENU_TEMPLATES = {
+    "header": "partials/department_menu.html",
+    "footer": "partials/footer_menu.html",
+    "tiles": "partials/department_tiles.html",
+}
 
 _held: dict[str, tuple[float, tuple[NavLink, ...]]] = {}
 # (menu it was rendered from, template, current departments, language) -> markup; cleared with _held.
@@ -68,7 +73,8 @@ def navigation_categories(*, department_pk: int) -> tuple[NavLink, ...]:
 
 
 def navigation_markup(*, part: str, current: tuple[int, ...] = ()) -> SafeString:
-    """The header's ("header") or the footer's ("footer") menu markup, current naming the
+    """The header's ("header") or the footer's ("footer") menu markup, or the home page's
+    department tiles ("tiles": 1 ms of template loops a page), current naming the
     departments marked as the page's own; rendered once per menu, current and language. With DEBUG
     on it is rendered every time, so an edited template shows (as cards and filter widgets do)."""
     menu = navigation()

@@ -4,6 +4,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -14,6 +15,7 @@ from django.urls import reverse
 
 from .kept import kept
 from .models import Brand, Category, Department, Product, ProductImage, Review
+from .snapshot import CARDS_KEPT, CATALOGUE_KEPT, PAGES_KEPT, RELATED_ORDER, Kept, kept, remember
 
 SORTS = {
     "relevance": None,
@@ -29,6 +31,9 @@ SORT_LABELS = {
     "newest": "Newest",
     "name": "Name",
 }
+
+# What a kept dict answers for a key it does not hold (None is held: "no such product").
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -361,23 +366,88 @@ def brand_slugs(*, version: int | None) -> list[str]:
     return kept(version=version, key=("brand-slugs",), make=lambda: list(Brand.objects.values_list("slug", flat=True)))
 
 
+def _kept() -> Kept | None:
+    return kept(load=_catalogue_load)
+
+
+def _catalogue_load() -> tuple[list[Product], list[Review]] | None:
+    """Every active product with what its page and its cards show, newest first, and every
+    published review of them, newest first: four queries once a version. None for a catalogue
+    too large to hold whole, whose products are then kept as pages ask for them."""
+    active = Product.objects.active()
+    if active.count() > CATALOGUE_KEPT:
+        return None
+    products = list(_with_cards(active.order_by("-created_at", "-id"), whole=True))
+    reviews = Review.objects.filter(is_published=True, product__is_active=True).select_related("user")
+    return products, list(reviews.order_by("-created_at", "-id"))
+
+
 def product_detail(*, slug: str) -> Product | None:
+    held = _kept()
+    if held is None:
+        return _product_detail(slug)
+    if held.complete:
+        return held.by_slug.get(slug)
+    key = ("detail", slug)
+    found = held.pages.get(key, _ABSENT)
+    if found is _ABSENT:
+        found = _product_detail(slug)
+        remember(held.pages, key, found, limit=PAGES_KEPT)
+    return found
+
+
+def _product_detail(slug: str) -> Product | None:
     return _with_cards(Product.objects.active().filter(slug=slug), whole=True).first()
 
 
 def products_related(*, product: Product, limit: int = 8) -> list[Product]:
     """Other products of the same category, for a product page that has no personal blocks yet."""
+    held = _kept()
+    if held is None:
+        return _products_related(product, limit)
+    if held.complete:
+        others = (other for other in held.by_category.get(product.category_id, ()) if other.pk != product.pk)
+        return list(islice(others, limit))
+    key = ("related", product.pk, product.category_id, limit)
+    found = held.pages.get(key)
+    if found is None:
+        found = _products_related(product, limit)
+        remember(held.pages, key, found, limit=PAGES_KEPT)
+    return list(found)
+
+
+def _products_related(product: Product, limit: int) -> list[Product]:
     queryset = Product.objects.active().in_stock().filter(category=product.category).exclude(pk=product.pk)
-    return list(_with_cards(queryset.order_by("-created_at", "id"))[:limit])
+    return list(_with_cards(queryset.order_by(*RELATED_ORDER))[:limit])
 
 
 def products_newest(*, limit: int = 8) -> list[Product]:
-    return list(_with_cards(Product.objects.active().in_stock().order_by("-created_at", "-id"))[:limit])
+    held = _kept()
+    if held is None:
+        return list(_with_cards(Product.objects.active().in_stock().order_by("-created_at", "-id"))[:limit])
+    wanted = _sellable_newest(held)[:limit]
+    cards = products_for_cards(ids=set(wanted))
+    return [cards[pk] for pk in wanted if pk in cards]
+
+
+def _sellable_newest(held: Kept) -> tuple[int, ...]:
+    """The ids of every product that can be bought now, newest first: one query a version."""
+    newest = held.newest
+    if newest is None:
+        queryset = Product.objects.active().in_stock().order_by("-created_at", "-id")
+        newest = tuple(queryset.values_list("pk", flat=True))
+        held.sellable = frozenset(newest)
+        held.newest = newest  # after sellable: a reader that sees newest finds sellable made
+    return newest
 
 
 def products_sellable_ids(*, ids: set[int]) -> set[int]:
     """Which of these products can be bought now (active, in stock), asked on ids alone."""
-    return set(Product.objects.active().in_stock().filter(pk__in=ids).values_list("pk", flat=True))
+    held = _kept()
+    if held is None:
+        return set(Product.objects.active().in_stock().filter(pk__in=ids).values_list("pk", flat=True))
+    _sellable_newest(held)
+    return set(ids) & held.sellable
 
 
 def products_prices(*, ids: set[int]) -> dict[int, tuple[Decimal, int]]:
@@ -389,13 +459,32 @@ def products_prices(*, ids: set[int]) -> dict[int, tuple[Decimal, int]]:
 
 
 def products_newest_ids(*, exclude: set[int], limit: int) -> list[int]:
-    queryset = Product.objects.active().in_stock().exclude(pk__in=exclude).order_by("-created_at", "-id")
-    return list(queryset.values_list("pk", flat=True)[:limit])
+    held = _kept()
+    if held is None:
+        queryset = Product.objects.active().in_stock().exclude(pk__in=exclude).order_by("-created_at", "-id")
+        return list(queryset.values_list("pk", flat=True)[:limit])
+    return list(islice((pk for pk in _sellable_newest(held) if pk not in exclude), limit))
 
 
 def products_for_cards(*, ids: set[int]) -> dict[int, Product]:
-    """Products by id with what their cards show, for shelves chosen elsewhere."""
-    return _with_cards(Product.objects.all()).in_bulk(ids)
+    """Products by id with what their cards show, for shelves chosen elsewhere. Kept ones are
+    shared: a caller that tags a product for its shelf tags a copy."""
+    held = _kept()
+    if held is None:
+        return _with_cards(Product.objects.all()).in_bulk(ids)
+    found, missing = {}, set()
+    for pk in ids:
+        product = held.cards.get(pk, _ABSENT)
+        if product is _ABSENT:
+            missing.add(pk)
+        elif product is not None:
+            found[pk] = product
+    if missing:  # inactive products (a shelf "because" of one), or a catalogue kept piecemeal
+        loaded = _with_cards(Product.objects.all()).in_bulk(missing)
+        for pk in missing:
+            remember(held.cards, pk, loaded.get(pk), limit=CARDS_KEPT)
+        found.update(loaded)
+    return found
 
 
 def products_by_sku() -> dict[str, tuple[int, int]]:
@@ -414,14 +503,35 @@ class RatingSummary:
 def product_reviews(*, product: Product, limit: int = 20) -> tuple[RatingSummary, list[Review]]:
     """The product's rating over all its published reviews, and the newest of them; most products
     have fewer than limit, and then one query gives both."""
+    held = _kept()
+    if held is None:
+        return _product_reviews(product, limit)
+    if held.complete:
+        return _rating_of(held.reviews.get(product.pk, []), limit=limit)
+    key = ("reviews", product.pk, limit)
+    found = held.pages.get(key)
+    if found is None:
+        found = _product_reviews(product, limit)
+        remember(held.pages, key, found, limit=PAGES_KEPT)
+    return found[0], list(found[1])
+
+
+def _product_reviews(product: Product, limit: int) -> tuple[RatingSummary, list[Review]]:
     reviews = list(product.reviews.filter(is_published=True).select_related("user")[: limit + 1])
     if len(reviews) <= limit:
-        count = len(reviews)
-        average = sum(review.rating for review in reviews) / count if count else None
-    else:
-        stats = product.reviews.filter(is_published=True).aggregate(average=Avg("rating"), count=Count("id"))
-        average, count = stats["average"], stats["count"]
-    return RatingSummary(average=round(average, 1) if average else None, count=count), reviews[:limit]
+        return _rating_of(reviews, limit=limit)
+    stats = product.reviews.filter(is_published=True).aggregate(average=Avg("rating"), count=Count("id"))
+    return _rating(stats["average"], stats["count"]), reviews[:limit]
+
+
+def _rating_of(reviews: list[Review], *, limit: int) -> tuple[RatingSummary, list[Review]]:
+    """The rating over these reviews (all the product's published ones), and the first limit of them."""
+    count = len(reviews)
+    return _rating(sum(review.rating for review in reviews) / count if count else None, count), reviews[:limit]
+
+
+def _rating(average: float | None, count: int) -> RatingSummary:
+    return RatingSummary(average=round(average, 1) if average else None, count=count)
 
 
 def review_ratings() -> QuerySet:

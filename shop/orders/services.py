@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from merchandising.api import CouponError, coupon_accept, order_discount, order_redeem
 from shop.catalog.models import Product
+from shop.catalog.snapshot import catalog_changed
 from tracking.api import scrub
 
 from .models import Cart, CartLine, Order, OrderLine, OrderNotification
@@ -281,6 +282,7 @@ def order_place(
             )
             if not taken:
                 raise OutOfStock(f"Sorry, “{line.product.title}” sold out before we could reserve it.")
+        catalog_changed()  # the stock shown on pages
         reference = payment_authorise(card_number=card_number, amount=total)
         order = Order.objects.create(
             number=_order_number(),
@@ -360,6 +362,7 @@ def order_set_status(*, order: Order, status: str) -> Order:
         if status == Order.Status.CANCELLED:
             for line in locked.lines.exclude(product=None):
                 Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+            catalog_changed()
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
     return locked

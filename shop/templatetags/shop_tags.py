@@ -72,6 +72,11 @@ def footer_menu():
     return navigation_markup(part="footer")
 
 
+@register.simple_tag
+def department_tiles():
+    return navigation_markup(part="tiles")
+
+
 # (form, field, id) -> a blank field's widget markup; the sort select alone rendered four templates.
 _blank_widgets: dict[tuple[str, str, str], str] = {}
 

@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from .. import demo_data
 from ..models import Product
+from ..snapshot import catalog_changed
 from .search import search_words_refresh
 from .upserts import (
     LOOKUP_BATCH_SIZE,
@@ -297,4 +298,6 @@ def _demo_products_beyond(*, count: int) -> int:
     ]
     for batch in chunks(stale, LOOKUP_BATCH_SIZE):
         Product.objects.filter(pk__in=batch).update(is_active=False, updated_at=timezone.now())
+    if stale:
+        catalog_changed()
     return len(stale)

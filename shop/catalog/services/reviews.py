@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import Product, Review
+from ..snapshot import catalog_changed
 
 
 def review_submit(
@@ -28,4 +29,7 @@ def review_submit(
 
 def reviews_publish(*, reviews: QuerySet[Review], published: bool = True) -> int:
     """Publish (or hide again) these reviews; returns how many changed."""
-    return reviews.exclude(is_published=published).update(is_published=published, updated_at=timezone.now())
+    changed = reviews.exclude(is_published=published).update(is_published=published, updated_at=timezone.now())
+    if changed:
+        catalog_changed()
+    return changed

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.utils.text import slugify
 
 from ..models import Brand, Category, Department, Product, ProductImage
+from ..snapshot import catalog_changed
 
 # Called with (rows just written, rows in all) after each batch, for a progress bar.
 Progress = Callable[[int, int], None]
@@ -39,6 +40,7 @@ def departments_upsert(*, departments: Sequence[tuple[str, str]]) -> dict[str, D
     Department.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["slug"], update_fields=["name", "description", "position"]
     )
+    catalog_changed()
     return {d.name: d for d in Department.objects.filter(slug__in=[row.slug for row in rows])}
 
 
@@ -56,6 +58,7 @@ def categories_upsert(*, categories: Sequence[tuple[Department, str, str]]) -> t
         unique_fields=["slug"],
         update_fields=["department", "name", "description", "position"],
     )
+    catalog_changed()
     by_slug = {c.slug: c for c in Category.objects.filter(slug__in=slugs).select_related("department")}
     return by_slug, len(set(slugs) - existing)
 
@@ -65,6 +68,7 @@ def brands_upsert(*, brands: Sequence[tuple[str, str]]) -> dict[str, Brand]:
     Brand.objects.bulk_create(
         rows, update_conflicts=True, unique_fields=["slug"], update_fields=["name", "description"]
     )
+    catalog_changed()
     return {b.name: b for b in Brand.objects.filter(slug__in=[row.slug for row in rows])}
 
 
@@ -93,6 +97,7 @@ def products_upsert(
         Product.objects.bulk_create(batch, update_conflicts=True, unique_fields=["sku"], update_fields=update_fields)
         if progress is not None:
             progress(len(batch), len(products))
+    catalog_changed()
     return existing_products(skus), len(set(skus) - set(before))
 
 
@@ -104,6 +109,7 @@ def created_at_set(*, rows: dict[str, tuple[int, datetime]], wanted: dict[str, d
         if when is not None and rows[sku][1] != when
     ]
     Product.objects.bulk_update(changed, ["created_at"], batch_size=UPDATE_BATCH_SIZE)
+    catalog_changed()
 
 
 def placeholder_images_sync(*, images: dict[int, tuple[str, str]]) -> None:
@@ -122,6 +128,7 @@ def placeholder_images_sync(*, images: dict[int, tuple[str, str]]) -> None:
             to_update.append(image)
     ProductImage.objects.bulk_create(to_create, batch_size=PRODUCT_BATCH_SIZE)
     ProductImage.objects.bulk_update(to_update, ["alt", "background"], batch_size=UPDATE_BATCH_SIZE)
+    catalog_changed()
 
 
 # ---------------------------------------------------------------------------------------------
