@@ -23,7 +23,7 @@ _newest = [0]
 _lock = threading.Lock()
 
 
-def kept(*, version: int | None, key: tuple, make: Callable[[], T]) -> T:
+def listing_kept(*, version: int | None, key: tuple, make: Callable[[], T]) -> T:
     """What make() returns, made once per process for this version of the catalogue."""
     if version is None:
         return make()

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 
-from .kept import kept
+from .kept import listing_kept
 from .models import Brand, Category, Department, Product, ProductImage, Review
 from .snapshot import CARDS_KEPT, CATALOGUE_KEPT, PAGES_KEPT, RELATED_ORDER, Kept, kept, remember
 
@@ -340,11 +340,11 @@ def listing_read(*, filters: ProductFilters, page_number, per_page: int, version
     """The page of a listing that page_number names (the first for a number that is none, the last
     for one past the end), kept for the catalogue's version: every visitor sees the same."""
     key = _filters_key(filters)
-    filters, facets = kept(version=version, key=("listing", *key), make=lambda: _listing_head(filters))
+    filters, facets = listing_kept(version=version, key=("listing", *key), make=lambda: _listing_head(filters))
     paginator = CountedPaginator((), per_page, count=facets.total)
     number = paginator.get_page(page_number).number
     start = (number - 1) * per_page
-    products = kept(
+    products = listing_kept(
         version=version,
         key=("listing-page", *key, per_page, number),
         make=lambda: list(product_list(filters=filters)[start : start + per_page]),
@@ -354,16 +354,18 @@ def listing_read(*, filters: ProductFilters, page_number, per_page: int, version
 
 def category_for_listing(*, slug: str, version: int | None) -> Category | None:
     queryset = Category.objects.select_related("department").filter(slug=slug)
-    return kept(version=version, key=("category", slug), make=queryset.first)
+    return listing_kept(version=version, key=("category", slug), make=queryset.first)
 
 
 def department_for_listing(*, slug: str, version: int | None) -> Department | None:
-    return kept(version=version, key=("department", slug), make=Department.objects.filter(slug=slug).first)
+    return listing_kept(version=version, key=("department", slug), make=Department.objects.filter(slug=slug).first)
 
 
 def brand_slugs(*, version: int | None) -> list[str]:
     """Every brand's slug, which a listing's brand filter may name."""
-    return kept(version=version, key=("brand-slugs",), make=lambda: list(Brand.objects.values_list("slug", flat=True)))
+    return listing_kept(
+        version=version, key=("brand-slugs",), make=lambda: list(Brand.objects.values_list("slug", flat=True))
+    )
 
 
 def _kept() -> Kept | None:

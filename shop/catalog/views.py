@@ -18,7 +18,7 @@ from shop.ratelimit import address_budget_spend
 from tracking.api import track
 
 from .forms import MAX_QUERY_LENGTH, ListingForm, ReviewForm, SuggestForm
-from .kept import kept
+from .kept import listing_kept
 from .models import ProductImage
 from .placeholders import placeholder_svg
 from .selectors import (
@@ -106,7 +106,7 @@ def _listing_body(request: HttpRequest, context: dict, *, version: int | None) -
     With DEBUG on they are rendered every time, so an edited template shows."""
     if settings.DEBUG:
         version = None
-    return kept(
+    return listing_kept(
         version=version,
         key=("listing-body", request.get_full_path(), get_language()),
         make=lambda: mark_safe(render_to_string(LISTING_BODY_TEMPLATE, context)),  # noqa: S308 (rendered by the template engine)
