@@ -63,7 +63,9 @@ def test_storefront_breaks_no_policy_and_the_tracker_still_sends(live_server, pa
     _visit(page, live_server.url + "/")
     page.click("#consent-banner button[value=granted]")
     page.wait_for_selector("#consent-banner", state="hidden")
-    visitor = uuid.UUID(next(c["value"] for c in page.context.cookies() if c["name"] == "ll_vid"))
+    # The banner hides as the choice is sent; the visitor cookie comes with the answer.
+    cookie = _wait_for(lambda: next((c["value"] for c in page.context.cookies() if c["name"] == "ll_vid"), None))
+    visitor = uuid.UUID(cookie)
 
     _visit(page, live_server.url + category.get_absolute_url())
     _visit(page, live_server.url + product.get_absolute_url())

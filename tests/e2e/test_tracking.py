@@ -40,7 +40,9 @@ def test_nothing_is_sent_before_consent_then_events_land_within_two_seconds(live
 
     page.click("#consent-banner button[value=granted]")
     page.wait_for_selector("#consent-banner", state="hidden")
-    visitor = uuid.UUID(next(c["value"] for c in page.context.cookies() if c["name"] == "ll_vid"))
+    visitor = uuid.UUID(
+        _wait_for(lambda: next((c["value"] for c in page.context.cookies() if c["name"] == "ll_vid"), None))
+    )
     clicked_at = time.monotonic()
     page.goto(live_server.url + products[1].get_absolute_url())
     stored = _wait_for(
@@ -109,7 +111,9 @@ def test_page_views_carry_the_device_class_and_device_segments_hold_for_browsers
     page.click("#consent-banner button[value=granted]")
     # The banner goes once the consent's answer (and its visitor cookie) is back.
     page.wait_for_selector("#consent-banner", state="hidden")
-    visitor = uuid.UUID(next(c["value"] for c in browsing.cookies() if c["name"] == "ll_vid"))
+    visitor = uuid.UUID(
+        _wait_for(lambda: next((c["value"] for c in browsing.cookies() if c["name"] == "ll_vid"), None))
+    )
     page.goto(live_server.url + category.get_absolute_url())
     stored = _wait_for(lambda: Event.objects.filter(visitor_id=visitor, name="page_view").first())
     shot(page, device)
