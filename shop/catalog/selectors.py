@@ -2,9 +2,11 @@
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
@@ -34,6 +36,7 @@ SORT_LABELS = {
 
 # What a kept dict answers for a key it does not hold (None is held: "no such product").
 _ABSENT = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -390,10 +393,14 @@ def product_detail(*, slug: str) -> Product | None:
         return _product_detail(slug)
     if held.complete:
         return held.by_slug.get(slug)
-    key = ("detail", slug)
+    return _page_kept(held, ("detail", slug), lambda: _product_detail(slug))
+
+
+def _page_kept(held: Kept, key: tuple, make: Callable[[], T]) -> T:
+    """What make() reads for a page, kept with a catalogue kept piecemeal (None is kept too)."""
     found = held.pages.get(key, _ABSENT)
     if found is _ABSENT:
-        found = _product_detail(slug)
+        found = make()
         remember(held.pages, key, found, limit=PAGES_KEPT)
     return found
 
@@ -410,12 +417,9 @@ def products_related(*, product: Product, limit: int = 8) -> list[Product]:
     if held.complete:
         others = (other for other in held.by_category.get(product.category_id, ()) if other.pk != product.pk)
         return list(islice(others, limit))
-    key = ("related", product.pk, product.category_id, limit)
-    found = held.pages.get(key)
-    if found is None:
-        found = _products_related(product, limit)
-        remember(held.pages, key, found, limit=PAGES_KEPT)
-    return list(found)
+    return list(
+        _page_kept(held, ("related", product.pk, product.category_id, limit), lambda: _products_related(product, limit))
+    )
 
 
 def _products_related(product: Product, limit: int) -> list[Product]:
@@ -426,18 +430,21 @@ def _products_related(product: Product, limit: int) -> list[Product]:
 def products_newest(*, limit: int = 8) -> list[Product]:
     held = _kept()
     if held is None:
-        return list(_with_cards(Product.objects.active().in_stock().order_by("-created_at", "-id"))[:limit])
+        return list(_with_cards(_sellable_newest_first())[:limit])
     wanted = _sellable_newest(held)[:limit]
     cards = products_for_cards(ids=set(wanted))
     return [cards[pk] for pk in wanted if pk in cards]
+
+
+def _sellable_newest_first() -> QuerySet[Product]:
+    return Product.objects.active().in_stock().order_by("-created_at", "-id")
 
 
 def _sellable_newest(held: Kept) -> tuple[int, ...]:
     """The ids of every product that can be bought now, newest first: one query a version."""
     newest = held.newest
     if newest is None:
-        queryset = Product.objects.active().in_stock().order_by("-created_at", "-id")
-        newest = tuple(queryset.values_list("pk", flat=True))
+        newest = tuple(_sellable_newest_first().values_list("pk", flat=True))
         held.sellable = frozenset(newest)
         held.newest = newest  # after sellable: a reader that sees newest finds sellable made
     return newest
@@ -463,8 +470,7 @@ def products_prices(*, ids: set[int]) -> dict[int, tuple[Decimal, int]]:
 def products_newest_ids(*, exclude: set[int], limit: int) -> list[int]:
     held = _kept()
     if held is None:
-        queryset = Product.objects.active().in_stock().exclude(pk__in=exclude).order_by("-created_at", "-id")
-        return list(queryset.values_list("pk", flat=True)[:limit])
+        return list(_sellable_newest_first().exclude(pk__in=exclude).values_list("pk", flat=True)[:limit])
     return list(islice((pk for pk in _sellable_newest(held) if pk not in exclude), limit))
 
 
@@ -510,12 +516,8 @@ def product_reviews(*, product: Product, limit: int = 20) -> tuple[RatingSummary
         return _product_reviews(product, limit)
     if held.complete:
         return _rating_of(held.reviews.get(product.pk, []), limit=limit)
-    key = ("reviews", product.pk, limit)
-    found = held.pages.get(key)
-    if found is None:
-        found = _product_reviews(product, limit)
-        remember(held.pages, key, found, limit=PAGES_KEPT)
-    return found[0], list(found[1])
+    rating, reviews = _page_kept(held, ("reviews", product.pk, limit), lambda: _product_reviews(product, limit))
+    return rating, list(reviews)
 
 
 def _product_reviews(product: Product, limit: int) -> tuple[RatingSummary, list[Review]]:
