@@ -32,6 +32,7 @@ class Cutter:
         self.cut_next = False
         self.cut_batches: list[dict] = []
         self.opened = False  # the page's socket said hello
+        self.welcomed = False  # and the server answered it: the socket carries the page's batches
         self.sent: set[str] = set()  # ids of the events the page sent over the socket
 
     def route(self, ws):
@@ -49,6 +50,7 @@ class Cutter:
                 ws.close(code=1001, reason="cut")
 
         def from_server(message):
+            self.welcomed = self.welcomed or json.loads(message).get("type") == "welcome"
             if not self.cut_batches or json.loads(message).get("id") != self.cut_batches[-1]["id"]:
                 ws.send(message)
 
@@ -81,7 +83,7 @@ def test_events_go_over_the_socket_fall_back_to_http_once_and_a_cart_add_updates
     # Once the socket is open, events go over it. (The page view after consent may go by HTTP
     # when the socket takes longer than a flush to open, as on a loaded machine; and a batch whose
     # ack is slower than the tracker's 5 s goes again by HTTP, rightly, stored once.)
-    assert _wait_for(home, lambda: cutter.opened)
+    assert _wait_for(home, lambda: cutter.opened and cutter.welcomed)
     home.evaluate("llTrack.track('click', {target: 'probe'})")
     assert _wait_for(home, lambda: Event.objects.filter(visitor_id=visitor, name="click").exists())
     click = str(Event.objects.get(visitor_id=visitor, name="click").event_id)
