@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from .base import Context, Interactions, Recommender
-from .itemknn import item_neighbours
+from .itemknn import item_neighbours, rows_sum
 from .registry import register
 
 # Category and brand are strong signals a bag of words under-weights: they join as
@@ -73,13 +73,11 @@ class Content(Recommender):
 
     def score(self, context: Context) -> np.ndarray:
         assert self.neighbours is not None, "fit() first"
-        scores = np.zeros(self.data.n_items, dtype=np.float64)
-        # Each row read off the matrix's arrays: getrow() built a matrix per row, 30 us each.
-        indptr, indices, data = self.neighbours.indptr, self.neighbours.indices, self.neighbours.data
-        for index, weight in context.history.items():
-            start, end = indptr[index], indptr[index + 1]
-            scores[indices[start:end]] += weight * data[start:end]
-        return scores
+        items = np.fromiter(context.history, dtype=np.int64, count=len(context.history))
+        if items.size == 0:
+            return np.zeros(self.data.n_items, dtype=np.float64)
+        weights = np.fromiter(context.history.values(), dtype=np.float64, count=len(context.history))
+        return rows_sum(self.neighbours, items, weights)
 
     def similar_items(self, item: int, *, n: int) -> list[tuple[int, float]]:
         return self.recommend(Context(history={item: 1.0}), n=n, exclude={item})

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .base import Context
-from .itemknn import ItemKNN
+from .itemknn import ItemKNN, rows_sum
 from .registry import register
 
 # How many of the latest items steer the list, and how fast older ones fade: with a
@@ -38,4 +38,4 @@ class SessionNeighbours(ItemKNN):
             # No session yet: fall back to the person's history as plain item-item would.
             return super().score(context)
         weights = np.exp2(-np.arange(len(recent), dtype=np.float64) / self.step_half_life)
-        return np.asarray(self.neighbours_[np.array(recent)].T @ weights, dtype=np.float64).ravel()
+        return rows_sum(self.neighbours_, np.array(recent, dtype=np.int64), weights)

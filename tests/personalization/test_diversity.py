@@ -4,9 +4,13 @@ import random
 from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from personalization.models import SlotConfig
 from personalization.serving import slot_configs_ensure, slots_publish
+from personalization.serving.stages import Candidate, mmr
 from personalization.training import model_train
 from shop.catalog.models import Product
 from shop.catalog.services.demo import catalog_seed_demo
@@ -61,3 +65,34 @@ def test_diversity_spreads_a_shelf_over_more_categories(client, demo_shop):
     # ...with it, every aisle bought alongside gets a place, and no category holds most of the shelf.
     assert len(spread) > len(narrow) and len(spread) >= AISLES
     assert spread.most_common(1)[0][1] < narrow.most_common(1)[0][1]
+
+
+def _mmr_by_definition(candidates: list[Candidate], *, diversity: float) -> list[Candidate]:
+    """Maximal marginal relevance as written: at every pick, every remaining candidate's key, the first of equals."""
+    top = max(candidate.score for candidate in candidates) or 1.0
+    pool, chosen, shown = list(candidates), [], Counter()
+    while pool:
+        keys = [(1 - diversity) * c.score / top - diversity * min(1.0, shown[c.category] / 2) for c in pool]
+        pick = pool.pop(keys.index(max(keys)))
+        chosen.append(pick)
+        shown[pick.category] += 1
+    return chosen
+
+
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from([0.0, 0.25, 0.5, 1.0, 0.7071]), st.sampled_from([1, 2, 3, 4, None])),
+        min_size=1,
+        max_size=40,
+    ),
+    diversity=st.sampled_from([0.0, 0.1, 0.3, 0.5, 1.0]) | st.floats(0.0, 1.0),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_the_served_diversity_order_is_maximal_marginal_relevance(picks, diversity):
+    """Served shelves are reordered by one head per category: the same order, ties included, as the whole-pool rule."""
+    candidates = [
+        Candidate(product_id=number, algorithm="itemknn", score=score, category=category)
+        for number, (score, category) in enumerate(picks)
+    ]
+    served = [c.product_id for c in mmr(candidates, diversity=diversity)]
+    assert served == [c.product_id for c in _mmr_by_definition(candidates, diversity=diversity)]

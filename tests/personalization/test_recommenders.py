@@ -4,6 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from personalization.recommenders import itemknn, surprise_models
 from personalization.recommenders.base import Context, Interactions
@@ -247,6 +250,25 @@ def test_top_k_keeps_the_largest_and_breaks_ties_by_the_lower_column():
     rows, cols, vals = itemknn.top_k_rows(block, k=2, offset=0)
     assert list(zip(rows.tolist(), cols.tolist(), strict=True)) == [(0, 3), (0, 1), (1, 4), (1, 0)]
     assert vals.tolist() == pytest.approx([0.9, 0.5, 0.7, 0.2])
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_items=st.integers(1, 60),
+    density=st.floats(0.0, 0.5),
+    rows=st.lists(st.integers(0, 59), max_size=40),
+)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_rows_sum_is_the_weighted_sum_of_the_chosen_rows(seed, n_items, density, rows):
+    """What serving scores with: the same as the sparse product it replaced, repeated and empty rows included."""
+    rng = np.random.default_rng(seed)
+    matrix = sp.random(n_items, n_items, density=density, format="csr", dtype=np.float32, random_state=rng)
+    chosen = np.array([row % n_items for row in rows], dtype=np.int64)
+    weights = rng.random(len(chosen))
+    scores = itemknn.rows_sum(matrix, chosen, weights)
+    assert scores.dtype == np.float64 and scores.shape == (n_items,)
+    expected = np.asarray(matrix[chosen].T @ weights).ravel() if len(chosen) else np.zeros(n_items)
+    assert scores == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
 def test_cosine_similarity_matches_the_formula_with_shrinkage():
