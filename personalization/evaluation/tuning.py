@@ -43,6 +43,8 @@ COSINE_BEST = {**CLASSIC, "k": 20, "shrink": 0.0, "weighting": "bm25", "history"
 USER_BEST = {"k": 50, "weighting": "tfidf"}
 # EASE as its search ran, before time decay was tried (the blends with RP3beta too).
 EASE_PLAIN = {"train_half_life_days": None}
+# The RP3beta + EASE blend the ensemble grew from (its first two parts as the ensemble has them).
+RP3_EASE = (("itemknn", {"history": "binary"}, 1.0), ("ease", {"history": "log", "train_half_life_days": None}, 0.5))
 
 
 class Blend(Recommender):
@@ -169,7 +171,7 @@ def tuning_candidates(names: Iterable[str] | None = None) -> list[Candidate]:
         # EASE: the L2 penalty, on binary and log-weighted behaviour.
         *_sweep("ease", EASE_PLAIN, l2=[50.0, 100.0, 300.0, 1000.0, 3000.0], weighting=["binary", "log"]),
         *_sweep("ease", EASE_PLAIN, train_half_life_days=[30.0, 60.0, 120.0, 240.0]),
-        # RP3beta (its defaults, l1-normalised) and EASE added, each scaled to 0..1 per user: itemknn_ease.
+        # RP3beta (its defaults, l1-normalised) and EASE added, each scaled to 0..1 per user.
         *[
             _blend(f"rp3+ease*{weight}", (item, {}, 1.0), ("ease", EASE_PLAIN, weight))
             for weight in (0.5, 0.7, 1.0, 2.0)
@@ -209,6 +211,35 @@ def tuning_candidates(names: Iterable[str] | None = None) -> list[Candidate]:
             "rp3 k=20 history=binary+ease*0.5", (item, {"k": 20, "history": "binary"}, 1.0), ("ease", EASE_PLAIN, 0.5)
         ),
         _blend("rp3+ease*0.5+user*0.5", (item, {}, 1.0), ("ease", EASE_PLAIN, 0.5), ("userknn", USER_BEST, 0.5)),
+        # The rp3 history=binary + ease*0.5 history=log blend with a third and a fourth part: the ensemble.
+        *[_blend(f"rp3+ease+als*{weight}", *RP3_EASE, ("als", {}, weight)) for weight in (0.25, 0.5)],
+        *[_blend(f"rp3+ease+session*{weight}", *RP3_EASE, ("session_knn", {}, weight)) for weight in (0.25, 0.5)],
+        *[_blend(f"rp3+ease+trending*{weight}", *RP3_EASE, ("trending", {}, weight)) for weight in (0.05, 0.1)],
+        *[
+            _blend(f"rp3+ease+content*{weight}", *RP3_EASE, ("content", {}, weight))
+            for weight in (0.1, 0.2, 0.3, 0.4, 0.6, 1.0)
+        ],
+        *[
+            _blend(f"rp3+ease+content*{weight}+als*{als}", *RP3_EASE, ("content", {}, weight), ("als", {}, als))
+            for weight, als in (
+                (0.2, 0.25),
+                (0.25, 0.25),
+                (0.3, 0.15),
+                (0.3, 0.25),
+                (0.3, 0.35),
+                (0.3, 0.5),
+                (0.4, 0.25),
+            )
+        ],
+        *[
+            _blend(
+                f"rp3+ease+content*0.3+als*0.25 seed {seed}",
+                *RP3_EASE,
+                ("content", {}, 0.3),
+                ("als", {"seed": seed}, 0.25),
+            )
+            for seed in (1, 2)
+        ],
         # Session kNN: neighbours, sample, position and session-recency weights.
         *_sweep("session_knn", {}, k=[50, 100, 200, 500], position_half_life=[1.0, 2.0, 5.0, 20.0]),
         *_sweep("session_knn", {}, sample=[500, 5000], similarity=["dot", "cosine"]),

@@ -16,7 +16,7 @@ MODULES = (
     "personalization.recommenders.linear",
     "personalization.recommenders.sessionknn",
     "personalization.recommenders.factorization",
-    "personalization.recommenders.itemblend",
+    "personalization.recommenders.ensemble",
 )
 
 _ALGORITHMS: dict[str, type[Recommender]] = {}

@@ -81,6 +81,7 @@ def test_every_family_is_registered():
         "ease",
         "session_knn",
         "als",
+        "ensemble",
     } <= set(ALGORITHMS)
 
 
