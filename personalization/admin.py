@@ -1,7 +1,5 @@
 """Personalization admin: slot settings with their click-through, and model versions."""
 
-from datetime import timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
@@ -10,7 +8,7 @@ from django.urls import path
 from django.utils.html import format_html_join
 
 from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart
-from tracking.analytics.dates import duration_text
+from tracking.analytics.dates import run_time_text
 
 from .models import ModelVersion, SlotConfig
 from .quality import quality_detail, quality_summary
@@ -149,19 +147,6 @@ class SlotConfigAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/personalization/slotconfig/performance.html", context)
-
-
-def run_time_text(seconds: float) -> str:
-    """How long a training run took, as a person reads it: '340 ms', '1.7 s', '2 min 5 s', '1 h 3 min'."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min" + (f" {rest} s" if rest else "")
-    # Past an hour the seconds are noise: read as every other duration in admin.
-    return duration_text(timedelta(seconds=seconds))
 
 
 @admin.register(ModelVersion)

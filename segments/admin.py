@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from shop.charts import CHART_MEDIA, CHART_SCRIPTS, bar_chart, heatmap_chart, time_series_chart
+from tracking.analytics.dates import run_time_text
 
 from .clusters import WORDS
 from .cohorts import METRICS, PERIODS, RECORD, cohort_csv, cohort_events, cohort_matrix
@@ -208,9 +209,9 @@ class SegmentAdmin(admin.ModelAdmin):
 class ClusteringAdmin(admin.ModelAdmin):
     """Runs of `manage.py recluster`, newest first; read only, as model versions are."""
 
-    list_display = ("created_at", "method", "k", "silhouette", "owners", "seconds")
+    list_display = ("created_at", "method", "k", "silhouette_shown", "owners", "duration")
     list_filter = ("method",)
-    fields = ("method", "k", "silhouette", "owners", "created_at", "seconds", "summary")
+    fields = ("method", "k", "silhouette_shown", "owners", "created_at", "duration", "summary")
     readonly_fields = fields
     change_form_template = "admin/segments/clustering/change_form.html"
 
@@ -222,6 +223,15 @@ class ClusteringAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Silhouette", ordering="silhouette")
+    def silhouette_shown(self, obj):
+        # Three places tell clusterings apart: the score runs from -1 to 1, and more digits are noise.
+        return f"{obj.silhouette:.3f}" if obj.silhouette is not None else "—"
+
+    @admin.display(description="Took", ordering="seconds")
+    def duration(self, obj):
+        return run_time_text(obj.seconds)
 
     @admin.display(description="Clusters (average shopper of each)")
     def summary(self, obj):
@@ -241,7 +251,9 @@ class ClusteringAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>Segment</th><th>Name</th><th>Shoppers</th>{}</tr></thead><tbody>{}</tbody></table>",
+            # Nineteen features outgrow the form's width: the table scrolls sideways in its own box.
+            '<div class="table-scroll"><table><thead><tr><th>Segment</th><th>Name</th><th>Shoppers</th>{}</tr></thead>'
+            "<tbody>{}</tbody></table></div>",
             head,
             rows,
         )

@@ -8,9 +8,9 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from personalization.admin import run_time_text
 from personalization.models import SlotConfig
 from tests.factories.personalization import ModelVersionFactory, SlotConfigFactory
+from tracking.analytics.dates import run_time_text
 
 pytestmark = pytest.mark.django_db
 

@@ -24,6 +24,7 @@ from shop.simulator.services import shoppers_simulate
 from tests.factories.catalog import ProductFactory, simulator_catalog_build
 from tests.factories.segments import SegmentFactory
 from tests.factories.tracking import EventFactory, RawEventFactory
+from tracking.analytics.dates import run_time_text
 from tracking.identity import VISITOR_COOKIE
 from tracking.importers import default_path
 from tracking.models import Event
@@ -245,6 +246,10 @@ def test_staff_read_a_run_with_its_chart_and_a_cluster_segment_without_a_definit
     body = page.content.decode()
     assert "Shoppers per cluster" in body and "<svg" in body
     assert "wishlisters (wishlist_rate)" in body
+    # The features' wide table scrolls in its own box; the score and the time read as a person writes them.
+    assert '<div class="table-scroll"><table>' in body
+    assert f'<div class="readonly">{run.silhouette:.3f}</div>' in body
+    assert f'<div class="readonly">{run_time_text(run.seconds)}</div>' in body
     segment = Segment.objects.filter(cluster__isnull=False).first()
     page = staff_client.get(f"/admin/segments/segment/{segment.pk}/change/")
     assert page.status_code == 200

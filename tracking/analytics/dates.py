@@ -109,6 +109,19 @@ def duration_text(value: timedelta | None) -> str:
     return sign + text
 
 
+def run_time_text(seconds: float) -> str:
+    """How long a training run took, as a person reads it: '340 ms', '1.7 s', '2 min 5 s', '1 h 3 min'."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min" + (f" {rest} s" if rest else "")
+    # Past an hour the seconds are noise: read as every other duration in admin.
+    return duration_text(timedelta(seconds=seconds))
+
+
 def percent_text(share: float | None) -> str:
     """A share as a percentage with one decimal, or a dash when there is nothing to divide."""
     return "–" if share is None else f"{share * 100:.1f} %"
