@@ -2,7 +2,7 @@
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice
@@ -409,21 +409,31 @@ def _product_detail(slug: str) -> Product | None:
     return _with_cards(Product.objects.active().filter(slug=slug), whole=True).first()
 
 
-def products_related(*, product: Product, limit: int = 8) -> list[Product]:
-    """Other products of the same category, for a product page that has no personal blocks yet."""
+def products_related(*, product: Product, limit: int = 8, exclude: Collection[int] = ()) -> list[Product]:
+    """Other products of the same category, newest first, less exclude (what the page's
+    personal shelves show already: a product on two shelves of one page is a wasted place)."""
     held = _kept()
     if held is None:
-        return _products_related(product, limit)
+        return _products_related(product, limit, exclude)
     if held.complete:
-        others = (other for other in held.by_category.get(product.category_id, ()) if other.pk != product.pk)
+        others = (
+            other
+            for other in held.by_category.get(product.category_id, ())
+            if other.pk != product.pk and other.pk not in exclude
+        )
         return list(islice(others, limit))
-    return list(
-        _page_kept(held, ("related", product.pk, product.category_id, limit), lambda: _products_related(product, limit))
+    # Kept by how many to read, not by what is left out: that differs for every visitor.
+    wanted = limit + len(exclude)
+    found = _page_kept(
+        held, ("related", product.pk, product.category_id, wanted), lambda: _products_related(product, wanted, ())
     )
+    return [other for other in found if other.pk not in exclude][:limit]
 
 
-def _products_related(product: Product, limit: int) -> list[Product]:
+def _products_related(product: Product, limit: int, exclude: Collection[int]) -> list[Product]:
     queryset = Product.objects.active().in_stock().filter(category=product.category).exclude(pk=product.pk)
+    if exclude:
+        queryset = queryset.exclude(pk__in=list(exclude))
     return list(_with_cards(queryset.order_by(*RELATED_ORDER))[:limit])
 
 

@@ -175,13 +175,15 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _product_page(request: HttpRequest, *, product, review_form: ReviewForm | None = None, status: int = 200):
     rating, reviews = product_reviews(product=product)
+    personal = page_context(request, "product", products=[product.pk])
+    shown = {shown.pk for block in personal["slots"].values() for shown in block.products}
     context = {
         "product": product,
-        "related": products_related(product=product),
+        "related": products_related(product=product, exclude=shown),
         "rating": rating,
         "reviews": reviews,
         "review_form": review_form or ReviewForm(),
-        **page_context(request, "product", products=[product.pk]),
+        **personal,
     }
     return render(request, "catalog/product.html", context, status=status)
 

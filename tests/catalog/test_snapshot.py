@@ -100,6 +100,11 @@ def test_kept_shelves_and_ratings_are_what_the_database_says():
         review_submit(product=products[1], user=user, rating=rating, publish=True)
     product = Product.objects.get(pk=products[1].pk)
     related = [p.pk for p in selectors.products_related(product=product)]
+    # What the page's personal shelves show is left out, and the shelf fills from further down.
+    everyone = [p.pk for p in selectors.products_related(product=product, limit=20)]
+    shown = {everyone[0], everyone[3]}
+    less = [p.pk for p in selectors.products_related(product=product, exclude=shown)]
+    assert less == [pk for pk in everyone if pk not in shown][:8] and len(less) == 8
     rating = selectors.product_reviews(product=product)[0]
     newest = [p.pk for p in selectors.products_newest(limit=8)]
     # As in a request, without the request's closing of the test's database connection.
@@ -108,6 +113,7 @@ def test_kept_shelves_and_ratings_are_what_the_database_says():
     try:
         kept = selectors.product_detail(slug=product.slug)
         assert [p.pk for p in selectors.products_related(product=kept)] == related
+        assert [p.pk for p in selectors.products_related(product=kept, exclude=shown)] == less
         assert selectors.product_reviews(product=kept)[0] == rating
         assert [p.pk for p in selectors.products_newest(limit=8)] == newest
         assert selectors.product_detail(slug=product.slug) is kept  # read once, not again
