@@ -73,9 +73,15 @@ if [ "$eager" = 1 ]; then log "tasks: run eagerly in the web process (no broker)
 # Shoppers with distinct habits browse and buy through the real ingest path, so the live
 # profiles and the recommenders have behaviour to learn from; the same seed stores nothing twice.
 # Their purchases are real orders; the confirmation mails of made-up shoppers are not sent
-# (with eager tasks they would fill this terminal).
+# (with eager tasks they would fill this terminal). Without eager tasks their outbox rows wait
+# for a worker, which would send them with the real backend when it starts: they are settled
+# here, through the same dummy backend, first.
 EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
   "$PY" manage.py simulate_shoppers --visitors "${DEMO_VISITORS:-300}" --users 5
+EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend "$PY" manage.py shell -c "
+from shop.orders.notifications import notifications_send_pending
+notifications_send_pending(limit=1_000_000)
+"
 "$PY" manage.py retrain
 # The groups nobody defined: each cluster of those shoppers becomes a segment (Segments in admin).
 "$PY" manage.py recluster
