@@ -65,9 +65,24 @@ def merchandising_seed_demo(*, user=None) -> DemoMerchandising:
             "priority": 1,
         },
     )
-    ContentBlock.objects.update_or_create(
+    # Said only to a cart that does not have free delivery yet: above £50 it would tell the
+    # shopper what the order summary already shows.
+    reminder, _ = ContentBlock.objects.update_or_create(
         name="Free delivery reminder (cart)",
-        defaults={"slot": "cart_banner", "kind": ContentBlock.Kind.MESSAGE, "headline": "Delivery is free from £50."},
+        defaults={
+            "slot": "cart_banner",
+            "kind": ContentBlock.Kind.MESSAGE,
+            "headline": "Delivery is free from £50.",
+            "only_by_rule": True,
+        },
+    )
+    _rule(
+        "Free delivery reminder under £50",
+        user=user,
+        description="A cart below £50 is reminded that delivery is free from £50.",
+        trigger={"page": "cart"},
+        conditions={"cart_value": {"below": 50}},
+        actions=[{"kind": RuleAction.Kind.BLOCK, "block": reminder}],
     )
     _rule(
         "Viewed and not added within 10 minutes",

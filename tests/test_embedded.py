@@ -121,7 +121,7 @@ orders = set(Order.objects.values_list("number", flat=True))
 assert purchases and purchases == orders, (len(purchases), len(orders))
 print("orders", len(orders))
 from merchandising.models import Coupon, Rule
-assert Coupon.objects.filter(code="WELCOME10").exists() and Rule.objects.count() == 2
+assert Coupon.objects.filter(code="WELCOME10").exists() and Rule.objects.count() == 3
 from segments.models import Membership, Segment
 clusters = Segment.objects.filter(cluster__isnull=False)
 assert clusters.count() >= 2 and Membership.objects.filter(segment__in=clusters).exists()

@@ -2,12 +2,14 @@
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from merchandising.demo import merchandising_seed_demo
 from merchandising.models import RuleAction
 from merchandising.services import rules_publish
 from personalization.training import model_train
@@ -164,3 +166,12 @@ def test_round_trips_of_a_product_page_do_not_grow_with_200_rules_and_50_blocks(
     page = client.get(shop[0].get_absolute_url())
     assert len(redis_round_trips) == without
     assert ">R0<" in page.content.decode()  # of the ten rules for this product, priorities equal: the lowest id
+
+
+def test_the_demos_free_delivery_reminder_speaks_only_to_a_cart_below_fifty_pounds(client):
+    merchandising_seed_demo()
+    scarf = ProductFactory(price=Decimal("20.00"), stock=10)
+    visitor(client).post(reverse("orders:cart_add"), {"product_id": scarf.pk, "quantity": 1})
+    assert "Delivery is free from £50." in client.get(reverse("orders:cart")).content.decode()
+    client.post(reverse("orders:cart_add"), {"product_id": scarf.pk, "quantity": 2})
+    assert "Delivery is free from £50." not in client.get(reverse("orders:cart")).content.decode()
