@@ -43,10 +43,13 @@ from tracking.registry import Source
 from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse, nodes_walk
 from .evaluator import (
     MINUTE_MS,
+    Clocks,
     Facts,
+    Judge,
+    clocks_of,
     epoch_ms,
-    evaluate,
     increments,
+    judges_compile,
     next_change_ms,
     sessions_alive,
     stale_fields,
@@ -105,6 +108,15 @@ class Catalogue:
         for counter in sorted(self.counters, key=lambda counter: counter.id):
             flat.extend((counter.id, counter.scope, self.horizons.get(counter.id, 0)))
         return flat
+
+    @cached_property
+    def judges(self) -> dict[str, Judge]:
+        return judges_compile(self.definitions)
+
+    @cached_property
+    def clocks(self) -> Clocks:
+        """What time alone can change in the active segments, for their owners' due-times."""
+        return clocks_of([self.definitions[slug].root for slug in self.active], self.definitions)
 
     @cached_property
     def reads(self) -> dict[str, "Reads"]:
@@ -183,16 +195,12 @@ def owner_judge(
     """Which active segments (all, or only these) the owner enters and leaves now, and when time
     alone may change any of them."""
     checked = set(catalogue.active if only is None else only)
-    matching = set()
-    for slug in checked:
-        definition = catalogue.definitions[slug]
-        if evaluate(definition.root, facts, now_ms=now_ms, definitions=catalogue.definitions):
-            matching.add(slug)
-    roots = [catalogue.definitions[slug].root for slug in catalogue.active]
+    judges, now_minute = catalogue.judges, now_ms // MINUTE_MS
+    matching = {slug for slug in checked if judges[slug](facts, now_minute)}
     return Verdict(
         entered=matching - current,
         exited=(current & checked) - matching,
-        due_ms=next_change_ms(roots, facts, now_ms=now_ms, definitions=catalogue.definitions),
+        due_ms=next_change_ms(catalogue.clocks, facts, now_ms=now_ms),
     )
 
 
@@ -758,10 +766,10 @@ def segment_preview(*, slug: str, definition: Definition, sample: int = 10) -> P
     catalogue = catalogue_load()
     definitions = {**catalogue.definitions, slug: definition}
     trial = Catalogue(definitions=definitions, active={slug: 0})
-    now_ms = epoch_ms(timezone.now())
+    judge, now_minute = trial.judges[slug], epoch_ms(timezone.now()) // MINUTE_MS
     count, chosen = 0, []
     for history in owners_facts(catalogue=trial):
-        if evaluate(definition.root, history.facts, now_ms=now_ms, definitions=definitions):
+        if judge(history.facts, now_minute):
             count += 1
             if len(chosen) < sample:
                 chosen.append(history.owner)
