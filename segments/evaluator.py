@@ -64,7 +64,7 @@ def increments(
     counters: Iterable[Counter], *, name: str, product_id, category_id, properties: Mapping, session_id, at_ms: int
 ) -> list[tuple[str, int]]:
     """The counter fields one event adds to, with how much: (field, amount) pairs."""
-    out = []
+    out, cents = [], None
     for counter in counters:
         if not _matches(counter, name=name, product_id=product_id, category_id=category_id, properties=properties):
             continue
@@ -77,7 +77,8 @@ def increments(
         else:
             bucket = "all"
         out.append((f"{counter.id}|c|{bucket}", 1))
-        cents = _cents(properties)
+        if cents is None:
+            cents = _cents(properties)
         if cents:
             out.append((f"{counter.id}|s|{bucket}", cents))
     return out

@@ -11,6 +11,7 @@ idempotently: one open Membership per segment and owner), then publish to Redis.
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,9 +120,20 @@ class Catalogue:
         return clocks_of([self.definitions[slug].root for slug in self.active], self.definitions)
 
     @cached_property
-    def reads(self) -> dict[str, "Reads"]:
-        """Per active segment, what its tree reads, through the segments it names."""
-        return {slug: _reads(slug, self.definitions) for slug in self.active if slug in self.definitions}
+    def readers(self) -> "Readers":
+        """The active segments by what their trees read, through the segments they name: a batch
+        looks up the counters it added to instead of asking fifty segments."""
+        by_counter: dict[str, set[str]] = defaultdict(set)
+        of_sessions = set()
+        for slug in self.active:
+            if slug not in self.definitions:
+                continue
+            reads = _reads(slug, self.definitions)
+            for counter_id in reads.counters:
+                by_counter[counter_id].add(slug)
+            if reads.session:
+                of_sessions.add(slug)
+        return Readers({key: frozenset(slugs) for key, slugs in by_counter.items()}, frozenset(of_sessions))
 
     @cached_property
     def horizons(self) -> dict[str, int]:
@@ -137,6 +149,11 @@ class Catalogue:
 class Reads(NamedTuple):
     counters: frozenset[str]  # counter ids
     session: bool  # a session-scoped counter among them
+
+
+class Readers(NamedTuple):
+    by_counter: dict[str, frozenset[str]]  # counter id -> the segments reading it
+    of_sessions: frozenset[str]  # the segments reading a session-scoped counter
 
 
 def _reads(slug: str, definitions: Mapping[str, Definition]) -> Reads:
@@ -300,38 +317,46 @@ def _count_queue(
     read), trim, and read back what the evaluator needs. Returns where the reply will be; the ids
     of the counters the events add to go into counted."""
     args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
-    sessions: dict[str, int] = {}
+    moments = [epoch_ms(event.occurred_at) for event in events]
+    sessions: dict[uuid.UUID, int] = {}
     if events:
-        moments = [epoch_ms(event.occurred_at) for event in events]
         last = max(range(len(events)), key=lambda index: (moments[index], index))
         args += [min(moments), moments[last], str(events[last].session_id or "")]
-        for event, moment in zip(events, moments, strict=True):
-            if event.session_id is not None:
-                key = str(event.session_id)
-                sessions[key] = max(sessions.get(key, moment), moment)
+        for session_id, moment in zip((event.session_id for event in events), moments, strict=True):
+            if session_id is not None:
+                sessions[session_id] = max(sessions.get(session_id, moment), moment)
     else:
         args += ["", "", ""]
     args.append(len(sessions))
     for session, moment in sessions.items():
-        args += [session, moment]
+        args += [str(session), moment]
     args += catalogue.specs
-    args.append(len(events))
-    by_event = catalogue.by_event
-    for event in events:
+    # Only the events that add to a counter go: the script does nothing for one that adds none.
+    adding: list = []
+    sent, by_event = 0, catalogue.by_event
+    for event, moment in zip(events, moments, strict=True):
+        counters = by_event.get(event.name)
+        if not counters:
+            continue
         added = increments(
-            by_event.get(event.name, ()),
+            counters,
             name=event.name,
             product_id=event.product_id,
             category_id=event.category_id,
             properties=event.properties,
             session_id=event.session_id,
-            at_ms=epoch_ms(event.occurred_at),
+            at_ms=moment,
         )
-        args += [str(event.event_id), len(added)]
+        if not added:
+            continue
+        sent += 1
+        adding += [str(event.event_id), len(added)]
         for key, amount in added:
-            args += [key, amount]
+            adding += [key, amount]
             if counted is not None:
                 counted.add(key.split("|", 1)[0])
+    args.append(sent)
+    args += adding
     args.append(owner)
     keys = [
         segment_counts_key(owner),
@@ -389,14 +414,13 @@ def _segments_touched(
     facts = read.facts
     if read.due_ms is not None and read.due_ms <= now_ms:
         return None
-    if not events or facts.first_ms is None or facts.first_ms >= min(epoch_ms(e.occurred_at) for e in events):
+    if not events or facts.first_ms is None or facts.first_ms >= epoch_ms(min(e.occurred_at for e in events)):
         return None
-    new_session = read.previous_session != facts.session
-    return frozenset(
-        slug
-        for slug, reads in catalogue.reads.items()
-        if (new_session and reads.session) or not reads.counters.isdisjoint(counted)
-    )
+    readers = catalogue.readers
+    touched = set(readers.of_sessions) if read.previous_session != facts.session else set()
+    for counter_id in counted:
+        touched.update(readers.by_counter.get(counter_id, ()))
+    return frozenset(touched)
 
 
 def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
