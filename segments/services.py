@@ -33,6 +33,7 @@ from shop.keyspace import (
     segment_due_key,
     segment_handover_key,
     segment_journal_key,
+    segment_journal_lock_key,
     segment_members_key,
     segment_meta_key,
 )
@@ -437,6 +438,9 @@ def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisB
     position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, events=events, counted=counted)
     own.pipe.llen(segment_journal_key())
     own.pipe.lindex(segment_journal_key(), 0)
+    # A drain under way: this batch leaves the journal to it instead of asking for the lock in
+    # vain, a round trip that every batch paid while a drain ran.
+    own.pipe.exists(segment_journal_lock_key())
     replies = own.execute()
     read = _read_from(replies[position])
     verdict = owner_judge(
@@ -449,7 +453,8 @@ def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisB
     rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
     journal_queue(batch.pipe, rows)
     memberships_publish(batch.pipe, owner=owner, verdict=verdict)
-    if journal_due(pending=replies[-2], oldest=replies[-1], adding=len(rows), now_ms=now_ms):
+    pending, oldest, draining = replies[-3:]
+    if not draining and journal_due(pending=pending, oldest=oldest, adding=len(rows), now_ms=now_ms):
         batch.after(_journal_drain_soon)
     return verdict
 
