@@ -11,7 +11,7 @@ due-time next_change() reports.
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate
@@ -64,7 +64,7 @@ def increments(
     counters: Iterable[Counter], *, name: str, product_id, category_id, properties: Mapping, session_id, at_ms: int
 ) -> list[tuple[str, int]]:
     """The counter fields one event adds to, with how much: (field, amount) pairs."""
-    out = []
+    out, cents = [], None
     for counter in counters:
         if not _matches(counter, name=name, product_id=product_id, category_id=category_id, properties=properties):
             continue
@@ -77,7 +77,8 @@ def increments(
         else:
             bucket = "all"
         out.append((f"{counter.id}|c|{bucket}", 1))
-        cents = _cents(properties)
+        if cents is None:
+            cents = _cents(properties)
         if cents:
             out.append((f"{counter.id}|s|{bucket}", cents))
     return out
@@ -113,77 +114,151 @@ class Facts:
             series = self._series[key] = ([minute for minute, _ in pairs], list(accumulate(v for _, v in pairs)))
         return series
 
-    def total(self, counter: Counter, window: int | None, now_minute: int, *, sums: bool = False) -> int:
-        if counter.scope == "minute":
-            minutes, running = self.minutes(counter, sums=sums)
+
+# An owner's facts and the minute now -> whether they match one tree.
+Judge = Callable[[Facts, int], bool]
+
+
+def _reader(counter: Counter, window: int | None, *, sums: bool) -> Callable[[Facts, int], int]:
+    """How many of the counter's events (or the sum of their value) count at a minute: those in
+    the window, in the current session, or of all time."""
+    if counter.scope == "minute":
+
+        def in_window(facts: Facts, now_minute: int) -> int:
+            minutes, running = facts.minutes(counter, sums=sums)
             first = bisect_right(minutes, now_minute - window)
             return (running[-1] - (running[first - 1] if first else 0)) if first < len(minutes) else 0
-        buckets = (self.sums if sums else self.counts).get(counter.id, {})
-        if counter.scope == "session":
-            return buckets.get(self.session, 0) if self.session else 0
-        return buckets.get("all", 0)
+
+        return in_window
+    counter_id = counter.id
+    if counter.scope == "session":
+
+        def in_session(facts: Facts, _now_minute: int) -> int:
+            if not facts.session:
+                return 0
+            return (facts.sums if sums else facts.counts).get(counter_id, {}).get(facts.session, 0)
+
+        return in_session
+    return lambda facts, _now_minute: (facts.sums if sums else facts.counts).get(counter_id, {}).get("all", 0)
 
 
-def evaluate(node: Node, facts: Facts, *, now_ms: int, definitions: Mapping[str, Definition]) -> bool:
-    """Whether the owner matches the tree at now_ms; InSegment evaluates the other segment's tree."""
-    now_minute = now_ms // MINUTE_MS
-    if isinstance(node, All):
-        return all(evaluate(part, facts, now_ms=now_ms, definitions=definitions) for part in node.parts)
-    if isinstance(node, Any):
-        return any(evaluate(part, facts, now_ms=now_ms, definitions=definitions) for part in node.parts)
+def judge_compile(node: Node, judges: Mapping[str, Judge]) -> Judge:
+    """The tree as nested closures, made once per definition: fifty segments judged on every
+    batch walked their nodes and type-tested each, most of the evaluator's time. InSegment asks
+    judges for the other segment's judge when it is called, so the order of compiling is free."""
+    if isinstance(node, All | Any):
+        parts = tuple(judge_compile(part, judges) for part in node.parts)
+        if isinstance(node, All):
+            return lambda facts, now_minute: all(part(facts, now_minute) for part in parts)
+        return lambda facts, now_minute: any(part(facts, now_minute) for part in parts)
     if isinstance(node, Not):
-        return not evaluate(node.part, facts, now_ms=now_ms, definitions=definitions)
+        part = judge_compile(node.part, judges)
+        return lambda facts, now_minute: not part(facts, now_minute)
     if isinstance(node, Count):
-        count = facts.total(node.counter, node.window, now_minute)
-        return count >= node.at_least and (node.at_most is None or count <= node.at_most)
+        count, low, high = _reader(node.counter, node.window, sums=False), node.at_least, node.at_most
+        if high is None:
+            return lambda facts, now_minute: count(facts, now_minute) >= low
+        return lambda facts, now_minute: low <= count(facts, now_minute) <= high
     if isinstance(node, Aggregate):
-        total = facts.total(node.counter, node.window, now_minute, sums=True)
-        if node.function == "avg":
-            count = facts.total(node.counter, node.window, now_minute)
-            if not count:
-                return False
-            value = total / count
-        else:
-            value = total
-        return (node.above is None or value > node.above) and (node.below is None or value < node.below)
+        total, above, below = _reader(node.counter, node.window, sums=True), node.above, node.below
+
+        def bounded(value: float) -> bool:
+            return (above is None or value > above) and (below is None or value < below)
+
+        if node.function != "avg":
+            return lambda facts, now_minute: bounded(total(facts, now_minute))
+        count = _reader(node.counter, node.window, sums=False)
+
+        def average(facts: Facts, now_minute: int) -> bool:
+            events = count(facts, now_minute)
+            return bool(events) and bounded(total(facts, now_minute) / events)
+
+        return average
     if isinstance(node, Tenure):
-        if facts.first_ms is None:
-            return False
-        age = now_minute - facts.first_ms // MINUTE_MS
-        return (node.at_least is None or age >= node.at_least) and (node.at_most is None or age <= node.at_most)
+        low, high = node.at_least, node.at_most
+
+        def tenure(facts: Facts, now_minute: int) -> bool:
+            if facts.first_ms is None:
+                return False
+            age = now_minute - facts.first_ms // MINUTE_MS
+            return (low is None or age >= low) and (high is None or age <= high)
+
+        return tenure
     if isinstance(node, InSegment):
-        other = definitions.get(node.slug)
-        return other is not None and evaluate(other.root, facts, now_ms=now_ms, definitions=definitions)
+        slug = node.slug
+
+        def member(facts: Facts, now_minute: int) -> bool:
+            other = judges.get(slug)
+            return other is not None and other(facts, now_minute)
+
+        return member
     raise TypeError(f"no evaluation for {type(node).__name__}")
 
 
-def _moments(
-    node: Node, facts: Facts, definitions: Mapping[str, Definition], seen: set[str], now_minute: int
-) -> Iterable[int]:
-    """Minutes at which time alone may change a leaf of the tree (for a window, the soonest after
-    now_minute: when its oldest bucket inside leaves)."""
-    if isinstance(node, Count | Aggregate) and node.counter.scope == "minute":
-        minutes, _ = facts.minutes(node.counter)
-        first = bisect_right(minutes, now_minute - node.window)
-        if first < len(minutes):
-            yield minutes[first] + node.window
-    elif isinstance(node, Tenure) and facts.first_ms is not None:
-        first = facts.first_ms // MINUTE_MS
-        for minutes in (node.at_least, node.at_most):
-            if minutes is not None:
-                yield first + minutes + (0 if minutes == node.at_least else 1)
-    elif isinstance(node, InSegment) and node.slug in definitions and node.slug not in seen:
-        yield from _moments(definitions[node.slug].root, facts, definitions, seen | {node.slug}, now_minute)
-    for child in node.children():
-        yield from _moments(child, facts, definitions, seen, now_minute)
+def judges_compile(definitions: Mapping[str, Definition]) -> dict[str, Judge]:
+    """Every definition's judge, by slug; a segment naming another finds it here."""
+    judges: dict[str, Judge] = {}
+    for slug, definition in definitions.items():
+        judges[slug] = judge_compile(definition.root, judges)
+    return judges
 
 
-def next_change_ms(
-    roots: Iterable[Node], facts: Facts, *, now_ms: int, definitions: Mapping[str, Definition]
-) -> int | None:
-    """The first moment after now_ms at which any of the trees may change with no new event."""
+def evaluate(node: Node, facts: Facts, *, now_ms: int, definitions: Mapping[str, Definition]) -> bool:
+    """Whether the owner matches the tree at now_ms; InSegment evaluates the other segment's tree.
+    Compiles every definition on each call: a driver judging many owners holds judges_compile()'s."""
+    return judge_compile(node, judges_compile(definitions))(facts, now_ms // MINUTE_MS)
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """What time alone can change in a set of trees, each once however many trees share it: the
+    windows of each minute counter, and the minutes after an owner's first event at which a
+    tenure bound flips."""
+
+    windows: tuple[tuple[Counter, tuple[int, ...]], ...]
+    tenures: tuple[int, ...]
+
+
+def clocks_of(roots: Iterable[Node], definitions: Mapping[str, Definition]) -> Clocks:
+    """The clocks of the trees and of the segments they name."""
+    windows: dict[Counter, set[int]] = defaultdict(set)
+    tenures: set[int] = set()
+    named: set[str] = set()
+    todo = list(roots)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Count | Aggregate) and node.counter.scope == "minute":
+            windows[node.counter].add(node.window)
+        elif isinstance(node, Tenure):
+            # A tenure of at least N minutes starts to hold at minute N; one of at most N stops at N + 1.
+            if node.at_least is not None:
+                tenures.add(node.at_least)
+            if node.at_most is not None:
+                tenures.add(node.at_most + 1)
+        elif isinstance(node, InSegment) and node.slug in definitions and node.slug not in named:
+            named.add(node.slug)
+            todo.append(definitions[node.slug].root)
+        todo.extend(node.children())
+    return Clocks(
+        windows=tuple((counter, tuple(sorted(spans))) for counter, spans in windows.items()),
+        tenures=tuple(sorted(tenures)),
+    )
+
+
+def next_change_ms(clocks: Clocks, facts: Facts, *, now_ms: int) -> int | None:
+    """The first moment after now_ms at which a tree may change with no new event: for a window,
+    when its oldest bucket inside leaves it; for a tenure, when it crosses a bound."""
     now_minute = now_ms // MINUTE_MS
-    moments = (minute for root in roots for minute in _moments(root, facts, definitions, set(), now_minute))
+    moments = []
+    for counter, windows in clocks.windows:
+        minutes, _ = facts.minutes(counter)
+        for window in windows:
+            first = bisect_right(minutes, now_minute - window)
+            if first < len(minutes):
+                moments.append(minutes[first] + window)
+    if facts.first_ms is not None:
+        first = facts.first_ms // MINUTE_MS
+        moments.extend(first + bound for bound in clocks.tenures)
     later = [minute for minute in moments if minute > now_minute]
     return min(later) * MINUTE_MS if later else None
 

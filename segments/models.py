@@ -124,7 +124,10 @@ class Membership(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["owner"], name="membership_owner"),
+            # By owner, then segment: the record's look-up of an owner's stays in one segment (the
+            # journal's drain, segments/record.py) is then one index probe, not the owner's stays
+            # intersected with the segment's; look-ups by owner alone use its first column.
+            models.Index(fields=["owner", "segment"], name="membership_owner_segment"),
             models.Index(fields=["segment", "entered_at"], name="membership_entered"),
         ]
 

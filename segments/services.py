@@ -11,6 +11,7 @@ idempotently: one open Membership per segment and owner), then publish to Redis.
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from shop.keyspace import (
     segment_due_key,
     segment_handover_key,
     segment_journal_key,
+    segment_journal_lock_key,
     segment_members_key,
     segment_meta_key,
 )
@@ -43,10 +45,13 @@ from tracking.registry import Source
 from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse, nodes_walk
 from .evaluator import (
     MINUTE_MS,
+    Clocks,
     Facts,
+    Judge,
+    clocks_of,
     epoch_ms,
-    evaluate,
     increments,
+    judges_compile,
     next_change_ms,
     sessions_alive,
     stale_fields,
@@ -107,9 +112,29 @@ class Catalogue:
         return flat
 
     @cached_property
-    def reads(self) -> dict[str, "Reads"]:
-        """Per active segment, what its tree reads, through the segments it names."""
-        return {slug: _reads(slug, self.definitions) for slug in self.active if slug in self.definitions}
+    def judges(self) -> dict[str, Judge]:
+        return judges_compile(self.definitions)
+
+    @cached_property
+    def clocks(self) -> Clocks:
+        """What time alone can change in the active segments, for their owners' due-times."""
+        return clocks_of([self.definitions[slug].root for slug in self.active], self.definitions)
+
+    @cached_property
+    def readers(self) -> "Readers":
+        """The active segments by what their trees read, through the segments they name: a batch
+        looks up the counters it added to instead of asking fifty segments."""
+        by_counter: dict[str, set[str]] = defaultdict(set)
+        of_sessions = set()
+        for slug in self.active:
+            if slug not in self.definitions:
+                continue
+            reads = _reads(slug, self.definitions)
+            for counter_id in reads.counters:
+                by_counter[counter_id].add(slug)
+            if reads.session:
+                of_sessions.add(slug)
+        return Readers({key: frozenset(slugs) for key, slugs in by_counter.items()}, frozenset(of_sessions))
 
     @cached_property
     def horizons(self) -> dict[str, int]:
@@ -125,6 +150,11 @@ class Catalogue:
 class Reads(NamedTuple):
     counters: frozenset[str]  # counter ids
     session: bool  # a session-scoped counter among them
+
+
+class Readers(NamedTuple):
+    by_counter: dict[str, frozenset[str]]  # counter id -> the segments reading it
+    of_sessions: frozenset[str]  # the segments reading a session-scoped counter
 
 
 def _reads(slug: str, definitions: Mapping[str, Definition]) -> Reads:
@@ -183,16 +213,12 @@ def owner_judge(
     """Which active segments (all, or only these) the owner enters and leaves now, and when time
     alone may change any of them."""
     checked = set(catalogue.active if only is None else only)
-    matching = set()
-    for slug in checked:
-        definition = catalogue.definitions[slug]
-        if evaluate(definition.root, facts, now_ms=now_ms, definitions=catalogue.definitions):
-            matching.add(slug)
-    roots = [catalogue.definitions[slug].root for slug in catalogue.active]
+    judges, now_minute = catalogue.judges, now_ms // MINUTE_MS
+    matching = {slug for slug in checked if judges[slug](facts, now_minute)}
     return Verdict(
         entered=matching - current,
         exited=(current & checked) - matching,
-        due_ms=next_change_ms(roots, facts, now_ms=now_ms, definitions=catalogue.definitions),
+        due_ms=next_change_ms(catalogue.clocks, facts, now_ms=now_ms),
     )
 
 
@@ -292,38 +318,46 @@ def _count_queue(
     read), trim, and read back what the evaluator needs. Returns where the reply will be; the ids
     of the counters the events add to go into counted."""
     args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
-    sessions: dict[str, int] = {}
+    moments = [epoch_ms(event.occurred_at) for event in events]
+    sessions: dict[uuid.UUID, int] = {}
     if events:
-        moments = [epoch_ms(event.occurred_at) for event in events]
         last = max(range(len(events)), key=lambda index: (moments[index], index))
         args += [min(moments), moments[last], str(events[last].session_id or "")]
-        for event, moment in zip(events, moments, strict=True):
-            if event.session_id is not None:
-                key = str(event.session_id)
-                sessions[key] = max(sessions.get(key, moment), moment)
+        for session_id, moment in zip((event.session_id for event in events), moments, strict=True):
+            if session_id is not None:
+                sessions[session_id] = max(sessions.get(session_id, moment), moment)
     else:
         args += ["", "", ""]
     args.append(len(sessions))
     for session, moment in sessions.items():
-        args += [session, moment]
+        args += [str(session), moment]
     args += catalogue.specs
-    args.append(len(events))
-    by_event = catalogue.by_event
-    for event in events:
+    # Only the events that add to a counter go: the script does nothing for one that adds none.
+    adding: list = []
+    sent, by_event = 0, catalogue.by_event
+    for event, moment in zip(events, moments, strict=True):
+        counters = by_event.get(event.name)
+        if not counters:
+            continue
         added = increments(
-            by_event.get(event.name, ()),
+            counters,
             name=event.name,
             product_id=event.product_id,
             category_id=event.category_id,
             properties=event.properties,
             session_id=event.session_id,
-            at_ms=epoch_ms(event.occurred_at),
+            at_ms=moment,
         )
-        args += [str(event.event_id), len(added)]
+        if not added:
+            continue
+        sent += 1
+        adding += [str(event.event_id), len(added)]
         for key, amount in added:
-            args += [key, amount]
+            adding += [key, amount]
             if counted is not None:
                 counted.add(key.split("|", 1)[0])
+    args.append(sent)
+    args += adding
     args.append(owner)
     keys = [
         segment_counts_key(owner),
@@ -381,14 +415,13 @@ def _segments_touched(
     facts = read.facts
     if read.due_ms is not None and read.due_ms <= now_ms:
         return None
-    if not events or facts.first_ms is None or facts.first_ms >= min(epoch_ms(e.occurred_at) for e in events):
+    if not events or facts.first_ms is None or facts.first_ms >= epoch_ms(min(e.occurred_at for e in events)):
         return None
-    new_session = read.previous_session != facts.session
-    return frozenset(
-        slug
-        for slug, reads in catalogue.reads.items()
-        if (new_session and reads.session) or not reads.counters.isdisjoint(counted)
-    )
+    readers = catalogue.readers
+    touched = set(readers.of_sessions) if read.previous_session != facts.session else set()
+    for counter_id in counted:
+        touched.update(readers.by_counter.get(counter_id, ()))
+    return frozenset(touched)
 
 
 def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
@@ -405,6 +438,9 @@ def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisB
     position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, events=events, counted=counted)
     own.pipe.llen(segment_journal_key())
     own.pipe.lindex(segment_journal_key(), 0)
+    # A drain under way: this batch leaves the journal to it instead of asking for the lock in
+    # vain, a round trip that every batch paid while a drain ran.
+    own.pipe.exists(segment_journal_lock_key())
     replies = own.execute()
     read = _read_from(replies[position])
     verdict = owner_judge(
@@ -417,7 +453,8 @@ def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisB
     rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
     journal_queue(batch.pipe, rows)
     memberships_publish(batch.pipe, owner=owner, verdict=verdict)
-    if journal_due(pending=replies[-2], oldest=replies[-1], adding=len(rows), now_ms=now_ms):
+    pending, oldest, draining = replies[-3:]
+    if not draining and journal_due(pending=pending, oldest=oldest, adding=len(rows), now_ms=now_ms):
         batch.after(_journal_drain_soon)
     return verdict
 
@@ -758,10 +795,10 @@ def segment_preview(*, slug: str, definition: Definition, sample: int = 10) -> P
     catalogue = catalogue_load()
     definitions = {**catalogue.definitions, slug: definition}
     trial = Catalogue(definitions=definitions, active={slug: 0})
-    now_ms = epoch_ms(timezone.now())
+    judge, now_minute = trial.judges[slug], epoch_ms(timezone.now()) // MINUTE_MS
     count, chosen = 0, []
     for history in owners_facts(catalogue=trial):
-        if evaluate(definition.root, history.facts, now_ms=now_ms, definitions=definitions):
+        if judge(history.facts, now_minute):
             count += 1
             if len(chosen) < sample:
                 chosen.append(history.owner)
