@@ -227,7 +227,7 @@ class ClusteringAdmin(admin.ModelAdmin):
     @admin.display(description="Silhouette", ordering="silhouette")
     def silhouette_shown(self, obj):
         # Three places tell clusterings apart: the score runs from -1 to 1, and more digits are noise.
-        return f"{obj.silhouette:.3f}" if obj.silhouette is not None else "—"
+        return f"{obj.silhouette:.3f}"
 
     @admin.display(description="Took", ordering="seconds")
     def duration(self, obj):

@@ -176,7 +176,7 @@ def product_view(request: HttpRequest, slug: str) -> HttpResponse:
 def _product_page(request: HttpRequest, *, product, review_form: ReviewForm | None = None, status: int = 200):
     rating, reviews = product_reviews(product=product)
     personal = page_context(request, "product", products=[product.pk])
-    shown = {shown.pk for block in personal["slots"].values() for shown in block.products}
+    shown = {card.pk for block in personal["slots"].values() for card in block.products}
     context = {
         "product": product,
         "related": products_related(product=product, exclude=shown),

@@ -110,7 +110,7 @@ def duration_text(value: timedelta | None) -> str:
 
 
 def run_time_text(seconds: float) -> str:
-    """How long a training run took, as a person reads it: '340 ms', '1.7 s', '2 min 5 s', '1 h 3 min'."""
+    """How long a run took (a training, a clustering) as a person reads it: '340 ms', '1.7 s', '2 min 5 s'."""
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
