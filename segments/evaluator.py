@@ -1,12 +1,13 @@
 """The one evaluator: a condition tree over an owner's counters, whichever driver filled them.
 
 Live, the counters are read from Redis (kept up by the ingest hook); as a backfill, they are
-built from the Postgres record by the same increments(). Both then call evaluate(), so an
-edited segment's backfill and the live path cannot disagree on what a condition means.
+built from the Postgres record by the same increments(). Both then judge with the same compiled
+trees (judges_compile), so an edited segment's backfill and the live path cannot disagree on what
+a condition means.
 
 Time is counted in whole minutes: an event at minute m is inside a window of W minutes at
 minute t while m > t - W, so it leaves the window at the start of minute m + W, which is the
-due-time next_change() reports.
+due-time next_change_ms() reports.
 """
 
 from bisect import bisect_right
@@ -201,12 +202,6 @@ def judges_compile(definitions: Mapping[str, Definition]) -> dict[str, Judge]:
     for slug, definition in definitions.items():
         judges[slug] = judge_compile(definition.root, judges)
     return judges
-
-
-def evaluate(node: Node, facts: Facts, *, now_ms: int, definitions: Mapping[str, Definition]) -> bool:
-    """Whether the owner matches the tree at now_ms; InSegment evaluates the other segment's tree.
-    Compiles every definition on each call: a driver judging many owners holds judges_compile()'s."""
-    return judge_compile(node, judges_compile(definitions))(facts, now_ms // MINUTE_MS)
 
 
 @dataclass(frozen=True)

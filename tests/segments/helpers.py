@@ -5,7 +5,7 @@ from datetime import datetime
 
 import time_machine
 
-from segments.evaluator import epoch_ms, evaluate
+from segments.evaluator import MINUTE_MS, epoch_ms
 from segments.services import catalogue_forget, catalogue_load, owner_segments, owners_facts, segments_due_fire
 from tests.factories.tracking import RawEventFactory
 from tracking.services import IngestResult, event_ingest
@@ -44,13 +44,8 @@ def backfilled(owner: str, *, at: datetime) -> set[str]:
     catalogue = catalogue_load()
     for history in owners_facts(catalogue=catalogue, owners=[owner]):
         assert history.owner == owner
-        return {
-            slug
-            for slug in catalogue.active
-            if evaluate(
-                catalogue.definitions[slug].root, history.facts, now_ms=epoch_ms(at), definitions=catalogue.definitions
-            )
-        }
+        minute = epoch_ms(at) // MINUTE_MS
+        return {slug for slug in catalogue.active if catalogue.judges[slug](history.facts, minute)}
     return set()
 
 
