@@ -1,8 +1,8 @@
 """The Postgres record of entries and exits: live transitions journaled in Redis, applied in bulk.
 
-A live batch's transitions go into a Redis list in the same pipeline that publishes them to the
-page's sets, so Redis never shows a change the journal lacks; whoever drains the journal writes
-hundreds of them in one statement, which costs a fraction of a statement and a commit per batch.
+A live batch's transitions go into a Redis list in the script that publishes them to the page's
+sets (shop/lua/segment_count.lua), so Redis never shows a change the journal lacks; whoever drains
+the journal writes hundreds of them in one statement, a fraction of a statement and a commit a batch.
 Draining is at least once and applying is idempotent: a drainer takes rows to a list of its own
 (shop/lua/segment_journal_take.lua) and empties it only after its commit, so one dying between
 the two leaves them for the next, and applying them twice records nothing twice. One drainer runs
@@ -65,12 +65,6 @@ def row_decode(raw: bytes | str) -> Row:
     text = raw.decode() if isinstance(raw, bytes) else raw
     segment, entered, at_ms, owner = text.split("|", 3)
     return Row(int(segment), owner, entered == "1", datetime.fromtimestamp(int(at_ms) / 1000, tz=UTC))
-
-
-def journal_queue(pipe, rows: Sequence[Row]) -> None:
-    """Queue rows on the pipeline that publishes them (see the module docstring)."""
-    if rows:
-        pipe.rpush(segment_journal_key(), *(row_encode(row) for row in rows))
 
 
 def journal_due(*, pending: int, oldest: bytes | None, adding: int, now_ms: int) -> bool:

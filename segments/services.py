@@ -57,7 +57,7 @@ from .evaluator import (
     stale_fields,
 )
 from .models import Membership, Segment
-from .record import journal_drain, journal_due, journal_queue, memberships_write, record_with, rows_of
+from .record import Row, journal_drain, journal_due, memberships_write, record_with, row_encode, rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,11 @@ class Catalogue:
             if reads.session:
                 of_sessions.add(slug)
         return Readers({key: frozenset(slugs) for key, slugs in by_counter.items()}, frozenset(of_sessions))
+
+    @cached_property
+    def scopes(self) -> dict[str, tuple[str, int]]:
+        """Per counter id, its scope and (for a minute-counter) the longest window reading it."""
+        return {counter.id: (counter.scope, self.horizons.get(counter.id, 0)) for counter in self.counters}
 
     @cached_property
     def horizons(self) -> dict[str, int]:
@@ -297,49 +302,51 @@ def memberships_sets_queue(pipe, *, owner: str, entered: Iterable[str], exited: 
             pipe.srem(segment_members_key(slug), owner)
 
 
+def _due_score(due_ms: int | None) -> int | None:
+    """A next time-based change as the due set keeps it: in whole seconds, rounded up (never early)."""
+    return None if due_ms is None else -(-due_ms // 1000)
+
+
 def _due_queue(pipe, *, owner: str, due_ms: int | None) -> None:
-    """The owner's next time-based change in the due set, in whole seconds rounded up (never early)."""
+    """The owner's next time-based change in the due set."""
     if due_ms is None:
         pipe.zrem(segment_due_key(), owner)
     else:
-        pipe.zadd(segment_due_key(), {owner: -(-due_ms // 1000)})
+        pipe.zadd(segment_due_key(), {owner: _due_score(due_ms)})
 
 
-def _count_queue(
-    batch: RedisBatch,
-    *,
-    owner: str,
-    catalogue: Catalogue,
-    now_ms: int,
-    events: Sequence[TrackedEvent] = (),
-    counted: set[str] | None = None,
-) -> int:
-    """Queue shop/lua/segment_count.lua for an owner: count the events (none for a due-time's
-    read), trim, and read back what the evaluator needs. Returns where the reply will be; the ids
-    of the counters the events add to go into counted."""
-    args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
+class Counting(NamedTuple):
+    """A batch as shop/lua/segment_count.lua counts it, worked out once: the script's arguments,
+    and what the batch adds, to work out the state the script will leave."""
+
+    args: list  # the script's from first ms on: first and last ms, session, sessions, specs, events
+    added: dict[str, int]  # counter field -> amount, over the whole batch
+    counted: frozenset[str]  # ids of the counters the batch adds to
+    first_ms: int
+    last_ms: int
+    session: str  # of the batch's last event ('' when it has none)
+
+
+def _counting(events: Sequence[TrackedEvent], *, catalogue: Catalogue) -> Counting:
     moments = [epoch_ms(event.occurred_at) for event in events]
+    last = max(range(len(events)), key=lambda index: (moments[index], index))
+    session = str(events[last].session_id or "")
     sessions: dict[uuid.UUID, int] = {}
-    if events:
-        last = max(range(len(events)), key=lambda index: (moments[index], index))
-        args += [min(moments), moments[last], str(events[last].session_id or "")]
-        for session_id, moment in zip((event.session_id for event in events), moments, strict=True):
-            if session_id is not None:
-                sessions[session_id] = max(sessions.get(session_id, moment), moment)
-    else:
-        args += ["", "", ""]
-    args.append(len(sessions))
-    for session, moment in sessions.items():
-        args += [str(session), moment]
-    args += catalogue.specs
+    for session_id, moment in zip((event.session_id for event in events), moments, strict=True):
+        if session_id is not None:
+            sessions[session_id] = max(sessions.get(session_id, moment), moment)
+    args: list = [min(moments), moments[last], session, len(sessions)]
+    for session_id, moment in sessions.items():
+        args += [str(session_id), moment]
     # Only the events that add to a counter go: the script does nothing for one that adds none.
     adding: list = []
+    added: dict[str, int] = {}
     sent, by_event = 0, catalogue.by_event
     for event, moment in zip(events, moments, strict=True):
         counters = by_event.get(event.name)
         if not counters:
             continue
-        added = increments(
+        pairs = increments(
             counters,
             name=event.name,
             product_id=event.product_id,
@@ -348,16 +355,44 @@ def _count_queue(
             session_id=event.session_id,
             at_ms=moment,
         )
-        if not added:
+        if not pairs:
             continue
         sent += 1
-        adding += [str(event.event_id), len(added)]
-        for key, amount in added:
+        adding += [str(event.event_id), len(pairs)]
+        for key, amount in pairs:
             adding += [key, amount]
-            if counted is not None:
-                counted.add(key.split("|", 1)[0])
-    args.append(sent)
-    args += adding
+            added[key] = added.get(key, 0) + amount
+    return Counting(
+        args=[*args, *catalogue.specs, sent, *adding],
+        added=added,
+        counted=frozenset(key.split("|", 1)[0] for key in added),
+        first_ms=min(moments),
+        last_ms=moments[last],
+        session=session,
+    )
+
+
+class Publish(NamedTuple):
+    """A verdict for the count script to publish, if the owner's state is still the one judged."""
+
+    state: str  # state_text() of what the verdict was judged on
+    verdict: "Verdict"
+    rows: list[Row]  # its transitions for the journal
+
+
+def _count_queue(
+    batch: RedisBatch,
+    *,
+    owner: str,
+    catalogue: Catalogue,
+    now_ms: int,
+    counting: Counting | None = None,
+    publish: Publish | None = None,
+) -> int:
+    """Queue shop/lua/segment_count.lua for an owner: count a batch (none for a read), trim, read
+    back what the evaluator needs, and publish a verdict. Returns where the reply will be."""
+    args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
+    args += ["", "", "", 0, *catalogue.specs, 0] if counting is None else counting.args
     args.append(owner)
     keys = [
         segment_counts_key(owner),
@@ -366,6 +401,12 @@ def _count_queue(
         segment_handover_key(owner),
         segment_due_key(),
     ]
+    if publish is not None:
+        entered, exited = sorted(publish.verdict.entered), sorted(publish.verdict.exited)
+        score = _due_score(publish.verdict.due_ms)
+        args += [publish.state, "" if score is None else score, len(entered), *entered, len(exited), *exited]
+        args += [len(publish.rows), *(row_encode(row) for row in publish.rows)]
+        keys += [segment_journal_key(), *(segment_members_key(slug) for slug in entered + exited)]
     return batch.script("segment_count", keys=keys, args=args)
 
 
@@ -376,21 +417,75 @@ def _session_lifetime_ms() -> int:
 class Read(NamedTuple):
     """What shop/lua/segment_count.lua read back for one owner."""
 
+    fields: dict[str, int]  # the counter fields the evaluator reads
     facts: Facts
     current: set[str]  # the segments they are in
-    previous_session: str | None  # the session of their last event before this batch
+    previous_session: str | None  # the session of their last event before this call
     due_ms: int | None  # their due-time as it stood
+    last_ms: int | None  # the moment of their last event
+    published: bool | None  # whether the verdict given went out (None: none was given)
 
 
 def _read_from(reply: list) -> Read:
-    flat, first, session, members, previous, due = reply
+    flat, first, session, members, previous, due, last, published = reply
     fields = {flat[index].decode(): int(flat[index + 1]) for index in range(0, len(flat), 2)}
-    facts = Facts.from_fields(fields, first_ms=int(first) if first else None, session=session.decode() or None)
-    return Read(
-        facts=facts,
+    return _read_of(
+        fields,
+        first_ms=int(first) if first else None,
+        session=session.decode() or None,
         current={member.decode() for member in members},
         previous_session=previous.decode() or None,
         due_ms=int(float(due)) * 1000 if due else None,
+        last_ms=int(last) if last else None,
+        published=None if published == b"" else bool(published),
+    )
+
+
+def _read_of(fields: dict[str, int], *, first_ms: int | None, session: str | None, **rest) -> Read:
+    return Read(fields=fields, facts=Facts.from_fields(fields, first_ms=first_ms, session=session), **rest)
+
+
+def state_text(read: Read) -> str:
+    """The state a verdict is judged on, as shop/lua/segment_count.lua writes it to compare."""
+    lines = sorted(f"{key}={value}" for key, value in read.fields.items())
+    lines += [f"first={read.facts.first_ms or ''}", f"session={read.facts.session or ''}"]
+    lines += sorted(f"in={slug}" for slug in read.current)
+    return "\n".join(lines)
+
+
+def _read_after(ahead: Read, counting: Counting, *, catalogue: Catalogue, now_ms: int) -> Read:
+    """The state the count script leaves when it counts this batch onto the state read ahead, as
+    it trims and reads back (shop/lua/segment_count.lua), if no one else writes the owner meanwhile;
+    the script compares before it publishes."""
+    facts = ahead.facts
+    # The script takes the session of the batch's last event unless the owner has a later one.
+    later = ahead.last_ms is not None and counting.last_ms < ahead.last_ms
+    session = facts.session if later else counting.session or None
+    first_ms = counting.first_ms if facts.first_ms is None else min(facts.first_ms, counting.first_ms)
+    fields = dict(ahead.fields)
+    for key, amount in counting.added.items():
+        fields[key] = fields.get(key, 0) + amount
+    now_minute, scopes = now_ms // MINUTE_MS, catalogue.scopes
+    kept = {}
+    for key, value in fields.items():
+        counter, _, bucket = key.split("|", 2)
+        scope, horizon = scopes[counter]
+        if scope == "minute":
+            keep = bucket.isdigit() and int(bucket) > now_minute - horizon
+        else:
+            # A session's fields of another session than the current are not read back.
+            keep = scope == "all" or bucket == session
+        if keep:
+            kept[key] = value
+    return _read_of(
+        kept,
+        first_ms=first_ms,
+        session=session,
+        current=ahead.current,
+        previous_session=facts.session,
+        due_ms=ahead.due_ms,
+        last_ms=max(counting.last_ms, ahead.last_ms or counting.last_ms),
+        published=None,
     )
 
 
@@ -401,7 +496,7 @@ def _changes(owner: str, verdict: Verdict) -> list[tuple[str, str, bool]]:
 
 
 def _segments_touched(
-    read: Read, *, events: Sequence[TrackedEvent], counted: set[str], catalogue: Catalogue, now_ms: int
+    read: Read, *, events: Sequence[TrackedEvent], counted: Collection[str], catalogue: Catalogue, now_ms: int
 ) -> frozenset[str] | None:
     """The segments a batch can have changed, or None for all of them.
 
@@ -424,39 +519,111 @@ def _segments_touched(
     return frozenset(touched)
 
 
-def segments_ingest(*, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue) -> Verdict:
+class Ahead(NamedTuple):
+    """An owner's state read before their batch was stored (segments_read_ahead)."""
+
+    read: Read
+    journal: list  # its length, its oldest row, whether a drain holds its lock
+    catalogue: Catalogue
+
+
+def _journal_queue_look(pipe) -> None:
+    """Queue the look at the journal that decides whether a batch drains it (journal_due)."""
+    pipe.llen(segment_journal_key())
+    pipe.lindex(segment_journal_key(), 0)
+    # A drain under way: a batch leaves the journal to it instead of asking for the lock in
+    # vain, a round trip that every batch paid while a drain ran.
+    pipe.exists(segment_journal_lock_key())
+
+
+def segments_read_ahead(*, owner: str, batch: RedisBatch, catalogue: Catalogue):
+    """Queue the read of an owner's state (and a look at the journal) on the round trip made before
+    their batch is stored; returns what takes the Ahead from that trip's replies."""
+    position = _count_queue(batch, owner=owner, catalogue=catalogue, now_ms=epoch_ms(timezone.now()))
+    _journal_queue_look(batch.pipe)
+
+    def take(replies: list) -> Ahead:
+        return Ahead(_read_from(replies[position]), replies[position + 1 : position + 4], catalogue)
+
+    return take
+
+
+def segments_ingest(
+    *, owner: str, events: Sequence[TrackedEvent], batch: RedisBatch, catalogue: Catalogue, ahead: Ahead | None = None
+) -> Verdict:
     """Count a stored batch into the owner's counters and re-check their segments.
 
-    One round trip of its own (one script counts and reads back); the publishing and the journal's
-    rows for the Postgres record (segments/record.py) queued on the ingest's batch, and once the
-    journal is due, a drain after that batch is sent.
+    With the state read ahead (segments_read_ahead), the verdict is judged on what counting this
+    batch onto it leaves, and one call on the ingest's batch counts, and publishes the verdict
+    with the journal's rows (segments/record.py) unless the state turned out otherwise, in which
+    case it is judged again on the state that call returned. Without one, a round trip of its own
+    counts and reads back first. Once the journal is due, a drain follows the ingest's batch.
     """
-    own = RedisBatch(batch.client)
     now = timezone.now()
     now_ms = epoch_ms(now)
-    counted: set[str] = set()
-    position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, events=events, counted=counted)
-    own.pipe.llen(segment_journal_key())
-    own.pipe.lindex(segment_journal_key(), 0)
-    # A drain under way: this batch leaves the journal to it instead of asking for the lock in
-    # vain, a round trip that every batch paid while a drain ran.
-    own.pipe.exists(segment_journal_lock_key())
-    replies = own.execute()
-    read = _read_from(replies[position])
+    counting = _counting(events, catalogue=catalogue) if events else None
+    if ahead is not None and ahead.catalogue is catalogue:
+        read = ahead.read if counting is None else _read_after(ahead.read, counting, catalogue=catalogue, now_ms=now_ms)
+        journal, counting_left = ahead.journal, counting
+    else:
+        own = RedisBatch(batch.client)
+        position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting)
+        _journal_queue_look(own.pipe)
+        replies = own.execute()
+        read, journal, counting_left = _read_from(replies[position]), replies[position + 1 :], None
     verdict = owner_judge(
         facts=read.facts,
         current=read.current,
         now_ms=now_ms,
         catalogue=catalogue,
-        only=_segments_touched(read, events=events, counted=counted, catalogue=catalogue, now_ms=now_ms),
+        only=_segments_touched(
+            read, events=events, counted=counting.counted if counting else (), catalogue=catalogue, now_ms=now_ms
+        ),
     )
     rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
-    journal_queue(batch.pipe, rows)
-    memberships_publish(batch.pipe, owner=owner, verdict=verdict)
-    pending, oldest, draining = replies[-3:]
+    position = _count_queue(
+        batch,
+        owner=owner,
+        catalogue=catalogue,
+        now_ms=now_ms,
+        counting=counting_left,
+        publish=Publish(state_text(read), verdict, rows),
+    )
+    batch.then(position, lambda reply: _published_or_again(reply, owner=owner, catalogue=catalogue))
+    pending, oldest, draining = journal
     if not draining and journal_due(pending=pending, oldest=oldest, adding=len(rows), now_ms=now_ms):
         batch.after(_journal_drain_soon)
     return verdict
+
+
+# Judgements of one owner in a row that another writer of theirs can overtake before the next
+# event, due-time or sweep looks at them again.
+PUBLISH_TRIES = 3
+
+
+def _published_or_again(reply, *, owner: str, catalogue: Catalogue) -> None:
+    """After a batch's call: done if its verdict went out. If the owner's state was not the one
+    judged (another writer came in between), judge the state the call returned and publish that,
+    on the same terms. Runs after the ingest's round trip, so it never fails the ingest."""
+    try:
+        read = _read_from(reply)
+        for _ in range(PUBLISH_TRIES):
+            if read.published:
+                return
+            now = timezone.now()
+            now_ms = epoch_ms(now)
+            verdict = owner_judge(facts=read.facts, current=read.current, now_ms=now_ms, catalogue=catalogue)
+            rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
+            again = RedisBatch()
+            position = _count_queue(
+                again, owner=owner, catalogue=catalogue, now_ms=now_ms, publish=Publish(state_text(read), verdict, rows)
+            )
+            read = _read_from(again.execute()[position])
+        if not read.published:
+            logger.warning("segments of %s not published: their state changed %d times in a row", owner, PUBLISH_TRIES)
+    except Exception:
+        # The counters hold the batch: the next batch, due-time or sweep finds what is left.
+        logger.exception("segments of %s not published", owner)
 
 
 @dataclass

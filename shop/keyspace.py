@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from django_redis import get_redis_connection
 from redis.exceptions import NoScriptError, ResponseError
@@ -139,11 +140,17 @@ class RedisBatch:
         self.pipe = self.client.pipeline(transaction=False)
         self._scripts: dict[int, tuple[str, list, list]] = {}
         self._after: list[Callable[[], None]] = []
+        # What Redis answered, once execute() has been: a read ahead takes its replies from here.
+        self.replies: list | None = None
 
     def after(self, callback: Callable[[], None]) -> None:
         """Call callback once everything queued has been sent and answered: for work that must
         not start before Redis holds what this batch writes (a live push reading it back)."""
         self._after.append(callback)
+
+    def then(self, position: int, callback: Callable[[Any], None]) -> None:
+        """Call callback with the reply at position, in the order of after()."""
+        self._after.append(lambda: callback(self.replies[position]))
 
     def script(self, name: str, *, keys: list, args: list) -> int:
         """Queue a call of the script shop/lua/<name>.lua; returns where its reply will be."""
@@ -162,6 +169,7 @@ class RedisBatch:
                     replies[position] = self.client.register_script(_script_source(name))(keys=keys, args=args)
                 except ResponseError as error:
                     replies[position] = error
+        self.replies = replies
         if raise_on_error:
             for reply in replies:
                 if isinstance(reply, Exception):

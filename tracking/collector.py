@@ -11,7 +11,10 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import validate_host
 
+from shop.keyspace import RedisBatch
+
 from . import ratelimit
+from .hooks import hooks_read_ahead
 from .registry import Source
 from .services import MAX_BATCH, IngestResult, event_ingest
 
@@ -82,7 +85,11 @@ def batch_collect(
         raise BatchRefused(400, "empty_batch", "a batch needs at least one event")
     if len(events) > MAX_BATCH:
         raise BatchRefused(413, "batch_too_long", f"at most {MAX_BATCH} events per batch")
-    refusal, retry_after = ratelimit.check(visitor=str(visitor_id), address=address, cost=len(events))
+    # The limits' round trip carries the hooks' reads, so a hook that must read before it
+    # decides (the segments) makes no round trip of its own.
+    early = RedisBatch()
+    ahead = hooks_read_ahead(visitor_id=visitor_id, user_id=user_id, redis=early)
+    refusal, retry_after = ratelimit.check(visitor=str(visitor_id), address=address, cost=len(events), batch=early)
     if refusal:
         raise BatchRefused(429, *REFUSALS[refusal], retry_after=retry_after)
     try:
@@ -93,6 +100,7 @@ def batch_collect(
             session_id=session_id,
             source=Source.WEB,
             sent_at=batch.get("sent_at"),
+            read_ahead=ahead.taken(),
         )
     except DatabaseError:
         logger.exception("collector could not store a batch")

@@ -2,13 +2,17 @@
 
 TRACKING_HOOKS names the hook classes by dotted path, the way Django names its backends. A
 hook implements IngestHook (a batch was stored), IdentityHook (a visitor turned out to be a
-user), SignOutHook (that user signed out), or several. Ingest quality counters and live
+user), SignOutHook (that user signed out), ReadAheadHook (a batch is about to be stored), or
+several. Ingest quality counters and live
 profiles are the first hooks; segment checks, rule timers and live pushes hang here the same
 way. The contract every hook keeps:
 
 - it queues its Redis commands on the RedisBatch it is handed; the ingest sends them all in
   one round trip once every hook has run. A hook that must read before it can decide (the
-  segments' counters) makes that read itself, and its round trip is a cost every batch pays;
+  segments' counters) queues that read on the collector's round trip before the batch is stored
+  (its rate limits'), as a ReadAheadHook, and takes the answer in batch_stored; it must not
+  trust it blindly, since another request may write in between. Where no read ahead came (an
+  event from the server, Redis away), it reads for itself: a round trip that batch pays;
 - it never fails the ingest: the events are committed before any hook runs, an exception
   is logged and the next hook still runs;
 - whatever it keeps can be rebuilt from the event record.
@@ -16,10 +20,11 @@ way. The contract every hook keeps:
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -57,6 +62,9 @@ class StoredBatch:
     received_at: datetime
     duplicates: int = 0
     rejected: int = 0
+    # What each ReadAheadHook read before the batch was stored, by the hook's class; only the
+    # collector reads ahead (it makes a round trip before storing), so this may be empty.
+    read_ahead: Mapping[type, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -78,15 +86,26 @@ class SignOutHook(Protocol):
         """The person behind this visitor id signed out: the browser goes on as a new visitor."""
 
 
+@runtime_checkable
+class ReadAheadHook(Protocol):
+    def batch_arriving(
+        self, *, visitor_id: uuid.UUID, user_id: int | None, redis: RedisBatch
+    ) -> Callable[[list], Any] | None:
+        """Queue reads on the round trip made before a batch of this visitor's is stored; return
+        what takes their answer from that trip's replies (its result reaches batch_stored as
+        batch.read_ahead[type(self)]), or None when it queued nothing."""
+
+
 class Hooks(NamedTuple):
     ingest: tuple[IngestHook, ...]
     identity: tuple[IdentityHook, ...]
     signed_out: tuple[SignOutHook, ...]
+    read_ahead: tuple[ReadAheadHook, ...]
 
 
 @lru_cache(maxsize=4)
 def _load(paths: tuple[str, ...]) -> Hooks:
-    ingest, identity, signed_out = [], [], []
+    ingest, identity, signed_out, read_ahead = [], [], [], []
     for path in paths:
         try:
             hook = import_string(path)()
@@ -101,16 +120,56 @@ def _load(paths: tuple[str, ...]) -> Hooks:
             identity.append(hook)
         if isinstance(hook, SignOutHook):
             signed_out.append(hook)
-        if not isinstance(hook, IngestHook | IdentityHook | SignOutHook):
+        if isinstance(hook, ReadAheadHook):
+            read_ahead.append(hook)
+        if not isinstance(hook, IngestHook | IdentityHook | SignOutHook | ReadAheadHook):
             raise ImproperlyConfigured(
-                f"TRACKING_HOOKS names {path!r}, which has none of batch_stored, visitor_identified, visitor_signed_out"
+                f"TRACKING_HOOKS names {path!r}, which has none of batch_stored, visitor_identified, "
+                "visitor_signed_out, batch_arriving"
             )
-    return Hooks(ingest=tuple(ingest), identity=tuple(identity), signed_out=tuple(signed_out))
+    return Hooks(
+        ingest=tuple(ingest), identity=tuple(identity), signed_out=tuple(signed_out), read_ahead=tuple(read_ahead)
+    )
 
 
 def hooks_loaded() -> Hooks:
     """The hooks of TRACKING_HOOKS, each made once per process, by the protocol they keep."""
     return _load(tuple(settings.TRACKING_HOOKS))
+
+
+@dataclass
+class ReadAhead:
+    """The hooks' reads queued on a round trip made before a batch is stored."""
+
+    redis: RedisBatch
+    takers: list[tuple[type, Callable[[list], Any]]]
+
+    def taken(self) -> dict[type, Any]:
+        """What each hook read, by its class; nothing when the round trip failed."""
+        taken: dict[type, Any] = {}
+        if self.redis.replies is None:
+            return taken
+        for kind, take in self.takers:
+            try:
+                taken[kind] = take(self.redis.replies)
+            except Exception:
+                # Without it the hook reads for itself in batch_stored.
+                logger.exception("ingest hook %s could not take its read ahead", kind.__qualname__)
+        return taken
+
+
+def hooks_read_ahead(*, visitor_id: uuid.UUID, user_id: int | None, redis: RedisBatch) -> ReadAhead:
+    """Queue every ReadAheadHook's reads on redis, a round trip its caller makes before storing."""
+    takers = []
+    for hook in hooks_loaded().read_ahead:
+        try:
+            take = hook.batch_arriving(visitor_id=visitor_id, user_id=user_id, redis=redis)
+        except Exception:
+            logger.exception("ingest hook %s failed to read ahead", type(hook).__qualname__)
+            continue
+        if take is not None:
+            takers.append((type(hook), take))
+    return ReadAhead(redis=redis, takers=takers)
 
 
 def hooks_batch_stored(batch: StoredBatch, *, redis: RedisBatch) -> None:

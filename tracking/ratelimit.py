@@ -22,19 +22,20 @@ class Refusal(enum.IntEnum):
     ADDRESS = 3
 
 
-def check(*, visitor: str, address: str, cost: int) -> tuple[Refusal, int]:
+def check(*, visitor: str, address: str, cost: int, batch: RedisBatch | None = None) -> tuple[Refusal, int]:
     """Count a batch of cost events from visitor at address (a digest from address_bucket).
 
     (Refusal.NONE, 0) lets it in and counts it; otherwise what refused it and the seconds to
     wait, and nothing is counted. A visitor id the address has not brought in this hour or the
     last spends one of its TRACKING_NEW_VISITORS_PER_IP, so minting an id per batch no longer
     dodges the per-visitor limit, and once the budget is spent the address's known visitors
-    still get in. One round trip. Without Redis the batch goes in.
+    still get in. One round trip, which takes along what else is queued on batch (the hooks'
+    reads ahead). Without Redis the batch goes in.
     """
     minute, minute_left = window(MINUTE)
     hour, hour_left = window(HOUR)
-    batch = RedisBatch()
-    batch.script(
+    batch = RedisBatch() if batch is None else batch
+    position = batch.script(
         "collector_limits",
         keys=collector_limit_keys(address=address, visitor=visitor, minute=minute, hour=hour),
         args=[
@@ -48,7 +49,11 @@ def check(*, visitor: str, address: str, cost: int) -> tuple[Refusal, int]:
         ],
     )
     try:
-        refusal = Refusal(batch.execute()[0])
+        # The others' errors are theirs to take: only the limits' own reply decides here.
+        reply = batch.execute(raise_on_error=False)[position]
+        if isinstance(reply, Exception):
+            raise reply
+        refusal = Refusal(reply)
     except RedisError:
         logger.warning("rate limiter unavailable; letting the batch through")
         return Refusal.NONE, 0

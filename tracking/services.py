@@ -3,6 +3,7 @@
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -304,12 +305,14 @@ def event_ingest(
     source: str = Source.WEB,
     sent_at: Any = None,
     received_at: datetime | None = None,
+    read_ahead: Mapping[type, Any] | None = None,
 ) -> IngestResult:
     """Validate a batch, store the good events once (the bad with their reason), then tell the
     hooks of TRACKING_HOOKS (tracking/hooks.py).
 
     Returns only after the rows are committed: an acknowledged event is durable. The hooks
-    run after the commit and never fail the ingest.
+    run after the commit and never fail the ingest; read_ahead is what they read before it
+    (tracking.hooks.ReadAhead), when the caller made a round trip to read it.
     """
     received_at = received_at or timezone.now()
     envelope = Envelope(
@@ -346,6 +349,7 @@ def event_ingest(
             received_at=received_at,
             duplicates=result.duplicates,
             rejected=len(result.rejected),
+            read_ahead=read_ahead or {},
         )
     )
     if result.rejected:

@@ -5,13 +5,25 @@
 -- the last event ('' first when the call counts nothing: a due-time's read), then M and M pairs
 -- (session, its last event's ms in this batch), then S and S triples (counter id, scope
 -- 'minute'|'session'|'all', horizon in minutes), then E and per event: event id, K, K pairs
--- (field, amount), then the owner's name in the due-times.
+-- (field, amount), then the owner's name in the due-times; then, to publish a verdict, the
+-- state it was judged on (see below), the owner's next due-time ('' for none), N and N segments
+-- entered, X and X exited, R and R journal rows (segments/record.py), with KEYS[6] the journal
+-- and KEYS[7..] the member sets of the segments entered, then exited.
+-- A verdict is published only when the state it was judged on is the state the counting left:
+-- the counters read back, first ms, session and segments, as lines 'field=value' sorted, then
+-- 'first=', 'session=' and 'in=' lines (segments.services.state_text). Any other writer of
+-- the owner between that judgement and this call (a batch of theirs on another worker, a
+-- due-time, a backfill) shows as a different state, and the caller judges again on the state
+-- returned. The segments, the member sets, the due-time and the journal change in this one
+-- script, so no reader sees a membership the journal lacks.
 -- A handover holding 'open' means a backfill is reading this owner's record: each event counted
 -- here is journaled so the backfill can add back what its read missed. An event the handover
 -- marks 'c' was counted by a backfill already and is not counted twice.
 -- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs, the session
--- before this call or '', the owner's due-time (epoch second) or ''}: with the last two, the caller
--- re-checks only the segments the batch can have changed. Only the
+-- before this call or '', the owner's due-time (epoch second) or '', last ms or '', 1 when the
+-- verdict was published, 0 when the state differed, '' when none was given}: with the session
+-- before and the due-time, the caller re-checks only the segments the batch can have changed;
+-- with last ms, it can work out what its next batch will leave (a read ahead). Only the
 -- fields of the given counters come back. Minute buckets past every window are deleted, and so
 -- are the buckets of sessions that are over: a session whose last event is more than a
 -- session's lifetime before the owner's last can get no more events (its cookie expired), and
@@ -114,4 +126,50 @@ end
 for j = 1, #stale, 1000 do
   redis.call('HDEL', counts, unpack(stale, j, math.min(j + 999, #stale)))
 end
-return {out, redis.call('HGET', meta, 'first') or '', session, redis.call('SMEMBERS', held), previous, due}
+local first = redis.call('HGET', meta, 'first') or ''
+local members = redis.call('SMEMBERS', held)
+local published = ''
+local at = i + 2
+if ARGV[at] then
+  local lines, names = {}, {}
+  for j = 1, #out, 2 do
+    lines[#lines + 1] = out[j] .. '=' .. out[j + 1]
+  end
+  table.sort(lines)
+  lines[#lines + 1] = 'first=' .. first
+  lines[#lines + 1] = 'session=' .. session
+  for j = 1, #members do
+    names[j] = 'in=' .. members[j]
+  end
+  table.sort(names)
+  for j = 1, #names do
+    lines[#lines + 1] = names[j]
+  end
+  published = 0
+  if table.concat(lines, '\n') == ARGV[at] then
+    published = 1
+    local owner, next_due = ARGV[i + 1], ARGV[at + 1]
+    local k, key = at + 2, 7
+    for _, command in ipairs({'SADD', 'SREM'}) do
+      local n = tonumber(ARGV[k])
+      if n > 0 then
+        redis.call(command, held, unpack(ARGV, k + 1, k + n))
+        for _ = 1, n do
+          redis.call(command, KEYS[key], owner)
+          key = key + 1
+        end
+      end
+      k = k + n + 1
+    end
+    local rows = tonumber(ARGV[k])
+    if rows > 0 then
+      redis.call('RPUSH', KEYS[6], unpack(ARGV, k + 1, k + rows))
+    end
+    if next_due == '' then
+      redis.call('ZREM', KEYS[5], owner)
+    else
+      redis.call('ZADD', KEYS[5], next_due, owner)
+    end
+  end
+end
+return {out, first, session, members, previous, due, redis.call('HGET', meta, 'last') or '', published}

@@ -7,7 +7,9 @@ import time_machine
 
 from segments.evaluator import MINUTE_MS, epoch_ms
 from segments.services import catalogue_forget, catalogue_load, owner_segments, owners_facts, segments_due_fire
+from shop.keyspace import RedisBatch
 from tests.factories.tracking import RawEventFactory
+from tracking.hooks import hooks_read_ahead
 from tracking.services import IngestResult, event_ingest
 
 SERVER_ONLY = {"purchase", "login", "sign_up"}
@@ -20,17 +22,23 @@ def ingest(
     at: datetime,
     session: uuid.UUID | None = None,
     user_id: int | None = None,
+    read_ahead: bool | None = None,
     **fields,
 ) -> IngestResult:
-    """One event stored through the collector's ingest, at a moment the test controls."""
+    """One event stored through the collector's ingest, at a moment the test controls: a
+    browser's read ahead on the round trip before it is stored (as the collector does), a
+    server's not, unless read_ahead says otherwise."""
+    source = "server" if name in SERVER_ONLY else "web"
     with time_machine.travel(at, tick=False):
         raw = RawEventFactory(name=name, props=fields.pop("props", {}), **fields)
+        ahead = {}
+        if read_ahead if read_ahead is not None else source == "web":
+            early = RedisBatch()
+            reading = hooks_read_ahead(visitor_id=visitor, user_id=user_id, redis=early)
+            early.execute()
+            ahead = reading.taken()
         return event_ingest(
-            events=[raw],
-            visitor_id=visitor,
-            user_id=user_id,
-            session_id=session,
-            source="server" if name in SERVER_ONLY else "web",
+            events=[raw], visitor_id=visitor, user_id=user_id, session_id=session, source=source, read_ahead=ahead
         )
 
 

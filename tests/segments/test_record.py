@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from segments.models import Membership
-from segments.record import Row, journal_drain, journal_queue, memberships_write
+from segments.record import Row, journal_drain, memberships_write, row_encode
 from segments.tasks import segments_journal_drain_task
 from shop.keyspace import segment_journal_key, segment_journal_taken_key
 from tests.factories.segments import SegmentFactory
@@ -128,10 +128,9 @@ def test_rows_applied_in_any_chunks_and_some_chunks_twice_make_the_record_one_pa
 @pytest.mark.django_db(transaction=True)
 def test_two_drainers_at_once_record_every_row_once():
     segment = SegmentFactory(slug="viewed", definition=VIEWED)
-    pipe = get_redis_connection("default").pipeline(transaction=False)
     owners = [f"v:{uuid.uuid4()}" for _ in range(2500)]
-    journal_queue(pipe, [Row(segment.pk, owner, True, T0) for owner in owners])
-    pipe.execute()
+    rows = [row_encode(Row(segment.pk, owner, True, T0)) for owner in owners]
+    get_redis_connection("default").rpush(segment_journal_key(), *rows)
     applied = []
 
     def drain():

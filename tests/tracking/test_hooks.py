@@ -97,7 +97,10 @@ def test_a_login_reaches_the_identity_hooks_once_the_link_commits(
     ("path", "message"),
     [
         ("tests.tracking.test_hooks.Missing", "cannot be imported"),
-        ("tests.tracking.test_hooks.Neither", "none of batch_stored, visitor_identified, visitor_signed_out"),
+        (
+            "tests.tracking.test_hooks.Neither",
+            "none of batch_stored, visitor_identified, visitor_signed_out, batch_arriving",
+        ),
         ("tests.tracking.test_hooks.FailsToStart", "failed to start"),
     ],
 )

@@ -1,0 +1,78 @@
+"""The collector reads a visitor's segment state ahead, on its rate limits' round trip; a verdict
+judged on it goes out only if nothing else wrote the visitor in between."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from segments.models import Membership
+from segments.record import journal_drain
+from segments.services import catalogue_forget
+from shop.keyspace import RedisBatch
+from tests.factories.segments import SegmentFactory
+from tests.factories.tracking import RawEventFactory
+from tracking.hooks import hooks_read_ahead
+from tracking.models import Event
+from tracking.services import event_ingest
+
+from .helpers import ingest, live
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+TWO_VIEWS = {"event": "view_item", "within": "30m", "at_least": 2}
+
+
+def _collect(client, *names):
+    response = client.post(
+        reverse("tracking:collect"),
+        data={"events": [RawEventFactory(name=name, product_id=1) for name in names]},
+        content_type="application/json",
+        HTTP_ORIGIN="http://testserver",
+    )
+    assert response.status_code == 202, response.content
+
+
+def test_a_collected_batch_is_judged_with_no_round_trip_of_its_own(client, settings, redis_round_trips):
+    # No drain after this batch: its round trips are the journal's, not the judgement's.
+    settings.SEGMENTS_JOURNAL_ROWS = 1000
+    settings.SEGMENTS_JOURNAL_SECONDS = 3600
+    client.post(reverse("tracking:consent"), {"choice": "granted"})
+    _collect(client, "page_view")
+    redis_round_trips.clear()
+    _collect(client, "page_view")
+    without = len(redis_round_trips)
+    SegmentFactory(slug="two-views", definition=TWO_VIEWS)
+    catalogue_forget()
+    _collect(client, "view_item")
+    redis_round_trips.clear()
+    _collect(client, "view_item")
+    assert len(redis_round_trips) == without, "the segments added a round trip"
+    owner = f"v:{Event.objects.values_list('visitor_id', flat=True).first()}"
+    assert live(owner) == {"two-views"}
+    journal_drain()
+    assert Membership.objects.filter(owner=owner, exited_at__isnull=True).count() == 1
+
+
+def test_a_read_ahead_overtaken_by_another_batch_is_judged_again():
+    SegmentFactory(slug="two-views", definition=TWO_VIEWS)
+    visitor = uuid.uuid4()
+    owner = f"v:{visitor}"
+    with time_machine.travel(T0, tick=False):
+        early = RedisBatch()
+        reading = hooks_read_ahead(visitor_id=visitor, user_id=None, redis=early)
+        early.execute()
+        stale = reading.taken()
+    # Another worker stores a view of this visitor's after the read ahead and before the batch.
+    ingest(visitor, "view_item", at=T0 + timedelta(seconds=1), product_id=1, read_ahead=False)
+    assert live(owner) == set()
+    with time_machine.travel(T0 + timedelta(seconds=2), tick=False):
+        # Judged on the state read ahead, this view is the first of one: not two views.
+        event_ingest(events=[RawEventFactory(name="view_item", product_id=2)], visitor_id=visitor, read_ahead=stale)
+    assert live(owner) == {"two-views"}
+    journal_drain()
+    stay = Membership.objects.get(owner=owner)
+    assert stay.exited_at is None
+    assert stay.entered_at == T0 + timedelta(seconds=2)
