@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import accumulate
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,9 +23,13 @@ from .conditions import Aggregate, All, Any, Count, Counter, Definition, InSegme
 MINUTE_MS = 60_000
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def epoch_ms(moment: datetime) -> int:
-    """Milliseconds since the epoch, the one conversion both drivers use (no float rounding)."""
-    delta = moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)
+    """Milliseconds since the epoch of an aware moment, the one conversion both drivers use (no
+    float rounding)."""
+    delta = moment - _EPOCH
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 

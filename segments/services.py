@@ -104,6 +104,14 @@ class Catalogue:
         return {name: tuple(counters) for name, counters in grouped.items()}
 
     @cached_property
+    def where_keys(self) -> dict[str, tuple[str, ...]]:
+        """Per event name, what its counters' filters read of an event."""
+        return {
+            name: tuple(sorted({key for counter in counters for key, _ in counter.where}))
+            for name, counters in self.by_event.items()
+        }
+
+    @cached_property
     def specs(self) -> list:
         """The counters as shop/lua/segment_count.lua reads them: how many, then (id, scope, horizon) each."""
         flat: list = [len(self.counters)]
@@ -341,20 +349,41 @@ def _counting(events: Sequence[TrackedEvent], *, catalogue: Catalogue) -> Counti
     # Only the events that add to a counter go: the script does nothing for one that adds none.
     adding: list = []
     added: dict[str, int] = {}
-    sent, by_event = 0, catalogue.by_event
+    sent, by_event, where_keys = 0, catalogue.by_event, catalogue.where_keys
+    # Events alike in all the counters read (a page's impressions, in one minute) add the same.
+    alike: dict[tuple, list[tuple[str, int]]] = {}
     for event, moment in zip(events, moments, strict=True):
         counters = by_event.get(event.name)
         if not counters:
             continue
-        pairs = increments(
-            counters,
-            name=event.name,
-            product_id=event.product_id,
-            category_id=event.category_id,
-            properties=event.properties,
-            session_id=event.session_id,
-            at_ms=moment,
-        )
+        properties = event.properties
+        # Each value with its type: True == 1 == 1.0 as keys, not as counted ("True", "1", "1.0").
+        value = properties.get("value")
+        key = (event.name, event.session_id, moment // MINUTE_MS, value, type(value))
+        for where in where_keys[event.name]:
+            if where == "product":
+                value = event.product_id
+            elif where == "category":
+                value = event.category_id
+            else:
+                value = properties.get("page_location" if where == "utm_source" else where)
+            key += (value, type(value))
+        try:
+            pairs = alike.get(key)
+        except TypeError:  # a property that is a list or an object: worked out on its own
+            key, pairs = None, None
+        if pairs is None:
+            pairs = increments(
+                counters,
+                name=event.name,
+                product_id=event.product_id,
+                category_id=event.category_id,
+                properties=properties,
+                session_id=event.session_id,
+                at_ms=moment,
+            )
+            if key is not None:
+                alike[key] = pairs
         if not pairs:
             continue
         sent += 1
@@ -469,6 +498,9 @@ def _read_after(ahead: Read, counting: Counting, *, catalogue: Catalogue, now_ms
     kept = {}
     for key, value in fields.items():
         counter, _, bucket = key.split("|", 2)
+        if counter not in scopes:
+            # A counter no definition in use reads (one edited away): kept, not read back.
+            continue
         scope, horizon = scopes[counter]
         if scope == "minute":
             keep = bucket.isdigit() and int(bucket) > now_minute - horizon
@@ -538,12 +570,28 @@ def _journal_queue_look(pipe) -> None:
 
 def segments_read_ahead(*, owner: str, batch: RedisBatch, catalogue: Catalogue):
     """Queue the read of an owner's state (and a look at the journal) on the round trip made before
-    their batch is stored; returns what takes the Ahead from that trip's replies."""
-    position = _count_queue(batch, owner=owner, catalogue=catalogue, now_ms=epoch_ms(timezone.now()))
-    _journal_queue_look(batch.pipe)
+    their batch is stored; returns what takes the Ahead from that trip's replies. Plain reads, as
+    stored: what the count script would trim or not read back, _read_after leaves out."""
+    pipe, position = batch.pipe, len(batch.pipe)
+    pipe.hgetall(segment_counts_key(owner))
+    pipe.hmget(segment_meta_key(owner), ["first", "last", "session"])
+    pipe.smembers(owner_segments_key(owner))
+    pipe.zscore(segment_due_key(), owner)
+    _journal_queue_look(pipe)
 
     def take(replies: list) -> Ahead:
-        return Ahead(_read_from(replies[position]), replies[position + 1 : position + 4], catalogue)
+        counts, (first, last, session), members, due = replies[position : position + 4]
+        read = _read_of(
+            {field.decode(): int(value) for field, value in counts.items()},
+            first_ms=int(first) if first else None,
+            session=session.decode() if session else None,
+            current={member.decode() for member in members},
+            previous_session=None,
+            due_ms=int(due) * 1000 if due is not None else None,
+            last_ms=int(last) if last else None,
+            published=None,
+        )
+        return Ahead(read, replies[position + 4 : position + 7], catalogue)
 
     return take
 
@@ -562,8 +610,8 @@ def segments_ingest(
     now = timezone.now()
     now_ms = epoch_ms(now)
     counting = _counting(events, catalogue=catalogue) if events else None
-    if ahead is not None and ahead.catalogue is catalogue:
-        read = ahead.read if counting is None else _read_after(ahead.read, counting, catalogue=catalogue, now_ms=now_ms)
+    if ahead is not None and ahead.catalogue is catalogue and counting is not None:
+        read = _read_after(ahead.read, counting, catalogue=catalogue, now_ms=now_ms)
         journal, counting_left = ahead.journal, counting
     else:
         own = RedisBatch(batch.client)

@@ -78,25 +78,35 @@ end
 i = i + 1
 local marked = redis.call('EXISTS', handover) == 1
 local open = marked and redis.call('HEXISTS', handover, 'open') == 1
-local added = false
+-- A batch's events mostly add to the same few fields: summed here, one HINCRBY a field.
+local sums, fields = {}, {}
 for _ = 1, tonumber(ARGV[i]) do
   local id, k = ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
   if k > 0 and not (marked and redis.call('HGET', handover, id) == 'c') then
     local journal = {}
     for j = i, i + 2 * k - 1, 2 do
-      redis.call('HINCRBY', counts, ARGV[j], ARGV[j + 1])
-      journal[#journal + 1] = ARGV[j] .. ' ' .. ARGV[j + 1]
+      local field = ARGV[j]
+      if not sums[field] then
+        fields[#fields + 1] = field
+        sums[field] = 0
+      end
+      sums[field] = sums[field] + tonumber(ARGV[j + 1])
+      if open then
+        journal[#journal + 1] = field .. ' ' .. ARGV[j + 1]
+      end
     end
     if open then
       redis.call('HSET', handover, id, table.concat(journal, ' '))
     end
-    added = true
   end
   i = i + 2 * k - 1
 end
+for _, field in ipairs(fields) do
+  redis.call('HINCRBY', counts, field, string.format('%.0f', sums[field]))
+end
 local due = redis.call('ZSCORE', KEYS[5], ARGV[i + 1]) or ''
-if added then
+if #fields > 0 then
   redis.call('EXPIRE', counts, ttl)
 end
 local flat = redis.call('HGETALL', counts)

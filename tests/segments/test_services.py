@@ -6,15 +6,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django_redis import get_redis_connection
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from segments import services
 from segments.conditions import definition_parse
+from segments.evaluator import epoch_ms, increments
 from segments.hooks import SegmentHook
 from segments.models import Membership
 from segments.services import catalogue_forget, segments_backfill
 from shop.keyspace import RedisBatch, segment_counts_key, segment_meta_key
 from tests.factories.segments import SegmentFactory
-from tracking.hooks import StoredBatch
+from tracking.hooks import StoredBatch, TrackedEvent
 
 from .helpers import backfilled, ingest, live
 
@@ -169,3 +173,67 @@ def test_a_segment_deleted_while_this_process_still_holds_it_costs_no_other_entr
     doomed.delete()
     ingest(visitor, "view_item", at=datetime.now(UTC), product_id=1, category_id=5)
     assert list(Membership.objects.filter(owner=f"v:{visitor}").values_list("segment__slug", flat=True)) == ["viewers"]
+
+
+COUNTED = {
+    "cat-views": {"event": "view_item", "within": "1h", "where": {"category": 5}},
+    "product-views": {"event": "view_item", "in_session": True, "where": {"product": 1}},
+    "phones": {"device": "phone", "within": "1d"},
+    "newsletter": {"source": "newsletter", "within": "1d"},
+    "spend": {"aggregate": "sum", "of": "purchase", "within": "1d", "above": 10},
+    "impressed": {"event": "impression", "within": "30m", "at_least": 5},
+}
+PROPERTY = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from([1.0, 2.5, "1", "True", "phone"]))
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@example([("purchase", None, None, True, None, None, 0, 0), ("purchase", None, None, 1, None, None, 0, 1)])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["view_item", "impression", "purchase", "page_view"]),
+            st.sampled_from([None, 1, 2]),  # product
+            st.sampled_from([None, 5, 6]),  # category
+            PROPERTY,  # value
+            PROPERTY,  # device
+            st.sampled_from([None, "/?utm_source=newsletter", "/?utm_source=other", ["a"]]),  # page_location
+            st.integers(0, 1),  # session
+            st.integers(0, 90),  # second
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_a_batch_counts_what_each_of_its_events_adds_alike_or_not(drawn):
+    """Events alike in what the counters read are worked out once a batch: never two that differ."""
+    definitions = {slug: definition_parse(definition) for slug, definition in COUNTED.items()}
+    catalogue = services.Catalogue(definitions=definitions, active={slug: i for i, slug in enumerate(definitions)})
+    sessions = [uuid.uuid4() for _ in range(2)]
+    events = [
+        TrackedEvent(
+            event_id=uuid.uuid4(),
+            name=name,
+            visitor_id=uuid.uuid4(),
+            user_id=None,
+            session_id=sessions[session],
+            product_id=product,
+            category_id=category,
+            properties={"value": value, "device": device, "page_location": location},
+            occurred_at=T0 + timedelta(seconds=second),
+        )
+        for name, product, category, value, device, location, session, second in drawn
+    ]
+    expected: dict[str, int] = {}
+    for event in events:
+        pairs = increments(
+            catalogue.by_event.get(event.name, ()),
+            name=event.name,
+            product_id=event.product_id,
+            category_id=event.category_id,
+            properties=event.properties,
+            session_id=event.session_id,
+            at_ms=epoch_ms(event.occurred_at),
+        )
+        for key, amount in pairs:
+            expected[key] = expected.get(key, 0) + amount
+    assert services._counting(events, catalogue=catalogue).added == expected
