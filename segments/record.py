@@ -112,10 +112,11 @@ def _drain_held(*, rounds: int | None = None) -> int:
         raw = take.execute()[0]
         if not raw:
             break
-        rows = [row_decode(item) for item in raw]
-        memberships_write(rows)
+        # As journaled: the Postgres statement parses the lines itself.
+        lines = [item.decode() for item in raw]
+        memberships_write(lines)
         client.delete(segment_journal_taken_key())
-        applied, done = applied + len(rows), done + 1
+        applied, done = applied + len(lines), done + 1
     return applied
 
 
@@ -128,14 +129,17 @@ def record_with(write: Callable[[], None]) -> None:
         write()
 
 
-def memberships_write(rows: Sequence[Row]) -> None:
-    """Apply transitions in their order, in one transaction. An entry is ignored when a recorded
-    stay already holds its moment (the owner is in, or was then); an exit closes the open stay that
-    began at or before it, and nothing else: so applying rows a second time changes nothing. Rows
-    of a segment deleted meanwhile are dropped."""
+def memberships_write(rows: Sequence[Row] | Sequence[str]) -> None:
+    """Apply transitions (Rows, or the journal's lines of them) in their order, in one transaction.
+    An entry is ignored when a recorded stay already holds its moment (the owner is in, or was
+    then); an exit closes the open stay that began at or before it, and nothing else: so applying
+    rows a second time changes nothing. Rows of a segment deleted meanwhile are dropped."""
     if not rows:
         return
-    write = _write_postgres if connection.vendor == "postgresql" else _write_portable
+    if connection.vendor == "postgresql":
+        write, rows = _write_postgres, [row if isinstance(row, str) else row_encode(row) for row in rows]
+    else:
+        write, rows = _write_portable, [row_decode(row) if isinstance(row, str) else row for row in rows]
     try:
         write(rows)
     except IntegrityError:
@@ -169,8 +173,8 @@ _WRITE_RANK = (
 )
 
 
-def _write_postgres(rows: Sequence[Row]) -> None:
-    text = "\n".join(row_encode(row) for row in rows)
+def _write_postgres(lines: Sequence[str]) -> None:
+    text = "\n".join(lines)
     with transaction.atomic(), connection.cursor() as cursor:
         rank, ranks = 1, 1
         while rank <= ranks:
