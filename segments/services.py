@@ -489,19 +489,31 @@ def state_text(read: Read) -> str:
     return "\n".join(lines)
 
 
-def _read_after(ahead: Read, counting: Counting, *, catalogue: Catalogue, now_ms: int) -> Read:
+class Ahead(NamedTuple):
+    """An owner's state as stored, read before their batch was (segments_read_ahead)."""
+
+    fields: dict[str, int]  # every counter field, untrimmed
+    first_ms: int | None
+    last_ms: int | None
+    session: str | None
+    current: set[str]
+    due_ms: int | None
+    journal: list  # its length, its oldest row, whether a drain holds its lock
+    catalogue: Catalogue
+
+
+def _read_after(ahead: Ahead, counting: Counting, *, now_ms: int) -> Read:
     """The state the count script leaves when it counts this batch onto the state read ahead, as
     it trims and reads back (shop/lua/segment_count.lua), if no one else writes the owner meanwhile;
     the script compares before it publishes."""
-    facts = ahead.facts
     # The script takes the session of the batch's last event unless the owner has a later one.
     later = ahead.last_ms is not None and counting.last_ms < ahead.last_ms
-    session = facts.session if later else counting.session or None
-    first_ms = counting.first_ms if facts.first_ms is None else min(facts.first_ms, counting.first_ms)
+    session = ahead.session if later else counting.session or None
+    first_ms = counting.first_ms if ahead.first_ms is None else min(ahead.first_ms, counting.first_ms)
     fields = dict(ahead.fields)
     for key, amount in counting.added.items():
         fields[key] = fields.get(key, 0) + amount
-    now_minute, scopes = now_ms // MINUTE_MS, catalogue.scopes
+    now_minute, scopes = now_ms // MINUTE_MS, ahead.catalogue.scopes
     kept = {}
     for key, value in fields.items():
         counter, _, bucket = key.split("|", 2)
@@ -521,7 +533,7 @@ def _read_after(ahead: Read, counting: Counting, *, catalogue: Catalogue, now_ms
         first_ms=first_ms,
         session=session,
         current=ahead.current,
-        previous_session=facts.session,
+        previous_session=ahead.session,
         due_ms=ahead.due_ms,
         last_ms=max(counting.last_ms, ahead.last_ms or counting.last_ms),
         published=None,
@@ -535,7 +547,7 @@ def _changes(owner: str, verdict: Verdict) -> list[tuple[str, str, bool]]:
 
 
 def _segments_touched(
-    read: Read, *, events: Sequence[TrackedEvent], counted: Collection[str], catalogue: Catalogue, now_ms: int
+    read: Read, *, counting: Counting | None, catalogue: Catalogue, now_ms: int
 ) -> frozenset[str] | None:
     """The segments a batch can have changed, or None for all of them.
 
@@ -549,21 +561,13 @@ def _segments_touched(
     facts = read.facts
     if read.due_ms is not None and read.due_ms <= now_ms:
         return None
-    if not events or facts.first_ms is None or facts.first_ms >= epoch_ms(min(e.occurred_at for e in events)):
+    if counting is None or facts.first_ms is None or facts.first_ms >= counting.first_ms:
         return None
     readers = catalogue.readers
     touched = set(readers.of_sessions) if read.previous_session != facts.session else set()
-    for counter_id in counted:
+    for counter_id in counting.counted:
         touched.update(readers.by_counter.get(counter_id, ()))
     return frozenset(touched)
-
-
-class Ahead(NamedTuple):
-    """An owner's state read before their batch was stored (segments_read_ahead)."""
-
-    read: Read
-    journal: list  # its length, its oldest row, whether a drain holds its lock
-    catalogue: Catalogue
 
 
 def _journal_queue_look(pipe) -> None:
@@ -588,17 +592,16 @@ def segments_read_ahead(*, owner: str, batch: RedisBatch, catalogue: Catalogue):
 
     def take(replies: list) -> Ahead:
         counts, (first, last, session), members, due = replies[position : position + 4]
-        read = _read_of(
-            {field.decode(): int(value) for field, value in counts.items()},
+        return Ahead(
+            fields={field.decode(): int(value) for field, value in counts.items()},
             first_ms=int(first) if first else None,
+            last_ms=int(last) if last else None,
             session=session.decode() if session else None,
             current={member.decode() for member in members},
-            previous_session=None,
             due_ms=int(due) * 1000 if due is not None else None,
-            last_ms=int(last) if last else None,
-            published=None,
+            journal=replies[position + 4 : position + 7],
+            catalogue=catalogue,
         )
-        return Ahead(read, replies[position + 4 : position + 7], catalogue)
 
     return take
 
@@ -618,7 +621,7 @@ def segments_ingest(
     now_ms = epoch_ms(now)
     counting = _counting(events, catalogue=catalogue) if events else None
     if ahead is not None and ahead.catalogue is catalogue and counting is not None:
-        read = _read_after(ahead.read, counting, catalogue=catalogue, now_ms=now_ms)
+        read = _read_after(ahead, counting, now_ms=now_ms)
         journal, counting_left = ahead.journal, counting
     else:
         own = RedisBatch(batch.client)
@@ -626,29 +629,36 @@ def segments_ingest(
         _journal_queue_look(own.pipe)
         replies = own.execute()
         read, journal, counting_left = _read_from(replies[position]), replies[position + 1 :], None
-    verdict = owner_judge(
-        facts=read.facts,
-        current=read.current,
-        now_ms=now_ms,
-        catalogue=catalogue,
-        only=_segments_touched(
-            read, events=events, counted=counting.counted if counting else (), catalogue=catalogue, now_ms=now_ms
-        ),
-    )
-    rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
-    position = _count_queue(
-        batch,
-        owner=owner,
-        catalogue=catalogue,
-        now_ms=now_ms,
-        counting=counting_left,
-        publish=Publish(state_text(read), verdict, rows),
+    only = _segments_touched(read, counting=counting, catalogue=catalogue, now_ms=now_ms)
+    verdict, rows, position = _verdict_queue(
+        batch, owner=owner, read=read, catalogue=catalogue, now=now, counting=counting_left, only=only
     )
     batch.then(position, lambda reply: _published_or_again(reply, owner=owner, catalogue=catalogue))
     pending, oldest, draining = journal
     if not draining and journal_due(pending=pending, oldest=oldest, adding=len(rows), now_ms=now_ms):
         batch.after(_journal_drain_soon)
     return verdict
+
+
+def _verdict_queue(
+    batch: RedisBatch,
+    *,
+    owner: str,
+    read: Read,
+    catalogue: Catalogue,
+    now: datetime,
+    counting: Counting | None = None,
+    only: Collection[str] | None = None,
+) -> tuple[Verdict, list[Row], int]:
+    """Judge the state read (only some segments, or all) and queue the count script's call that
+    publishes the verdict if that state still holds (counting the batch first, when given).
+    Returns the verdict, its journal rows and where the call's reply will be."""
+    now_ms = epoch_ms(now)
+    verdict = owner_judge(facts=read.facts, current=read.current, now_ms=now_ms, catalogue=catalogue, only=only)
+    rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
+    publish = Publish(state_text(read), verdict, rows)
+    position = _count_queue(batch, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting, publish=publish)
+    return verdict, rows, position
 
 
 # Judgements of one owner in a row that another writer of theirs can overtake before the next
@@ -665,14 +675,8 @@ def _published_or_again(reply, *, owner: str, catalogue: Catalogue) -> None:
         for _ in range(PUBLISH_TRIES):
             if read.published:
                 return
-            now = timezone.now()
-            now_ms = epoch_ms(now)
-            verdict = owner_judge(facts=read.facts, current=read.current, now_ms=now_ms, catalogue=catalogue)
-            rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
             again = RedisBatch()
-            position = _count_queue(
-                again, owner=owner, catalogue=catalogue, now_ms=now_ms, publish=Publish(state_text(read), verdict, rows)
-            )
+            _, _, position = _verdict_queue(again, owner=owner, read=read, catalogue=catalogue, now=timezone.now())
             read = _read_from(again.execute()[position])
         if not read.published:
             logger.warning("segments of %s not published: their state changed %d times in a row", owner, PUBLISH_TRIES)
