@@ -29,7 +29,7 @@ from .record import memberships_write, rows_of
 from .services import (
     BACKFILL_CHUNK,
     OWNERS_PER_ROUND_TRIP,
-    memberships_sets_queue,
+    cluster_sets_queue,
     record_events,
 )
 
@@ -220,5 +220,5 @@ def _publish() -> None:
         pipe = client.pipeline(transaction=False)
         for owner in ordered[start : start + OWNERS_PER_ROUND_TRIP]:
             held = inside.get(owner, set())
-            memberships_sets_queue(pipe, owner=owner, entered=held, exited=slugs - held)
+            cluster_sets_queue(pipe, owner=owner, entered=held, exited=slugs - held)
         pipe.execute()

@@ -42,7 +42,7 @@ from tracking.models import Event
 from tracking.owners import Owner, owner_key_expression
 from tracking.registry import Source
 
-from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, definition_parse, nodes_walk
+from .conditions import MAX_WINDOW, ConditionError, Counter, Definition, Tenure, definition_parse, nodes_walk
 from .evaluator import (
     MINUTE_MS,
     Clocks,
@@ -112,12 +112,13 @@ class Catalogue:
         }
 
     @cached_property
-    def specs(self) -> list:
-        """The counters as shop/lua/segment_count.lua reads them: how many, then (id, scope, horizon) each."""
-        flat: list = [len(self.counters)]
-        for counter in sorted(self.counters, key=lambda counter: counter.id):
-            flat.extend((counter.id, counter.scope, self.horizons.get(counter.id, 0)))
-        return flat
+    def specs(self) -> str:
+        """The counters as shop/lua/segment_count.lua reads them: 'id scope horizon' each, as one
+        argument (a list of them was the most of what each call sent)."""
+        return " ".join(
+            f"{counter.id} {counter.scope} {self.horizons.get(counter.id, 0)}"
+            for counter in sorted(self.counters, key=lambda counter: counter.id)
+        )
 
     @cached_property
     def judges(self) -> dict[str, Judge]:
@@ -133,7 +134,7 @@ class Catalogue:
         """The active segments by what their trees read, through the segments they name: a batch
         looks up the counters it added to instead of asking fifty segments."""
         by_counter: dict[str, set[str]] = defaultdict(set)
-        of_sessions = set()
+        of_sessions, of_tenure = set(), set()
         for slug in self.active:
             if slug not in self.definitions:
                 continue
@@ -142,7 +143,18 @@ class Catalogue:
                 by_counter[counter_id].add(slug)
             if reads.session:
                 of_sessions.add(slug)
-        return Readers({key: frozenset(slugs) for key, slugs in by_counter.items()}, frozenset(of_sessions))
+            if reads.tenure:
+                of_tenure.add(slug)
+        # With no counter and no tenure to read, every window and session is empty: the answer
+        # of a tree that reads no tenure is then its answer for any owner with no events of its counters.
+        nothing = Facts()
+        empty = frozenset(slug for slug in self.active if slug not in of_tenure and self.judges[slug](nothing, 0))
+        return Readers(
+            {key: frozenset(slugs) for key, slugs in by_counter.items()},
+            frozenset(of_sessions),
+            frozenset(of_tenure),
+            empty,
+        )
 
     @cached_property
     def scopes(self) -> dict[str, tuple[str, int]]:
@@ -163,16 +175,19 @@ class Catalogue:
 class Reads(NamedTuple):
     counters: frozenset[str]  # counter ids
     session: bool  # a session-scoped counter among them
+    tenure: bool  # a tenure among the nodes
 
 
 class Readers(NamedTuple):
     by_counter: dict[str, frozenset[str]]  # counter id -> the segments reading it
     of_sessions: frozenset[str]  # the segments reading a session-scoped counter
+    of_tenure: frozenset[str]  # the segments reading how long ago the owner's first event was
+    empty: frozenset[str]  # the segments reading no tenure that hold for an owner with no events
 
 
 def _reads(slug: str, definitions: Mapping[str, Definition]) -> Reads:
     counters: set[str] = set()
-    session, seen, todo = False, set(), [slug]
+    session, tenure, seen, todo = False, False, set(), [slug]
     while todo:
         name = todo.pop()
         if name in seen or name not in definitions:
@@ -181,8 +196,9 @@ def _reads(slug: str, definitions: Mapping[str, Definition]) -> Reads:
         definition = definitions[name]
         counters.update(counter.id for counter in definition.counters)
         session = session or any(counter.scope == "session" for counter in definition.counters)
+        tenure = tenure or any(isinstance(node, Tenure) for node in nodes_walk(definition.root))
         todo.extend(definition.references)
-    return Reads(counters=frozenset(counters), session=session)
+    return Reads(counters=frozenset(counters), session=session, tenure=tenure)
 
 
 _cache: dict[str, tuple[float, Catalogue]] = {}
@@ -221,13 +237,21 @@ class Verdict:
 
 
 def owner_judge(
-    *, facts: Facts, current: set[str], now_ms: int, catalogue: Catalogue, only: Collection[str] | None = None
+    *,
+    facts: Facts,
+    current: set[str],
+    now_ms: int,
+    catalogue: Catalogue,
+    only: Collection[str] | None = None,
+    holding: Collection[str] = (),
 ) -> Verdict:
-    """Which active segments (all, or only these) the owner enters and leaves now, and when time
-    alone may change any of them."""
+    """Which active segments (all, or only these, with those known to hold) the owner enters and
+    leaves now, and when time alone may change any of them."""
     checked = set(catalogue.active if only is None else only)
     judges, now_minute = catalogue.judges, now_ms // MINUTE_MS
     matching = {slug for slug in checked if judges[slug](facts, now_minute)}
+    checked.update(holding)
+    matching.update(holding)
     return Verdict(
         entered=matching - current,
         exited=(current & checked) - matching,
@@ -257,12 +281,13 @@ def _journal_drain_soon() -> None:
 def memberships_erase(*, owners: Iterable[str]) -> list[str]:
     """Forget erased people's segments: their membership rows go in the caller's (the erase's)
     transaction, begun after the journal was drained, and once it commits they leave each
-    segment's member set and the due-times. Returns their own Redis keys (counters, sets) for the
+    cluster's member set and the due-times. Returns their own Redis keys (counters, sets) for the
     erase's clean-up, which retries those until Redis answers; the member sets are tried once (a
     miss is logged)."""
     owners = sorted(set(owners))
     held = Membership.objects.filter(owner__in=owners)
-    slugs = set(held.filter(exited_at__isnull=True).values_list("segment__slug", flat=True))
+    clusters = held.filter(exited_at__isnull=True, segment__cluster__isnull=False)
+    slugs = set(clusters.values_list("segment__slug", flat=True))
     held.delete()
 
     def leave() -> None:
@@ -271,7 +296,7 @@ def memberships_erase(*, owners: Iterable[str]) -> list[str]:
             _owners_leave_queue(pipe, owners=owners, slugs=slugs)
             pipe.execute()
         except RedisError:
-            logger.warning("erased owners left in %d segments' member sets: Redis did not answer", len(slugs))
+            logger.warning("erased owners left in %d clusters' member sets: Redis did not answer", len(slugs))
 
     if owners:
         transaction.on_commit(leave)
@@ -284,30 +309,35 @@ def _owner_keys(owner: str) -> list[str]:
 
 
 def _owners_leave_queue(pipe, *, owners: Sequence[str], slugs: Iterable[str]) -> None:
-    """Queue owners leaving these segments' member sets and the due-times (their own keys go apart)."""
+    """Queue owners leaving these clusters' member sets and the due-times (their own keys go apart)."""
     for slug in sorted(slugs):
         pipe.srem(segment_members_key(slug), *owners)
     pipe.zrem(segment_due_key(), *owners)
 
 
 def memberships_publish(pipe, *, owner: str, verdict: Verdict) -> None:
-    """Queue the Redis side of a verdict: the owner's set, each segment's members, the due-time."""
-    memberships_sets_queue(pipe, owner=owner, entered=verdict.entered, exited=verdict.exited)
+    """Queue the Redis side of a verdict: the owner's set and their due-time."""
+    _owner_set_queue(pipe, owner=owner, entered=verdict.entered, exited=verdict.exited)
     _due_queue(pipe, owner=owner, due_ms=verdict.due_ms)
 
 
-def memberships_sets_queue(pipe, *, owner: str, entered: Iterable[str], exited: Iterable[str]) -> None:
-    """Queue an owner's entries and exits on the sets pages read: theirs, and each segment's members."""
+def _owner_set_queue(pipe, *, owner: str, entered: Iterable[str], exited: Iterable[str]) -> None:
+    """Queue an owner's entries and exits on the set pages read."""
     entered, exited = list(entered), list(exited)
-    key = owner_segments_key(owner)
     if entered:
-        pipe.sadd(key, *entered)
-        for slug in entered:
-            pipe.sadd(segment_members_key(slug), owner)
+        pipe.sadd(owner_segments_key(owner), *entered)
     if exited:
-        pipe.srem(key, *exited)
-        for slug in exited:
-            pipe.srem(segment_members_key(slug), owner)
+        pipe.srem(owner_segments_key(owner), *exited)
+
+
+def cluster_sets_queue(pipe, *, owner: str, entered: Iterable[str], exited: Iterable[str]) -> None:
+    """Queue an owner's entries and exits of cluster segments: on their set, and each cluster's members."""
+    entered, exited = list(entered), list(exited)
+    _owner_set_queue(pipe, owner=owner, entered=entered, exited=exited)
+    for slug in entered:
+        pipe.sadd(segment_members_key(slug), owner)
+    for slug in exited:
+        pipe.srem(segment_members_key(slug), owner)
 
 
 def _due_score(due_ms: int | None) -> int | None:
@@ -327,12 +357,25 @@ class Counting(NamedTuple):
     """A batch as shop/lua/segment_count.lua counts it, worked out once: the script's arguments,
     and what the batch adds, to work out the state the script will leave."""
 
-    args: list  # the script's from first ms on: first and last ms, session, sessions, specs, events
+    head: list  # the script's arguments from first ms to the sessions: first and last ms, session, sessions
+    adding: list[tuple[uuid.UUID, list[tuple[str, int]]]]  # per event adding to a counter: its id, its fields
     added: dict[str, int]  # counter field -> amount, over the whole batch
     counted: frozenset[str]  # ids of the counters the batch adds to
     first_ms: int
     last_ms: int
     session: str  # of the batch's last event ('' when it has none)
+
+    def events_args(self, *, summed: bool) -> list:
+        """The script's events: each with its id, for an owner whose handover (a backfill's marks)
+        must be asked about each; or summed, one field an increment, for an owner without one."""
+        if summed:
+            return [-1, len(self.added), *(item for pair in self.added.items() for item in pair)]
+        args: list = [len(self.adding)]
+        for event_id, pairs in self.adding:
+            args += [str(event_id), len(pairs)]
+            for pair in pairs:
+                args += pair
+        return args
 
 
 def _counting(events: Sequence[TrackedEvent], *, catalogue: Catalogue) -> Counting:
@@ -349,13 +392,13 @@ def _counting(events: Sequence[TrackedEvent], *, catalogue: Catalogue) -> Counti
         for session_id, moment in zip((event.session_id for event in events), moments, strict=True):
             if session_id is not None:
                 sessions[session_id] = max(sessions.get(session_id, moment), moment)
-    args: list = [min(moments), moments[last], session, len(sessions)]
+    head: list = [min(moments), moments[last], session, len(sessions)]
     for session_id, moment in sessions.items():
-        args += [str(session_id), moment]
+        head += [str(session_id), moment]
     # Only the events that add to a counter go: the script does nothing for one that adds none.
-    adding: list = []
+    adding: list[tuple[uuid.UUID, list[tuple[str, int]]]] = []
     added: dict[str, int] = {}
-    sent, by_event, where_keys = 0, catalogue.by_event, catalogue.where_keys
+    by_event, where_keys = catalogue.by_event, catalogue.where_keys
     # Events alike in all the counters read (a page's impressions, in one minute) add the same.
     alike: dict[tuple, list[tuple[str, int]]] = {}
     for event, moment in zip(events, moments, strict=True):
@@ -393,13 +436,12 @@ def _counting(events: Sequence[TrackedEvent], *, catalogue: Catalogue) -> Counti
                 alike[key] = pairs
         if not pairs:
             continue
-        sent += 1
-        adding += [str(event.event_id), len(pairs)]
+        adding.append((event.event_id, pairs))
         for field_name, amount in pairs:
-            adding += [field_name, amount]
             added[field_name] = added.get(field_name, 0) + amount
     return Counting(
-        args=[*args, *catalogue.specs, sent, *adding],
+        head=head,
+        adding=adding,
         added=added,
         counted=frozenset(key.split("|", 1)[0] for key in added),
         first_ms=min(moments),
@@ -423,12 +465,17 @@ def _count_queue(
     catalogue: Catalogue,
     now_ms: int,
     counting: Counting | None = None,
+    summed: bool = False,
     publish: Publish | None = None,
 ) -> int:
-    """Queue shop/lua/segment_count.lua for an owner: count a batch (none for a read), trim, read
-    back what the evaluator needs, and publish a verdict. Returns where the reply will be."""
+    """Queue shop/lua/segment_count.lua for an owner: count a batch (none for a read; summed, when
+    the owner was seen without a handover), trim, read back what the evaluator needs, and publish
+    a verdict. Returns where the reply will be."""
     args: list = [COUNTS_TTL, now_ms // MINUTE_MS, _session_lifetime_ms()]
-    args += ["", "", "", 0, *catalogue.specs, 0] if counting is None else counting.args
+    if counting is None:
+        args += ["", "", "", 0, catalogue.specs, 0]
+    else:
+        args += [*counting.head, catalogue.specs, *counting.events_args(summed=summed)]
     args.append(owner)
     keys = [
         segment_counts_key(owner),
@@ -442,8 +489,13 @@ def _count_queue(
         score = _due_score(publish.verdict.due_ms)
         args += [publish.state, "" if score is None else score, len(entered), *entered, len(exited), *exited]
         args += [len(publish.rows), *(row_encode(row) for row in publish.rows)]
-        keys += [segment_journal_key(), *(segment_members_key(slug) for slug in entered + exited)]
+        keys.append(segment_journal_key())
     return batch.script("segment_count", keys=keys, args=args)
+
+
+# What shop/lua/segment_count.lua answers, having written nothing, to a summed batch of an owner
+# whose handover appeared after the read ahead: the batch must go again event by event.
+HANDOVER_REPLY = b"handover"
 
 
 def _session_lifetime_ms() -> int:
@@ -459,11 +511,11 @@ class Read(NamedTuple):
     previous_session: str | None  # the session of their last event before this call
     due_ms: int | None  # their due-time as it stood
     last_ms: int | None  # the moment of their last event
-    published: bool | None  # whether the verdict given went out (None: none was given)
 
 
 def _read_from(reply: list) -> Read:
-    flat, first, session, members, previous, due, last, published = reply
+    # The last item, whether a verdict given went out, is the caller's to look at.
+    flat, first, session, members, previous, due, last, _ = reply
     fields = {flat[index].decode(): int(flat[index + 1]) for index in range(0, len(flat), 2)}
     return _read_of(
         fields,
@@ -473,7 +525,6 @@ def _read_from(reply: list) -> Read:
         previous_session=previous.decode() or None,
         due_ms=int(float(due)) * 1000 if due else None,
         last_ms=int(last) if last else None,
-        published=None if published == b"" else bool(published),
     )
 
 
@@ -498,6 +549,7 @@ class Ahead(NamedTuple):
     session: str | None
     current: set[str]
     due_ms: int | None
+    handover: bool  # a backfill's marks: each event must then be counted with its id
     journal: list  # its length, its oldest row, whether a drain holds its lock
     catalogue: Catalogue
 
@@ -536,7 +588,6 @@ def _read_after(ahead: Ahead, counting: Counting, *, now_ms: int) -> Read:
         previous_session=ahead.session,
         due_ms=ahead.due_ms,
         last_ms=max(counting.last_ms, ahead.last_ms or counting.last_ms),
-        published=None,
     )
 
 
@@ -546,28 +597,45 @@ def _changes(owner: str, verdict: Verdict) -> list[tuple[str, str, bool]]:
     ]
 
 
+class Checks(NamedTuple):
+    """Which segments a batch's verdict judges (None: all), and which of the others it knows hold."""
+
+    only: frozenset[str] | None
+    holding: frozenset[str] = frozenset()
+
+
+ALL_CHECKED = Checks(None)
+
+
 def _segments_touched(
-    read: Read, *, counting: Counting | None, catalogue: Catalogue, now_ms: int
-) -> frozenset[str] | None:
-    """The segments a batch can have changed, or None for all of them.
+    read: Read, *, counting: Counting | None, catalogue: Catalogue, now_ms: int, fresh: bool = False
+) -> Checks:
+    """The segments a batch can have changed.
 
     Between two checks of an owner, a segment's answer changes only by an event counted into what
     its tree reads, by a new session (session counters), or by time; and time's changes all come at
     or after the due-time the last check set, which is the soonest over every active segment. So
     while that due-time is still ahead, only the segments reading a counter this batch added to
     (or a session counter, when the session changed) are checked. A batch holding the owner's first
-    event checks everything: tenure starts, and "never did X" holds for the first time.
+    event checks everything: tenure starts, and "never did X" holds for the first time; unless the
+    owner had nothing at all before it (fresh: no counters, first event or segments), when a
+    segment reading neither tenure nor a counter the batch added gives its answer for no events.
     """
     facts = read.facts
-    if read.due_ms is not None and read.due_ms <= now_ms:
-        return None
-    if counting is None or facts.first_ms is None or facts.first_ms >= counting.first_ms:
-        return None
+    if counting is None or (read.due_ms is not None and read.due_ms <= now_ms):
+        return ALL_CHECKED
     readers = catalogue.readers
-    touched = set(readers.of_sessions) if read.previous_session != facts.session else set()
+    touched = set()
     for counter_id in counting.counted:
         touched.update(readers.by_counter.get(counter_id, ()))
-    return frozenset(touched)
+    if fresh:
+        touched |= readers.of_tenure
+        return Checks(frozenset(touched), readers.empty - touched)
+    if facts.first_ms is None or facts.first_ms >= counting.first_ms:
+        return ALL_CHECKED
+    if read.previous_session != facts.session:
+        touched |= readers.of_sessions
+    return Checks(frozenset(touched))
 
 
 def _journal_queue_look(pipe) -> None:
@@ -581,25 +649,33 @@ def _journal_queue_look(pipe) -> None:
 
 def segments_read_ahead(*, owner: str, batch: RedisBatch, catalogue: Catalogue):
     """Queue the read of an owner's state (and a look at the journal) on the round trip made before
-    their batch is stored; returns what takes the Ahead from that trip's replies. Plain reads, as
-    stored: what the count script would trim or not read back, _read_after leaves out."""
-    pipe, position = batch.pipe, len(batch.pipe)
-    pipe.hgetall(segment_counts_key(owner))
-    pipe.hmget(segment_meta_key(owner), ["first", "last", "session"])
-    pipe.smembers(owner_segments_key(owner))
-    pipe.zscore(segment_due_key(), owner)
-    _journal_queue_look(pipe)
+    their batch is stored; returns what takes the Ahead from that trip's replies. Read as stored:
+    what the count script would trim or not read back, _read_after leaves out."""
+    position = batch.script(
+        "segment_read",
+        keys=[
+            segment_counts_key(owner),
+            segment_meta_key(owner),
+            owner_segments_key(owner),
+            segment_due_key(),
+            segment_handover_key(owner),
+            segment_journal_key(),
+            segment_journal_lock_key(),
+        ],
+        args=[owner],
+    )
 
     def take(replies: list) -> Ahead:
-        counts, (first, last, session), members, due = replies[position : position + 4]
+        counts, (first, last, session), members, due, handover, pending, oldest, draining = replies[position]
         return Ahead(
-            fields={field.decode(): int(value) for field, value in counts.items()},
+            fields={counts[index].decode(): int(counts[index + 1]) for index in range(0, len(counts), 2)},
             first_ms=int(first) if first else None,
             last_ms=int(last) if last else None,
             session=session.decode() if session else None,
             current={member.decode() for member in members},
-            due_ms=int(due) * 1000 if due is not None else None,
-            journal=replies[position + 4 : position + 7],
+            due_ms=int(float(due)) * 1000 if due else None,
+            handover=bool(handover),
+            journal=[pending, oldest or None, draining],
             catalogue=catalogue,
         )
 
@@ -622,18 +698,29 @@ def segments_ingest(
     counting = _counting(events, catalogue=catalogue) if events else None
     if ahead is not None and ahead.catalogue is catalogue and counting is not None:
         read = _read_after(ahead, counting, now_ms=now_ms)
-        journal, counting_left = ahead.journal, counting
+        journal, counting_left, summed = ahead.journal, counting, not ahead.handover
+        fresh = ahead.first_ms is None and not ahead.fields and not ahead.current
     else:
         own = RedisBatch(batch.client)
         position = _count_queue(own, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting)
         _journal_queue_look(own.pipe)
         replies = own.execute()
-        read, journal, counting_left = _read_from(replies[position]), replies[position + 1 :], None
-    only = _segments_touched(read, counting=counting, catalogue=catalogue, now_ms=now_ms)
+        read, journal, counting_left, summed = _read_from(replies[position]), replies[position + 1 :], None, False
+        fresh = False
+    checks = _segments_touched(read, counting=counting, catalogue=catalogue, now_ms=now_ms, fresh=fresh)
     verdict, rows, position = _verdict_queue(
-        batch, owner=owner, read=read, catalogue=catalogue, now=now, counting=counting_left, only=only
+        batch,
+        owner=owner,
+        read=read,
+        catalogue=catalogue,
+        now=now,
+        counting=counting_left,
+        summed=summed,
+        checks=checks,
     )
-    batch.then(position, lambda reply: _published_or_again(reply, owner=owner, catalogue=catalogue))
+    batch.then(
+        position, lambda reply: _published_or_again(reply, owner=owner, catalogue=catalogue, counting=counting_left)
+    )
     pending, oldest, draining = journal
     if not draining and journal_due(pending=pending, oldest=oldest, adding=len(rows), now_ms=now_ms):
         batch.after(_journal_drain_soon)
@@ -648,16 +735,26 @@ def _verdict_queue(
     catalogue: Catalogue,
     now: datetime,
     counting: Counting | None = None,
-    only: Collection[str] | None = None,
+    summed: bool = False,
+    checks: Checks = ALL_CHECKED,
 ) -> tuple[Verdict, list[Row], int]:
     """Judge the state read (only some segments, or all) and queue the count script's call that
     publishes the verdict if that state still holds (counting the batch first, when given).
     Returns the verdict, its journal rows and where the call's reply will be."""
     now_ms = epoch_ms(now)
-    verdict = owner_judge(facts=read.facts, current=read.current, now_ms=now_ms, catalogue=catalogue, only=only)
+    verdict = owner_judge(
+        facts=read.facts,
+        current=read.current,
+        now_ms=now_ms,
+        catalogue=catalogue,
+        only=checks.only,
+        holding=checks.holding,
+    )
     rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
     publish = Publish(state_text(read), verdict, rows)
-    position = _count_queue(batch, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting, publish=publish)
+    position = _count_queue(
+        batch, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting, summed=summed, publish=publish
+    )
     return verdict, rows, position
 
 
@@ -666,19 +763,28 @@ def _verdict_queue(
 PUBLISH_TRIES = 3
 
 
-def _published_or_again(reply, *, owner: str, catalogue: Catalogue) -> None:
+def _published_or_again(reply, *, owner: str, catalogue: Catalogue, counting: Counting | None = None) -> None:
     """After a batch's call: done if its verdict went out. If the owner's state was not the one
     judged (another writer came in between), judge the state the call returned and publish that,
-    on the same terms. Runs after the ingest's round trip, so it never fails the ingest."""
+    on the same terms; if the batch went summed and a backfill's handover had appeared meanwhile,
+    count it event by event first. Runs after the ingest's round trip, so it never fails the ingest."""
     try:
-        read = _read_from(reply)
+        if reply == HANDOVER_REPLY:
+            again = RedisBatch()
+            position = _count_queue(
+                again, owner=owner, catalogue=catalogue, now_ms=epoch_ms(timezone.now()), counting=counting
+            )
+            reply = again.execute()[position]
         for _ in range(PUBLISH_TRIES):
-            if read.published:
+            # Published: the reply is that alone (the state it judged is the caller's already).
+            if reply[-1] == 1:
                 return
             again = RedisBatch()
-            _, _, position = _verdict_queue(again, owner=owner, read=read, catalogue=catalogue, now=timezone.now())
-            read = _read_from(again.execute()[position])
-        if not read.published:
+            _, _, position = _verdict_queue(
+                again, owner=owner, read=_read_from(reply), catalogue=catalogue, now=timezone.now()
+            )
+            reply = again.execute()[position]
+        if reply[-1] != 1:
             logger.warning("segments of %s not published: their state changed %d times in a row", owner, PUBLISH_TRIES)
     except Exception:
         # The counters hold the batch: the next batch, due-time or sweep finds what is left.
@@ -895,6 +1001,9 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
     now_ms = epoch_ms(now)
     result = BackfillResult(members=dict.fromkeys(catalogue.active, 0), corrections=dict.fromkeys(catalogue.active, 0))
     client = redis_client()
+    if wanted is None and catalogue.definitions:
+        # Only clusters keep a members set: one under a rule segment's name is stale, and would never shrink.
+        client.delete(*(segment_members_key(slug) for slug in catalogue.definitions))
 
     def settle(write: RedisBatch, history: OwnerHistory, changes: list) -> int:
         owner, facts = history.owner, history.facts
@@ -925,13 +1034,13 @@ def segments_backfill(*, owners: Iterable[str] | None = None) -> BackfillResult:
             ],
         )
         write.pipe.delete(owner_segments_key(owner))
-        published = members | clustered.get(owner, set())
+        clusters = clustered.get(owner, set())
+        published = members | clusters
         if published:
             write.pipe.sadd(owner_segments_key(owner), *published)
-        for slug in published:
+        # A cluster's members set too, which a Redis flush emptied; a rule segment keeps none.
+        for slug in clusters:
             write.pipe.sadd(segment_members_key(slug), owner)
-        for slug in verdict.exited:
-            write.pipe.srem(segment_members_key(slug), owner)
         _due_queue(write.pipe, owner=owner, due_ms=verdict.due_ms)
         return position
 
@@ -1001,7 +1110,7 @@ def segments_owner_merge(*, visitor: str, user: str) -> BackfillResult:
     record_with(stays_move)
     result = segments_backfill(owners=[user])
     client = redis_client()
-    slugs = {slug.decode() for slug in client.smembers(owner_segments_key(visitor))} | set(catalogue_load().active)
+    slugs = Segment.objects.filter(cluster__isnull=False).values_list("slug", flat=True)
     pipe = client.pipeline(transaction=False)
     pipe.delete(*_owner_keys(visitor))
     _owners_leave_queue(pipe, owners=[visitor], slugs=slugs)

@@ -210,7 +210,8 @@ def owner_segments_key(owner: str) -> str:
 
 
 def segment_members_key(slug: str) -> str:
-    """Set of the owners in one segment, for its size and export."""
+    """Set of the owners in one cluster segment, by which a re-cluster finds who left it (a rule
+    segment has none: its size and export come from the record, and pages read the owner's set)."""
     return f"segment:{slug}:members"
 
 

@@ -3,25 +3,28 @@
 -- due-times sorted set.
 -- ARGV: ttl seconds, now (epoch minute), a session's lifetime (ms), first ms, last ms, session of
 -- the last event ('' first when the call counts nothing: a due-time's read), then M and M pairs
--- (session, its last event's ms in this batch), then S and S triples (counter id, scope
--- 'minute'|'session'|'all', horizon in minutes), then E and per event: event id, K, K pairs
--- (field, amount), then the owner's name in the due-times; then, to publish a verdict, the
+-- (session, its last event's ms in this batch), then the counters as one text of space-separated
+-- triples (counter id, scope 'minute'|'session'|'all', horizon in minutes), then E and per event:
+-- event id, K, K pairs (field, amount); or, for a batch summed (its events' ids left out: the
+-- caller saw no handover), -1, K and K pairs; then the owner's name in the due-times; then, to publish a verdict, the
 -- state it was judged on (see below), the owner's next due-time ('' for none), N and N segments
--- entered, X and X exited, R and R journal rows (segments/record.py), with KEYS[6] the journal
--- and KEYS[7..] the member sets of the segments entered, then exited.
+-- entered, X and X exited, R and R journal rows (segments/record.py), with KEYS[6] the journal.
 -- A verdict is published only when the state it was judged on is the state the counting left:
 -- the counters read back, first ms, session and segments, as lines 'field=value' sorted, then
 -- 'first=', 'session=' and 'in=' lines (segments.services.state_text). Any other writer of
 -- the owner between that judgement and this call (a batch of theirs on another worker, a
 -- due-time, a backfill) shows as a different state, and the caller judges again on the state
--- returned. The segments, the member sets, the due-time and the journal change in this one
+-- returned. The owner's segments, the due-time and the journal change in this one
 -- script, so no reader sees a membership the journal lacks.
 -- A handover holding 'open' means a backfill is reading this owner's record: each event counted
 -- here is journaled so the backfill can add back what its read missed. An event the handover
--- marks 'c' was counted by a backfill already and is not counted twice.
+-- marks 'c' was counted by a backfill already and is not counted twice. A summed batch cannot be
+-- asked about event by event: if a handover exists by then, the script writes nothing and returns
+-- 'handover', and the caller sends the batch again with its events' ids.
 -- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs, the session
 -- before this call or '', the owner's due-time (epoch second) or '', last ms or '', 1 when the
--- verdict was published, 0 when the state differed, '' when none was given}: with the session
+-- verdict was published, 0 when the state differed, '' when none was given}, or {1} alone when
+-- it was published: with the session
 -- before and the due-time, the caller re-checks only the segments the batch can have changed;
 -- with last ms, it can work out what its next batch will leave (a read ahead). Only the
 -- fields of the given counters come back. Minute buckets past every window are deleted, and so
@@ -31,56 +34,96 @@
 -- (segments.evaluator.stale_fields). Fields of counters not given (a definition this process has
 -- not loaded yet) are kept but not read.
 local counts, meta, held, handover = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local previous = redis.call('HGET', meta, 'session') or ''
+local marked = redis.call('EXISTS', handover) == 1
+if marked and tonumber(ARGV[9 + 2 * tonumber(ARGV[7])]) < 0 then
+  return 'handover'
+end
+-- The meta hash read once: first, last, session and each session's last event ('at:' fields).
+local stored = {}
+local flat_meta = redis.call('HGETALL', meta)
+for j = 1, #flat_meta, 2 do
+  stored[flat_meta[j]] = flat_meta[j + 1]
+end
+local previous = stored['session'] or ''
 local ttl, now_minute, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local changed = {}
 if ARGV[4] ~= '' then
-  local first = tonumber(redis.call('HGET', meta, 'first'))
+  local first = tonumber(stored['first'])
   if not first or tonumber(ARGV[4]) < first then
-    redis.call('HSET', meta, 'first', ARGV[4])
+    changed[#changed + 1] = 'first'
+    stored['first'] = ARGV[4]
   end
-  local last = tonumber(redis.call('HGET', meta, 'last'))
+  local last = tonumber(stored['last'])
   if not last or tonumber(ARGV[5]) >= last then
-    redis.call('HSET', meta, 'last', ARGV[5], 'session', ARGV[6])
+    changed[#changed + 1] = 'last'
+    changed[#changed + 1] = 'session'
+    stored['last'], stored['session'] = ARGV[5], ARGV[6]
   end
 end
 local i = 7
 for _ = 1, tonumber(ARGV[i]) do
   local key = 'at:' .. ARGV[i + 1]
-  local seen = tonumber(redis.call('HGET', meta, key))
+  local seen = tonumber(stored[key])
   if not seen or tonumber(ARGV[i + 2]) > seen then
-    redis.call('HSET', meta, key, ARGV[i + 2])
+    changed[#changed + 1] = key
+    stored[key] = ARGV[i + 2]
   end
   i = i + 2
 end
 i = i + 1
-if ARGV[4] ~= '' then
-  redis.call('EXPIRE', meta, ttl)
-end
-local session = redis.call('HGET', meta, 'session') or ''
+local session = stored['session'] or ''
 local alive = {[session] = true}
-local owner_last = tonumber(redis.call('HGET', meta, 'last'))
-local stamps = redis.call('HGETALL', meta)
-for j = 1, #stamps, 2 do
-  local name = string.match(stamps[j], '^at:(.+)$')
-  if name and name ~= session then
-    if owner_last and tonumber(stamps[j + 1]) >= owner_last - lifetime then
-      alive[name] = true
+local owner_last = tonumber(stored['last'])
+local over = {}
+for name, at in pairs(stored) do
+  local stamped = string.match(name, '^at:(.+)$')
+  if stamped and stamped ~= session then
+    if owner_last and tonumber(at) >= owner_last - lifetime then
+      alive[stamped] = true
     else
-      redis.call('HDEL', meta, stamps[j])
+      over[#over + 1] = name
+      stored[name] = nil
     end
   end
 end
+if #changed > 0 then
+  local pairs_set = {}
+  for _, name in ipairs(changed) do
+    if stored[name] then
+      pairs_set[#pairs_set + 1] = name
+      pairs_set[#pairs_set + 1] = stored[name]
+    end
+  end
+  if #pairs_set > 0 then
+    redis.call('HSET', meta, unpack(pairs_set))
+  end
+end
+for j = 1, #over, 1000 do
+  redis.call('HDEL', meta, unpack(over, j, math.min(j + 999, #over)))
+end
+if ARGV[4] ~= '' then
+  redis.call('EXPIRE', meta, ttl)
+end
 local specs = {}
-for _ = 1, tonumber(ARGV[i]) do
-  specs[ARGV[i + 1]] = {ARGV[i + 2], tonumber(ARGV[i + 3])}
-  i = i + 3
+for id, scope, horizon in string.gmatch(ARGV[i], '(%S+) (%S+) (%d+)') do
+  specs[id] = {scope, tonumber(horizon)}
 end
 i = i + 1
-local marked = redis.call('EXISTS', handover) == 1
 local open = marked and redis.call('HEXISTS', handover, 'open') == 1
 -- A batch's events mostly add to the same few fields: summed here, one HINCRBY a field.
 local sums, fields = {}, {}
-for _ = 1, tonumber(ARGV[i]) do
+local events = tonumber(ARGV[i])
+if events < 0 then
+  -- Summed by the caller: one entry, its fields' totals.
+  local k = tonumber(ARGV[i + 1])
+  for j = i + 2, i + 2 * k, 2 do
+    fields[#fields + 1] = ARGV[j]
+    sums[ARGV[j]] = tonumber(ARGV[j + 1])
+  end
+  i = i + 2 * k + 1
+  events = 0
+end
+for _ = 1, events do
   local id, k = ARGV[i + 1], tonumber(ARGV[i + 2])
   i = i + 3
   if k > 0 and not (marked and redis.call('HGET', handover, id) == 'c') then
@@ -136,7 +179,7 @@ end
 for j = 1, #stale, 1000 do
   redis.call('HDEL', counts, unpack(stale, j, math.min(j + 999, #stale)))
 end
-local first = redis.call('HGET', meta, 'first') or ''
+local first = stored['first'] or ''
 local members = redis.call('SMEMBERS', held)
 local published = ''
 local at = i + 2
@@ -159,15 +202,11 @@ if ARGV[at] then
   if table.concat(lines, '\n') == ARGV[at] then
     published = 1
     local owner, next_due = ARGV[i + 1], ARGV[at + 1]
-    local k, key = at + 2, 7
+    local k = at + 2
     for _, command in ipairs({'SADD', 'SREM'}) do
       local n = tonumber(ARGV[k])
       if n > 0 then
         redis.call(command, held, unpack(ARGV, k + 1, k + n))
-        for _ = 1, n do
-          redis.call(command, KEYS[key], owner)
-          key = key + 1
-        end
       end
       k = k + n + 1
     end
@@ -182,4 +221,8 @@ if ARGV[at] then
     end
   end
 end
-return {out, first, session, members, previous, due, redis.call('HGET', meta, 'last') or '', published}
+if published == 1 then
+  -- The caller judged this very state: it needs to know only that the verdict went out.
+  return {1}
+end
+return {out, first, session, members, previous, due, stored['last'] or '', published}

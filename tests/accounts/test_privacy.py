@@ -110,13 +110,12 @@ def test_erase_takes_the_person_out_of_every_segment_in_postgres_and_redis(
     owner = f"u:{user.pk}"
     redis = get_redis_connection("default")
     assert Membership.objects.filter(owner=owner).exists()
-    assert redis.sismember(keyspace.segment_members_key("browsers"), owner)
+    assert redis.sismember(keyspace.owner_segments_key(owner), "browsers")
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:privacy_erase"), {"confirm": "yes", "password": PASSWORD})
 
     assert not Membership.objects.filter(owner__in=[owner, f"v:{visitor}"]).exists()
-    assert not redis.sismember(keyspace.segment_members_key("browsers"), owner)
     assert not redis.exists(keyspace.owner_segments_key(owner), keyspace.segment_counts_key(owner))
     assert redis.zscore(keyspace.segment_due_key(), owner) is None
 

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.urls import reverse
+from django_redis import get_redis_connection
 
 from segments.models import Membership
 from segments.record import journal_drain
 from segments.services import catalogue_forget
-from shop.keyspace import RedisBatch
+from shop.keyspace import RedisBatch, segment_counts_key, segment_handover_key
 from tests.factories.segments import SegmentFactory
 from tests.factories.tracking import RawEventFactory
 from tracking.hooks import hooks_read_ahead
@@ -76,3 +77,25 @@ def test_a_read_ahead_overtaken_by_another_batch_is_judged_again():
     stay = Membership.objects.get(owner=owner)
     assert stay.exited_at is None
     assert stay.entered_at == T0 + timedelta(seconds=2)
+
+
+def test_a_batch_sent_summed_goes_again_event_by_event_when_a_backfill_opened_its_handover_meanwhile():
+    SegmentFactory(slug="two-views", definition=TWO_VIEWS)
+    visitor = uuid.uuid4()
+    owner = f"v:{visitor}"
+    redis = get_redis_connection("default")
+    ingest(visitor, "view_item", at=T0, product_id=1)
+    with time_machine.travel(T0 + timedelta(seconds=1), tick=False):
+        early = RedisBatch()
+        reading = hooks_read_ahead(visitor_id=visitor, user_id=None, redis=early)
+        early.execute()
+        ahead = reading.taken()
+    # A backfill reaches this visitor after the read ahead saw no handover, before the batch is counted.
+    redis.hset(segment_handover_key(owner), "open", 1)
+    with time_machine.travel(T0 + timedelta(seconds=2), tick=False):
+        view = RawEventFactory(name="view_item", product_id=2)
+        event_ingest(events=[view], visitor_id=visitor, read_ahead=ahead)
+    assert live(owner) == {"two-views"}
+    assert sum(int(value) for value in redis.hgetall(segment_counts_key(owner)).values()) == 2, "counted twice"
+    # Counted with its id, so the backfill can add back what its read of the record missed.
+    assert redis.hget(segment_handover_key(owner), view["event_id"])

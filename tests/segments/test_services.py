@@ -16,7 +16,7 @@ from segments.evaluator import epoch_ms, increments
 from segments.hooks import SegmentHook
 from segments.models import Membership
 from segments.services import catalogue_forget, segments_backfill
-from shop.keyspace import RedisBatch, segment_counts_key, segment_meta_key
+from shop.keyspace import RedisBatch, segment_counts_key, segment_members_key, segment_meta_key
 from tests.factories.segments import SegmentFactory
 from tracking.hooks import StoredBatch, TrackedEvent
 
@@ -237,3 +237,19 @@ def test_a_batch_counts_what_each_of_its_events_adds_alike_or_not(drawn):
         for key, amount in pairs:
             expected[key] = expected.get(key, 0) + amount
     assert services._counting(events, catalogue=catalogue).added == expected
+
+
+@pytest.mark.django_db
+def test_a_rule_segment_keeps_its_members_in_the_record_and_each_owners_set_not_in_a_set_of_its_own():
+    SegmentFactory(slug="viewers", definition={"event": "view_item", "within": "1h"})
+    visitor = uuid.uuid4()
+    redis = get_redis_connection("default")
+    redis.sadd(segment_members_key("viewers"), "v:left-behind")
+    ingest(visitor, "view_item", at=T0, product_id=1)
+    assert live(f"v:{visitor}") == {"viewers"}
+    assert not redis.sismember(segment_members_key("viewers"), f"v:{visitor}")
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        segments_backfill()
+    # A set under a rule segment's name is stale: nothing would ever take an owner out of it.
+    assert not redis.exists(segment_members_key("viewers"))
+    assert Membership.objects.get(segment__slug="viewers").owner == f"v:{visitor}"
