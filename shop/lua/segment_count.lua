@@ -6,8 +6,8 @@
 -- (session, its last event's ms in this batch), then the counters as one text of space-separated
 -- triples (counter id, scope 'minute'|'session'|'all', horizon in minutes), then E and per event:
 -- event id, K, K pairs (field, amount); or, for a batch summed (its events' ids left out: the
--- caller saw no handover), -1, K and K pairs; then the owner's name in the due-times; then, to publish a verdict, the
--- state it was judged on (see below), the owner's next due-time ('' for none), N and N segments
+-- caller saw no handover), -1, K and K pairs; then the owner's name in the due-times; then, to
+-- publish a verdict, the state it was judged on (see below), the owner's next due-time ('' for none), N and N segments
 -- entered, X and X exited, R and R journal rows (segments/record.py), with KEYS[6] the journal.
 -- A verdict is published only when the state it was judged on is the state the counting left:
 -- the counters read back, first ms, session and segments, as lines 'field=value' sorted, then
@@ -24,8 +24,7 @@
 -- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs, the session
 -- before this call or '', the owner's due-time (epoch second) or '', last ms or '', 1 when the
 -- verdict was published, 0 when the state differed, '' when none was given}, or {1} alone when
--- it was published: with the session
--- before and the due-time, the caller re-checks only the segments the batch can have changed;
+-- it was published: with the session before and the due-time, the caller re-checks only the segments the batch can have changed;
 -- with last ms, it can work out what its next batch will leave (a read ahead). Only the
 -- fields of the given counters come back. Minute buckets past every window are deleted, and so
 -- are the buckets of sessions that are over: a session whose last event is more than a
