@@ -513,12 +513,16 @@ class Read(NamedTuple):
     last_ms: int | None  # the moment of their last event
 
 
+def _fields_of(flat: list) -> dict[str, int]:
+    """A hash's fields from a script's reply, as HGETALL gives them there: field, value, field..."""
+    return {flat[index].decode(): int(flat[index + 1]) for index in range(0, len(flat), 2)}
+
+
 def _read_from(reply: list) -> Read:
     # The last item, whether a verdict given went out, is the caller's to look at.
     flat, first, session, members, previous, due, last, _ = reply
-    fields = {flat[index].decode(): int(flat[index + 1]) for index in range(0, len(flat), 2)}
     return _read_of(
-        fields,
+        _fields_of(flat),
         first_ms=int(first) if first else None,
         session=session.decode() or None,
         current={member.decode() for member in members},
@@ -668,7 +672,7 @@ def segments_read_ahead(*, owner: str, batch: RedisBatch, catalogue: Catalogue):
     def take(replies: list) -> Ahead:
         counts, (first, last, session), members, due, handover, pending, oldest, draining = replies[position]
         return Ahead(
-            fields={counts[index].decode(): int(counts[index + 1]) for index in range(0, len(counts), 2)},
+            fields=_fields_of(counts),
             first_ms=int(first) if first else None,
             last_ms=int(last) if last else None,
             session=session.decode() if session else None,

@@ -7,15 +7,16 @@
 -- triples (counter id, scope 'minute'|'session'|'all', horizon in minutes), then E and per event:
 -- event id, K, K pairs (field, amount); or, for a batch summed (its events' ids left out: the
 -- caller saw no handover), -1, K and K pairs; then the owner's name in the due-times; then, to
--- publish a verdict, the state it was judged on (see below), the owner's next due-time ('' for none), N and N segments
--- entered, X and X exited, R and R journal rows (segments/record.py), with KEYS[6] the journal.
+-- publish a verdict, the state it was judged on (see below), the owner's next due-time ('' for
+-- none), N and N segments entered, X and X exited, R and R journal rows (segments/record.py),
+-- with KEYS[6] the journal.
 -- A verdict is published only when the state it was judged on is the state the counting left:
 -- the counters read back, first ms, session and segments, as lines 'field=value' sorted, then
 -- 'first=', 'session=' and 'in=' lines (segments.services.state_text). Any other writer of
 -- the owner between that judgement and this call (a batch of theirs on another worker, a
 -- due-time, a backfill) shows as a different state, and the caller judges again on the state
--- returned. The owner's segments, the due-time and the journal change in this one
--- script, so no reader sees a membership the journal lacks.
+-- returned. The owner's segments, the due-time and the journal change in this one script, so
+-- no reader sees a membership the journal lacks.
 -- A handover holding 'open' means a backfill is reading this owner's record: each event counted
 -- here is journaled so the backfill can add back what its read missed. An event the handover
 -- marks 'c' was counted by a backfill already and is not counted twice. A summed batch cannot be
@@ -24,12 +25,12 @@
 -- Returns {counts as field, value pairs, first ms or '', session or '', segment slugs, the session
 -- before this call or '', the owner's due-time (epoch second) or '', last ms or '', 1 when the
 -- verdict was published, 0 when the state differed, '' when none was given}, or {1} alone when
--- it was published: with the session before and the due-time, the caller re-checks only the segments the batch can have changed;
--- with last ms, it can work out what its next batch will leave (a read ahead). Only the
--- fields of the given counters come back. Minute buckets past every window are deleted, and so
--- are the buckets of sessions that are over: a session whose last event is more than a
--- session's lifetime before the owner's last can get no more events (its cookie expired), and
--- without this each visit's buckets stayed for a year. The backfill keeps the same ones
+-- it was published: with the session before and the due-time, the caller re-checks only the
+-- segments the batch can have changed; with last ms, it can work out what its next batch will
+-- leave (a read ahead). Only the fields of the given counters come back. Minute buckets past
+-- every window are deleted, and so are the buckets of sessions that are over: a session whose
+-- last event is more than a session's lifetime before the owner's last can get no more events
+-- (its cookie expired), and without this each visit's buckets stayed for a year. The backfill keeps the same ones
 -- (segments.evaluator.stale_fields). Fields of counters not given (a definition this process has
 -- not loaded yet) are kept but not read.
 local counts, meta, held, handover = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
