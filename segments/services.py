@@ -65,6 +65,8 @@ logger = logging.getLogger(__name__)
 COUNTS_TTL = int((MAX_WINDOW + timedelta(days=1)).total_seconds())
 # How long a process trusts its copy of the definitions: an edit reaches the live path within this.
 DEFINITIONS_TTL_SECONDS = 2.0
+# First-batch verdicts a process keeps per catalogue (about 2 KB each); past this the memo starts over.
+FRESH_VERDICTS_HELD = 2048
 # Owners per pipeline in the due firing and the backfill's writes: 500 kept a round trip under 5 ms.
 OWNERS_PER_ROUND_TRIP = 500
 # How long a backfill's handover stays open, and how long its marks of counted events last: a live
@@ -123,6 +125,29 @@ class Catalogue:
     @cached_property
     def judges(self) -> dict[str, Judge]:
         return judges_compile(self.definitions)
+
+    @cached_property
+    def fresh_verdicts(self) -> dict[tuple, "Held"]:
+        """Verdicts of owners judged on their first batch, by what they were judged on with time
+        made relative to the minute (_fresh_key): first visits from the same kind of page are
+        alike, and most of a shop's batches are first visits."""
+        return {}
+
+    def fresh_checks(self, counted: frozenset[str]) -> "Checks":
+        """The segments a first batch adding to these counters is judged on (_segments_touched),
+        one object per set of counters, so that the verdicts memoised with it share it."""
+        held = self._fresh_checks.get(counted)
+        if held is None:
+            readers = self.readers
+            touched = set(readers.of_tenure)
+            for counter_id in counted:
+                touched.update(readers.by_counter.get(counter_id, ()))
+            held = _memo_put(self._fresh_checks, counted, Checks(frozenset(touched), readers.empty - touched))
+        return held
+
+    @cached_property
+    def _fresh_checks(self) -> dict[frozenset[str], "Checks"]:
+        return {}
 
     @cached_property
     def clocks(self) -> Clocks:
@@ -201,7 +226,7 @@ def _reads(slug: str, definitions: Mapping[str, Definition]) -> Reads:
     return Reads(counters=frozenset(counters), session=session, tenure=tenure)
 
 
-_cache: dict[str, tuple[float, Catalogue]] = {}
+_cache: dict[str, tuple[float, Catalogue, list]] = {}
 
 
 def catalogue_load() -> Catalogue:
@@ -209,10 +234,14 @@ def catalogue_load() -> Catalogue:
     held = _cache.get("catalogue")
     if held is not None and time.monotonic() - held[0] < DEFINITIONS_TTL_SECONDS:
         return held[1]
-    definitions, active, errors = {}, {}, {}
     # Cluster segments have no definition: their members are written by each re-cluster alone.
-    rules = Segment.objects.filter(cluster__isnull=True)
-    for segment_id, slug, raw, is_active in rules.values_list("id", "slug", "definition", "is_active"):
+    rows = list(Segment.objects.filter(cluster__isnull=True).values_list("id", "slug", "definition", "is_active"))
+    if held is not None and held[2] == rows:
+        # Unchanged: the copy keeps what it compiled and memoised.
+        _cache["catalogue"] = (time.monotonic(), held[1], rows)
+        return held[1]
+    definitions, active, errors = {}, {}, {}
+    for segment_id, slug, raw, is_active in rows:
         try:
             definitions[slug] = definition_parse(raw)
         except ConditionError as error:
@@ -221,7 +250,7 @@ def catalogue_load() -> Catalogue:
         if is_active:
             active[slug] = segment_id
     catalogue = Catalogue(definitions=definitions, active=active, errors=errors)
-    _cache["catalogue"] = (time.monotonic(), catalogue)
+    _cache["catalogue"] = (time.monotonic(), catalogue, rows)
     return catalogue
 
 
@@ -257,6 +286,61 @@ def owner_judge(
         exited=(current & checked) - matching,
         due_ms=next_change_ms(catalogue.clocks, facts, now_ms=now_ms),
     )
+
+
+class Held(NamedTuple):
+    """A memoised verdict, its due-time as minutes after the minute it was judged in."""
+
+    entered: frozenset[str]
+    exited: frozenset[str]
+    due_in: int | None
+
+
+def _fresh_key(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_minute: int) -> tuple:
+    """All a judgement of an owner with nothing stored before this batch reads, with each moment as
+    minutes before now_minute: the trees compare windows and tenures to now, never to the clock, so
+    two such owners with the same key get the same verdict whenever they are judged."""
+    scopes, parts = catalogue.scopes, []
+    for key, value in read.fields.items():
+        counter, kind, bucket = key.split("|", 2)
+        scope = scopes[counter][0]
+        # A session's fields are read back for the owner's current session alone.
+        parts.append((counter, kind, now_minute - int(bucket) if scope == "minute" else scope, value))
+    parts.sort()
+    first = read.facts.first_ms
+    since_first = None if first is None else now_minute - first // MINUTE_MS
+    return tuple(parts), since_first, read.facts.session is None, checks
+
+
+def _verdict_of(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_ms: int, fresh: bool) -> Verdict:
+    """owner_judge on a read, memoised for fresh owners (see Catalogue.fresh_verdicts)."""
+    if fresh:
+        now_minute, memo = now_ms // MINUTE_MS, catalogue.fresh_verdicts
+        key = _fresh_key(read, checks, catalogue=catalogue, now_minute=now_minute)
+        held = memo.get(key)
+        if held is not None:
+            due_ms = None if held.due_in is None else (now_minute + held.due_in) * MINUTE_MS
+            return Verdict(entered=set(held.entered), exited=set(held.exited), due_ms=due_ms)
+    verdict = owner_judge(
+        facts=read.facts,
+        current=read.current,
+        now_ms=now_ms,
+        catalogue=catalogue,
+        only=checks.only,
+        holding=checks.holding,
+    )
+    if fresh:
+        due_in = None if verdict.due_ms is None else verdict.due_ms // MINUTE_MS - now_minute
+        _memo_put(memo, key, Held(frozenset(verdict.entered), frozenset(verdict.exited), due_in))
+    return verdict
+
+
+def _memo_put(memo: dict, key, value):
+    """Keep value in a catalogue's memo, which starts over once it holds FRESH_VERDICTS_HELD."""
+    if len(memo) >= FRESH_VERDICTS_HELD:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def memberships_record(*, changes: Sequence[tuple[str, str, bool]], at: datetime, catalogue: Catalogue) -> None:
@@ -628,13 +712,12 @@ def _segments_touched(
     facts = read.facts
     if counting is None or (read.due_ms is not None and read.due_ms <= now_ms):
         return ALL_CHECKED
+    if fresh:
+        return catalogue.fresh_checks(counting.counted)
     readers = catalogue.readers
     touched = set()
     for counter_id in counting.counted:
         touched.update(readers.by_counter.get(counter_id, ()))
-    if fresh:
-        touched |= readers.of_tenure
-        return Checks(frozenset(touched), readers.empty - touched)
     if facts.first_ms is None or facts.first_ms >= counting.first_ms:
         return ALL_CHECKED
     if read.previous_session != facts.session:
@@ -721,6 +804,7 @@ def segments_ingest(
         counting=counting_left,
         summed=summed,
         checks=checks,
+        fresh=fresh,
     )
     batch.then(
         position, lambda reply: _published_or_again(reply, owner=owner, catalogue=catalogue, counting=counting_left)
@@ -741,19 +825,14 @@ def _verdict_queue(
     counting: Counting | None = None,
     summed: bool = False,
     checks: Checks = ALL_CHECKED,
+    fresh: bool = False,
 ) -> tuple[Verdict, list[Row], int]:
-    """Judge the state read (only some segments, or all) and queue the count script's call that
-    publishes the verdict if that state still holds (counting the batch first, when given).
-    Returns the verdict, its journal rows and where the call's reply will be."""
+    """Judge the state read (only some segments, or all; fresh: of an owner with nothing stored
+    before) and queue the count script's call that publishes the verdict if that state still holds
+    (counting the batch first, when given). Returns the verdict, its journal rows and where the
+    call's reply will be."""
     now_ms = epoch_ms(now)
-    verdict = owner_judge(
-        facts=read.facts,
-        current=read.current,
-        now_ms=now_ms,
-        catalogue=catalogue,
-        only=checks.only,
-        holding=checks.holding,
-    )
+    verdict = _verdict_of(read, checks, catalogue=catalogue, now_ms=now_ms, fresh=fresh)
     rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
     publish = Publish(state_text(read), verdict, rows)
     position = _count_queue(

@@ -33,13 +33,23 @@ def ingest(
         raw = RawEventFactory(name=name, props=fields.pop("props", {}), **fields)
         ahead = {}
         if read_ahead if read_ahead is not None else source == "web":
-            early = RedisBatch()
-            reading = hooks_read_ahead(visitor_id=visitor, user_id=user_id, redis=early)
-            early.execute()
-            ahead = reading.taken()
+            ahead = _read_ahead(visitor, user_id=user_id)
         return event_ingest(
             events=[raw], visitor_id=visitor, user_id=user_id, session_id=session, source=source, read_ahead=ahead
         )
+
+
+def ingest_batch(visitor: uuid.UUID, events: list[dict], *, at: datetime) -> IngestResult:
+    """A browser's batch of raw events, read ahead and stored as the collector does, at a moment."""
+    with time_machine.travel(at, tick=False):
+        return event_ingest(events=events, visitor_id=visitor, read_ahead=_read_ahead(visitor, user_id=None))
+
+
+def _read_ahead(visitor: uuid.UUID, *, user_id: int | None) -> dict:
+    early = RedisBatch()
+    reading = hooks_read_ahead(visitor_id=visitor, user_id=user_id, redis=early)
+    early.execute()
+    return reading.taken()
 
 
 def live(owner: str) -> set[str]:

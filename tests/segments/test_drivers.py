@@ -11,18 +11,21 @@ import pytest
 from django.conf import settings
 from django.db import connections
 from django_redis import get_redis_connection
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from segments import services
+from segments.evaluator import epoch_ms, next_change_ms
 from segments.models import Membership
 from segments.record import journal_drain
-from segments.services import catalogue_forget, segments_backfill
+from segments.services import catalogue_forget, catalogue_load, owners_facts, segments_backfill
+from shop.keyspace import segment_due_key
 from tests.factories.segments import SegmentFactory
+from tests.factories.tracking import RawEventFactory
 from tracking.models import Event
 
-from .helpers import backfilled, fire_at, ingest, live
+from .helpers import backfilled, fire_at, ingest, ingest_batch, live
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
@@ -100,6 +103,82 @@ def test_live_and_backfill_agree_on_random_histories(history, later):
     end = T0 + timedelta(minutes=history[-1][0], seconds=59) + timedelta(minutes=later)
     fire_at(end)
     assert live(owner) == backfilled(owner, at=end)
+
+
+# A first batch: events some minutes and seconds before it is sent, the minutes about the edges
+# of DEFINITIONS' windows and tenures.
+first_batch = st.lists(
+    st.tuples(
+        st.sampled_from([0, 1, 29, 30, 59, 60, 61, 89, 90, 119, 120]),  # minutes before the batch
+        st.integers(min_value=0, max_value=59),  # and seconds
+        st.sampled_from(["view_item", "add_to_cart", "page_view"]),
+        st.sampled_from([5, 6]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    shapes=st.lists(first_batch, min_size=1, max_size=3),
+    sent=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2), st.integers(min_value=0, max_value=6 * 60), st.integers(0, 59)
+        ),
+        min_size=2,
+        max_size=8,
+    ),
+    later=st.integers(min_value=0, max_value=3 * 60),
+)
+# Batches alike but for one thing a verdict turns on: how many, how long before, since the first.
+@example(
+    shapes=[[(0, 0, "view_item", 5), (0, 0, "view_item", 5)], [(0, 0, "view_item", 5)]],
+    sent=[(0, 9, 0), (1, 20, 0)],
+    later=0,
+)
+@example(
+    shapes=[[(40, 0, "page_view", 5), (10, 0, "add_to_cart", 5)], [(40, 0, "page_view", 5), (40, 0, "add_to_cart", 5)]],
+    sent=[(0, 9, 0), (1, 70, 0)],
+    later=0,
+)
+@example(shapes=[[(10, 0, "view_item", 6)], [(70, 0, "view_item", 6)]], sent=[(0, 100, 0), (1, 200, 0)], later=0)
+def test_visitors_whose_first_batches_are_alike_are_judged_alike_whenever_they_come(shapes, sent, later):
+    # The same first batch sent by new visitors at different moments: each is judged as the backfill
+    # judges it then, with the same due-time, and leaves as time alone changes its segments,
+    # whichever judged the shape first.
+    _reset()
+    redis = get_redis_connection("default")
+    for slug, definition in DEFINITIONS.items():
+        SegmentFactory(slug=slug, definition=definition)
+    judged = []  # (owner, when, their segments then)
+    for shape, minute, second in sent:
+        at = T0 + timedelta(minutes=minute, seconds=second)
+        visitor = uuid.uuid4()
+        events = [
+            RawEventFactory(
+                name=name,
+                ts=epoch_ms(at - timedelta(minutes=ago, seconds=within)),
+                product_id=1,
+                category_id=category,
+            )
+            for ago, within, name, category in shapes[shape % len(shapes)]
+        ]
+        ingest_batch(visitor, events, at=at)
+        owner = f"v:{visitor}"
+        judged.append((owner, at, live(owner), redis.zscore(segment_due_key(), owner)))
+    # Asked once all are in: the backfill's look reloads the definitions, and with them the memo.
+    catalogue = catalogue_load()
+    for index, (owner, at, segments, due) in enumerate(judged):
+        assert segments == backfilled(owner, at=at), f"first batch of visitor {index}"
+        (history,) = owners_facts(catalogue=catalogue, owners=[owner])
+        due_ms = next_change_ms(catalogue.clocks, history.facts, now_ms=epoch_ms(at))
+        assert due == (None if due_ms is None else -(-due_ms // 1000)), f"due-time of visitor {index}"
+    end = T0 + timedelta(minutes=max(minute for _, minute, _ in sent) + later, seconds=59)
+    fire_at(end)
+    for owner, *_ in judged:
+        assert live(owner) == backfilled(owner, at=end)
 
 
 @pytest.mark.django_db

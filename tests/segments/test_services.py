@@ -14,7 +14,7 @@ from segments import services
 from segments.conditions import definition_parse
 from segments.evaluator import epoch_ms, increments
 from segments.hooks import SegmentHook
-from segments.models import Membership
+from segments.models import Membership, Segment
 from segments.services import catalogue_forget, segments_backfill
 from shop.keyspace import RedisBatch, segment_counts_key, segment_members_key, segment_meta_key
 from tests.factories.segments import SegmentFactory
@@ -162,6 +162,22 @@ def test_batches_after_the_backfill_count_as_ever(two_views):
     assert live(owner) == {"three"}
     _view(visitor, 4, 4)
     assert live(owner) == set() == backfilled(owner, at=T0 + timedelta(minutes=4))
+
+
+@pytest.mark.django_db
+def test_a_process_keeps_its_compiled_segments_until_a_definition_changes(monkeypatch):
+    monkeypatch.setattr(services, "DEFINITIONS_TTL_SECONDS", 0)
+    segment = SegmentFactory(slug="viewers", definition={"event": "view_item", "within": "1h"})
+    held = services.catalogue_load()
+    held.fresh_verdicts["a verdict"] = None
+    assert services.catalogue_load() is held, "nothing changed, yet the segments were compiled again"
+    Segment.objects.filter(pk=segment.pk).update(definition={"event": "view_item", "within": "2h"})
+    edited = services.catalogue_load()
+    (counter,) = edited.definitions["viewers"].counters
+    assert edited.horizons == {counter.id: 120}
+    assert not edited.fresh_verdicts, "verdicts judged under the old definition outlived it"
+    Segment.objects.filter(pk=segment.pk).update(is_active=False)
+    assert not services.catalogue_load().active
 
 
 @pytest.mark.django_db(transaction=True)
