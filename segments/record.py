@@ -58,7 +58,16 @@ def rows_of(changes: Sequence[tuple[str, str, bool]], *, at: datetime, segments:
 
 
 def row_encode(row: Row) -> str:
-    return f"{row.segment}|{int(row.entered)}|{epoch_ms(row.at)}|{row.owner}"
+    return _line(row.segment, row.entered, epoch_ms(row.at), row.owner)
+
+
+def lines_of(changes: Sequence[tuple[str, str, bool]], *, at: int, segments: Mapping[str, int]) -> list[str]:
+    """rows_of as the journal holds them (row_encode), at a moment in epoch ms."""
+    return [_line(segments[slug], entered, at, owner) for owner, slug, entered in changes]
+
+
+def _line(segment: int, entered: bool, at_ms: int, owner: str) -> str:
+    return f"{segment}|{int(entered)}|{at_ms}|{owner}"
 
 
 def row_decode(raw: bytes | str) -> Row:

@@ -57,7 +57,7 @@ from .evaluator import (
     stale_fields,
 )
 from .models import Membership, Segment
-from .record import Row, journal_drain, journal_due, memberships_write, record_with, row_encode, rows_of
+from .record import journal_drain, journal_due, lines_of, memberships_write, record_with, rows_of
 
 logger = logging.getLogger(__name__)
 
@@ -539,7 +539,7 @@ class Publish(NamedTuple):
 
     state: str  # state_text() of what the verdict was judged on
     verdict: Verdict
-    rows: list[Row]  # its transitions for the journal
+    rows: list[str]  # its transitions, as the journal holds them (segments/record.py)
 
 
 def _count_queue(
@@ -572,7 +572,7 @@ def _count_queue(
         entered, exited = sorted(publish.verdict.entered), sorted(publish.verdict.exited)
         score = _due_score(publish.verdict.due_ms)
         args += [publish.state, "" if score is None else score, len(entered), *entered, len(exited), *exited]
-        args += [len(publish.rows), *(row_encode(row) for row in publish.rows)]
+        args += [len(publish.rows), *publish.rows]
         keys.append(segment_journal_key())
     return batch.script("segment_count", keys=keys, args=args)
 
@@ -826,14 +826,14 @@ def _verdict_queue(
     summed: bool = False,
     checks: Checks = ALL_CHECKED,
     fresh: bool = False,
-) -> tuple[Verdict, list[Row], int]:
+) -> tuple[Verdict, list[str], int]:
     """Judge the state read (only some segments, or all; fresh: of an owner with nothing stored
     before) and queue the count script's call that publishes the verdict if that state still holds
     (counting the batch first, when given). Returns the verdict, its journal rows and where the
     call's reply will be."""
     now_ms = epoch_ms(now)
     verdict = _verdict_of(read, checks, catalogue=catalogue, now_ms=now_ms, fresh=fresh)
-    rows = rows_of(_changes(owner, verdict), at=now, segments=catalogue.active)
+    rows = lines_of(_changes(owner, verdict), at=now_ms, segments=catalogue.active)
     publish = Publish(state_text(read), verdict, rows)
     position = _count_queue(
         batch, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting, summed=summed, publish=publish
