@@ -289,10 +289,10 @@ def owner_judge(
 
 
 class Held(NamedTuple):
-    """A memoised verdict, its due-time as minutes after the minute it was judged in."""
+    """A memoised verdict of a fresh owner (in no segment, so leaving none), its due-time as minutes
+    after the minute it was judged in."""
 
     entered: frozenset[str]
-    exited: frozenset[str]
     due_in: int | None
 
 
@@ -320,7 +320,7 @@ def _verdict_of(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_ms:
         held = memo.get(key)
         if held is not None:
             due_ms = None if held.due_in is None else (now_minute + held.due_in) * MINUTE_MS
-            return Verdict(entered=set(held.entered), exited=set(held.exited), due_ms=due_ms)
+            return Verdict(entered=set(held.entered), exited=set(), due_ms=due_ms)
     verdict = owner_judge(
         facts=read.facts,
         current=read.current,
@@ -331,7 +331,7 @@ def _verdict_of(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_ms:
     )
     if fresh:
         due_in = None if verdict.due_ms is None else verdict.due_ms // MINUTE_MS - now_minute
-        _memo_put(memo, key, Held(frozenset(verdict.entered), frozenset(verdict.exited), due_in))
+        _memo_put(memo, key, Held(frozenset(verdict.entered), due_in))
     return verdict
 
 

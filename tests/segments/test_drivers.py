@@ -152,7 +152,7 @@ def test_visitors_whose_first_batches_are_alike_are_judged_alike_whenever_they_c
     redis = get_redis_connection("default")
     for slug, definition in DEFINITIONS.items():
         SegmentFactory(slug=slug, definition=definition)
-    judged = []  # (owner, when, their segments then)
+    judged = []  # (owner, when, their segments and due-time then)
     for shape, minute, second in sent:
         at = T0 + timedelta(minutes=minute, seconds=second)
         visitor = uuid.uuid4()
@@ -174,7 +174,7 @@ def test_visitors_whose_first_batches_are_alike_are_judged_alike_whenever_they_c
         assert segments == backfilled(owner, at=at), f"first batch of visitor {index}"
         (history,) = owners_facts(catalogue=catalogue, owners=[owner])
         due_ms = next_change_ms(catalogue.clocks, history.facts, now_ms=epoch_ms(at))
-        assert due == (None if due_ms is None else -(-due_ms // 1000)), f"due-time of visitor {index}"
+        assert due == services._due_score(due_ms), f"due-time of visitor {index}"
     end = T0 + timedelta(minutes=max(minute for _, minute, _ in sent) + later, seconds=59)
     fire_at(end)
     for owner, *_ in judged:
