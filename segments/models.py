@@ -111,8 +111,11 @@ class Membership(models.Model):
     per (segment, owner), which makes recording a transition twice a no-op."""
 
     # No index of its own: membership_entered begins with the segment and serves every lookup by
-    # it, and each index is one more insert for every row the live path records.
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    # it, and each index is one more insert for every row the live path records. No constraint
+    # either (segments/record.py): deleting a segment still deletes its stays.
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="memberships", db_index=False, db_constraint=False
+    )
     owner = models.CharField(max_length=64)
     entered_at = models.DateTimeField()
     exited_at = models.DateTimeField(null=True, blank=True)

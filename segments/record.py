@@ -9,6 +9,13 @@ the two leaves them for the next, and applying them twice records nothing twice.
 at a time (a Redis lock), so transitions are applied in the order they were published. The other
 writers of rule segments (the due-times, the backfill, a login's merge) drain first and then write,
 under the same lock; the re-cluster writes cluster segments, which are never journaled.
+
+An owner's first entries (judged with nothing stored for them) are journaled as such: no stay can
+be recorded for them yet, so they are inserted without the look-up of a held stay, the ranking
+and the conflict check that any other row needs. The record keeps no foreign key to the segments
+either: its check, at each commit, cost a quarter of each row's insert. A drain that was writing
+while a segment was deleted leaves its rows of that segment behind, and the delete's aftermath
+(memberships_orphans_delete) removes them.
 """
 
 import logging
@@ -61,19 +68,27 @@ def row_encode(row: Row) -> str:
     return _line(row.segment, row.entered, epoch_ms(row.at), row.owner)
 
 
-def lines_of(changes: Sequence[tuple[str, str, bool]], *, at: int, segments: Mapping[str, int]) -> list[str]:
-    """rows_of as the journal holds them (row_encode), at a moment in epoch ms."""
-    return [_line(segments[slug], entered, at, owner) for owner, slug, entered in changes]
+def lines_of(
+    changes: Sequence[tuple[str, str, bool]], *, at: int, segments: Mapping[str, int], first: bool = False
+) -> list[str]:
+    """rows_of as the journal holds them (row_encode), at a moment in epoch ms; first: the owner's
+    first transitions, judged with nothing stored for them."""
+    return [_line(segments[slug], entered, at, owner, first=first) for owner, slug, entered in changes]
 
 
-def _line(segment: int, entered: bool, at_ms: int, owner: str) -> str:
-    return f"{segment}|{int(entered)}|{at_ms}|{owner}"
+# A line's kind: 0 an exit, 1 an entry, 2 an entry of an owner with no stay recorded.
+FIRST_ENTRY = "2"
+
+
+def _line(segment: int, entered: bool, at_ms: int, owner: str, *, first: bool = False) -> str:
+    kind = FIRST_ENTRY if first and entered else int(entered)
+    return f"{segment}|{kind}|{at_ms}|{owner}"
 
 
 def row_decode(raw: bytes | str) -> Row:
     text = raw.decode() if isinstance(raw, bytes) else raw
-    segment, entered, at_ms, owner = text.split("|", 3)
-    return Row(int(segment), owner, entered == "1", datetime.fromtimestamp(int(at_ms) / 1000, tz=UTC))
+    segment, kind, at_ms, owner = text.split("|", 3)
+    return Row(int(segment), owner, kind != "0", datetime.fromtimestamp(int(at_ms) / 1000, tz=UTC))
 
 
 def journal_due(*, pending: int, oldest: bytes | None, adding: int, now_ms: int) -> bool:
@@ -146,14 +161,16 @@ def memberships_write(rows: Sequence[Row] | Sequence[str]) -> None:
     if not rows:
         return
     if connection.vendor == "postgresql":
-        write, rows = _write_postgres, [row if isinstance(row, str) else row_encode(row) for row in rows]
+        _write_postgres([row if isinstance(row, str) else row_encode(row) for row in rows])
     else:
-        write, rows = _write_portable, [row_decode(row) if isinstance(row, str) else row for row in rows]
-    try:
-        write(rows)
-    except IntegrityError:
-        # A segment deleted between the statements' look at the segments and the commit: its rows go with it.
-        write(rows)
+        _write_portable([row_decode(row) if isinstance(row, str) else row for row in rows])
+
+
+def memberships_orphans_delete(*, segment_id: int) -> None:
+    """After a segment's delete has committed: remove the stays of it that a drain running meanwhile
+    recorded after the delete's cascade. That drain held the lock until its commit, so once the
+    lock is had its rows are in; the journal's rows of the segment are dropped as it drains."""
+    record_with(lambda: Membership.objects.filter(segment_id=segment_id).delete())
 
 
 # The Postgres form of memberships_write: the rows go as one text in the journal's own encoding
@@ -166,7 +183,7 @@ def memberships_write(rows: Sequence[Row] | Sequence[str]) -> None:
 # An owner key (tracking/owners.py) holds no "|", so it is the fourth field whole.
 _MEMBERSHIPS, _SEGMENTS = Membership._meta.db_table, Segment._meta.db_table
 _WRITE_RANK = (
-    "WITH parsed AS (SELECT n, split_part(line, '|', 1)::bigint AS segment_id, split_part(line, '|', 2) = '1' "  # noqa: S608
+    "WITH parsed AS (SELECT n, split_part(line, '|', 1)::bigint AS segment_id, split_part(line, '|', 2) <> '0' "  # noqa: S608
     "AS entered, timestamptz 'epoch' + split_part(line, '|', 3)::bigint * interval '1 millisecond' AS at, "
     "split_part(line, '|', 4) AS owner FROM unnest(string_to_array(%s, E'\\n')) WITH ORDINALITY AS l(line, n)), "
     "ranked AS (SELECT *, row_number() OVER (PARTITION BY segment_id, owner ORDER BY n) AS rank FROM parsed "
@@ -182,9 +199,40 @@ _WRITE_RANK = (
 )
 
 
+# First entries: inserted where the owner has no stay of the segment at all (looked up as in
+# _WRITE_RANK, for the same reason). Any other stay (a replayed drain's own row, or the record of
+# an owner whose live state was flushed) sends the whole run through _WRITE_RANK, which applies
+# it again with nothing recorded twice.
+_WRITE_FIRST = (
+    f"INSERT INTO {_MEMBERSHIPS} (segment_id, owner, entered_at) SELECT p.segment_id, p.owner, p.at FROM "  # noqa: S608
+    "(SELECT split_part(line, '|', 1)::bigint AS segment_id, split_part(line, '|', 4) AS owner, "
+    "timestamptz 'epoch' + split_part(line, '|', 3)::bigint * interval '1 millisecond' AS at "
+    "FROM unnest(string_to_array(%s, E'\\n')) AS l(line)) p "
+    f"LEFT JOIN LATERAL (SELECT 1 AS held FROM {_MEMBERSHIPS} h WHERE h.owner = p.owner "
+    "AND h.segment_id = p.segment_id LIMIT 1) stay ON true "
+    f"WHERE p.segment_id IN (SELECT id FROM {_SEGMENTS}) AND stay.held IS NULL"
+)
+
+
 def _write_postgres(lines: Sequence[str]) -> None:
-    text = "\n".join(lines)
+    # An owner's first entries come before any other line of theirs, so inserting them first
+    # keeps each (segment, owner) in order.
+    first, others = [], []
+    for line in lines:
+        (first if line.split("|", 2)[1] == FIRST_ENTRY else others).append(line)
+    rest = lines
     with transaction.atomic(), connection.cursor() as cursor:
+        if first:
+            try:
+                with transaction.atomic():
+                    cursor.execute(_WRITE_FIRST, ["\n".join(first)])
+                if cursor.rowcount == len(first):
+                    rest = others
+            except IntegrityError:
+                pass  # one line twice in the run: the ranked statement takes them all
+        if not rest:
+            return
+        text = "\n".join(rest)
         rank, ranks = 1, 1
         while rank <= ranks:
             cursor.execute(_WRITE_RANK, [text, rank])

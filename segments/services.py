@@ -833,7 +833,7 @@ def _verdict_queue(
     call's reply will be."""
     now_ms = epoch_ms(now)
     verdict = _verdict_of(read, checks, catalogue=catalogue, now_ms=now_ms, fresh=fresh)
-    rows = lines_of(_changes(owner, verdict), at=now_ms, segments=catalogue.active)
+    rows = lines_of(_changes(owner, verdict), at=now_ms, segments=catalogue.active, first=fresh)
     publish = Publish(state_text(read), verdict, rows)
     position = _count_queue(
         batch, owner=owner, catalogue=catalogue, now_ms=now_ms, counting=counting, summed=summed, publish=publish

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 from django_redis import get_redis_connection
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from segments.evaluator import epoch_ms
 from segments.models import Membership
-from segments.record import Row, journal_drain, memberships_write, row_encode
+from segments.record import Row, journal_drain, lines_of, memberships_write, row_encode
 from segments.tasks import segments_journal_drain_task
 from shop.keyspace import segment_journal_key, segment_journal_taken_key
 from tests.factories.segments import SegmentFactory
@@ -20,6 +21,7 @@ from tests.factories.segments import SegmentFactory
 from .helpers import ingest, live
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+T1, T2 = T0 + timedelta(minutes=5), T0 + timedelta(minutes=9)
 CARTED = {"event": "add_to_cart", "within": "30m"}
 VIEWED = {"event": "view_item", "within": "30m"}
 
@@ -83,6 +85,51 @@ def test_rows_of_a_segment_deleted_meanwhile_are_dropped_and_the_rest_recorded()
     assert _stays("v:a") == [("kept", T0, None)]
 
 
+@pytest.mark.django_db
+def test_stays_a_drain_recorded_of_a_segment_as_it_was_deleted_go_once_the_delete_commits(
+    django_capture_on_commit_callbacks,
+):
+    kept, deleted = SegmentFactory(slug="kept"), SegmentFactory(slug="deleted")
+    memberships_write([Row(kept.pk, "v:a", True, T0)])
+    gone = deleted.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted.delete()
+        # A drain that looked at the segments before the delete, committing after its cascade.
+        Membership.objects.create(segment_id=gone, owner="v:a", entered_at=T0)
+    assert not Membership.objects.filter(segment_id=gone).exists()
+    assert _stays("v:a") == [("kept", T0, None)]
+
+
+def _first(rows: list[Row]) -> list[str]:
+    """The rows as the live path journals them: the entries of an owner's first verdict (before
+    any exit or second row of a segment of theirs) marked as judged with nothing stored."""
+    lines, opening, settled = [], {}, set()
+    for row in rows:
+        entered = opening.setdefault(row.owner, set())
+        first = row.owner not in settled and row.entered and row.segment not in entered
+        if first:
+            entered.add(row.segment)
+        else:
+            settled.add(row.owner)
+        changes = [(row.owner, "s", row.entered)]
+        lines += lines_of(changes, at=epoch_ms(row.at), segments={"s": row.segment}, first=first)
+    return lines
+
+
+@pytest.mark.django_db
+def test_first_entries_of_an_owner_with_stays_recorded_are_applied_like_any_entry():
+    """After a Redis flush an owner with a record is judged as if new: a first entry during an
+    open stay adds nothing; one after a closed stay opens a new one."""
+    open_in, closed_in = SegmentFactory(slug="open"), SegmentFactory(slug="closed")
+    memberships_write(
+        [Row(open_in.pk, "v:a", True, T0), Row(closed_in.pk, "v:a", True, T0), Row(closed_in.pk, "v:a", False, T1)]
+    )
+    later = [Row(open_in.pk, "v:a", True, T2), Row(closed_in.pk, "v:a", True, T2), Row(open_in.pk, "v:b", True, T2)]
+    memberships_write(_first(later))
+    assert _stays("v:a") == [("closed", T0, T1), ("open", T0, None), ("closed", T2, None)]
+    assert _stays("v:b") == [("open", T2, None)]
+
+
 # A transition: which of two segments, which of two owners, entered or not; applied in order,
 # each a second after the one before.
 transition = st.tuples(st.integers(0, 1), st.sampled_from(["v:a", "v:b"]), st.booleans())
@@ -95,19 +142,23 @@ transition = st.tuples(st.integers(0, 1), st.sampled_from(["v:a", "v:b"]), st.bo
     cuts=st.lists(st.integers(1, 5), min_size=1, max_size=14),
     replays=st.sets(st.integers(0, 13)),
 )
+# A first entry and its exit in one chunk, the chunk applied twice: the stay once, not twice.
+@example(transitions=[(0, "v:a", True), (0, "v:a", False)], cuts=[2], replays={0})
 def test_rows_applied_in_any_chunks_and_some_chunks_twice_make_the_record_one_pass_makes(transitions, cuts, replays):
     """A drainer dying after its commit but before clearing what it took has its chunk applied
-    again by the next: the record must come out as if every row had been applied once."""
+    again by the next: the record must come out as if every row had been applied once, owners'
+    first entries (recorded without a look for a stay) and all."""
     segments = [SegmentFactory(slug=f"s{index}-{uuid.uuid4().hex[:6]}") for index in range(2)]
     rows = [
         Row(segments[which].pk, owner, entered, T0 + timedelta(seconds=step))
         for step, (which, owner, entered) in enumerate(transitions)
     ]
+    lines = _first(rows)
     chunks, start = [], 0
-    for size in cuts * len(rows):
-        if start >= len(rows):
+    for size in cuts * len(lines):
+        if start >= len(lines):
             break
-        chunks.append(rows[start : start + size])
+        chunks.append(lines[start : start + size])
         start += size
     for index, chunk in enumerate(chunks):
         memberships_write(chunk)
