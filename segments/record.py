@@ -215,29 +215,37 @@ _WRITE_FIRST = (
 
 
 def _write_postgres(lines: Sequence[str]) -> None:
+    # Bound on the server and prepared once per connection, as the collector's INSERT is
+    # (tracking/services.py): Django's client-side binding quoted the text of a thousand rows
+    # into the statement, and Postgres planned the statement on every drain.
+    from psycopg import Cursor
+
     # An owner's first entries come before any other line of theirs, so inserting them first
     # keeps each (segment, owner) in order.
     first, others = [], []
     for line in lines:
         (first if line.split("|", 2)[1] == FIRST_ENTRY else others).append(line)
     rest = lines
-    with transaction.atomic(), connection.cursor() as cursor:
-        if first:
-            try:
-                with transaction.atomic():
-                    cursor.execute(_WRITE_FIRST, ["\n".join(first)])
-                if cursor.rowcount == len(first):
-                    rest = others
-            except IntegrityError:
-                pass  # one line twice in the run: the ranked statement takes them all
-        if not rest:
-            return
-        text = "\n".join(rest)
-        rank, ranks = 1, 1
-        while rank <= ranks:
-            cursor.execute(_WRITE_RANK, [text, rank])
-            ranks = cursor.fetchone()[0] or 0
-            rank += 1
+    with transaction.atomic():
+        connection.ensure_connection()
+        with Cursor(connection.connection) as cursor:
+            if first:
+                try:
+                    with transaction.atomic(), connection.wrap_database_errors:
+                        cursor.execute(_WRITE_FIRST, ["\n".join(first)], prepare=True)
+                    if cursor.rowcount == len(first):
+                        rest = others
+                except IntegrityError:
+                    pass  # one line twice in the run: the ranked statement takes them all
+            if not rest:
+                return
+            text = "\n".join(rest)
+            rank, ranks = 1, 1
+            with connection.wrap_database_errors:
+                while rank <= ranks:
+                    cursor.execute(_WRITE_RANK, [text, rank], prepare=True)
+                    ranks = cursor.fetchone()[0] or 0
+                    rank += 1
 
 
 def _write_portable(rows: Sequence[Row]) -> None:
