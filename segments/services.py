@@ -65,8 +65,8 @@ logger = logging.getLogger(__name__)
 COUNTS_TTL = int((MAX_WINDOW + timedelta(days=1)).total_seconds())
 # How long a process trusts its copy of the definitions: an edit reaches the live path within this.
 DEFINITIONS_TTL_SECONDS = 2.0
-# First-batch verdicts a process keeps per catalogue (about 2 KB each); past this the memo starts over.
-FRESH_VERDICTS_HELD = 2048
+# Verdicts a process keeps per catalogue (about 2 KB each); past this the memo starts over.
+VERDICTS_HELD = 2048
 # Owners per pipeline in the due firing and the backfill's writes: 500 kept a round trip under 5 ms.
 OWNERS_PER_ROUND_TRIP = 500
 # How long a backfill's handover stays open, and how long its marks of counted events last: a live
@@ -127,10 +127,10 @@ class Catalogue:
         return judges_compile(self.definitions)
 
     @cached_property
-    def fresh_verdicts(self) -> dict[tuple, "Held"]:
-        """Verdicts of owners judged on their first batch, by what they were judged on with time
-        made relative to the minute (_fresh_key): first visits from the same kind of page are
-        alike, and most of a shop's batches are first visits."""
+    def verdicts(self) -> dict[tuple, "Held"]:
+        """Verdicts by what they were judged on, with time made relative to the minute
+        (_verdict_key): first visits from the same kind of page are alike, and so are the second
+        batches of visitors who came back after as long; most of a shop's batches are such."""
         return {}
 
     def fresh_checks(self, counted: frozenset[str]) -> "Checks":
@@ -289,17 +289,17 @@ def owner_judge(
 
 
 class Held(NamedTuple):
-    """A memoised verdict of a fresh owner (in no segment, so leaving none), its due-time as minutes
-    after the minute it was judged in."""
+    """A memoised verdict, its due-time as minutes after the minute it was judged in."""
 
     entered: frozenset[str]
+    exited: frozenset[str]
     due_in: int | None
 
 
-def _fresh_key(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_minute: int) -> tuple:
-    """All a judgement of an owner with nothing stored before this batch reads, with each moment as
-    minutes before now_minute: the trees compare windows and tenures to now, never to the clock, so
-    two such owners with the same key get the same verdict whenever they are judged."""
+def _verdict_key(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_minute: int) -> tuple:
+    """All a judgement of an owner reads, with each moment as minutes before now_minute: the trees
+    compare windows and tenures to now, never to the clock, so two owners with the same key get
+    the same verdict whenever they are judged."""
     scopes, parts = catalogue.scopes, []
     for key, value in read.fields.items():
         counter, kind, bucket = key.split("|", 2)
@@ -309,18 +309,17 @@ def _fresh_key(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_minu
     parts.sort()
     first = read.facts.first_ms
     since_first = None if first is None else now_minute - first // MINUTE_MS
-    return tuple(parts), since_first, read.facts.session is None, checks
+    return tuple(parts), since_first, read.facts.session is None, frozenset(read.current), checks
 
 
-def _verdict_of(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_ms: int, fresh: bool) -> Verdict:
-    """owner_judge on a read, memoised for fresh owners (see Catalogue.fresh_verdicts)."""
-    if fresh:
-        now_minute, memo = now_ms // MINUTE_MS, catalogue.fresh_verdicts
-        key = _fresh_key(read, checks, catalogue=catalogue, now_minute=now_minute)
-        held = memo.get(key)
-        if held is not None:
-            due_ms = None if held.due_in is None else (now_minute + held.due_in) * MINUTE_MS
-            return Verdict(entered=set(held.entered), exited=set(), due_ms=due_ms)
+def _verdict_of(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_ms: int) -> Verdict:
+    """owner_judge on a read, memoised (see Catalogue.verdicts)."""
+    now_minute, memo = now_ms // MINUTE_MS, catalogue.verdicts
+    key = _verdict_key(read, checks, catalogue=catalogue, now_minute=now_minute)
+    held = memo.get(key)
+    if held is not None:
+        due_ms = None if held.due_in is None else (now_minute + held.due_in) * MINUTE_MS
+        return Verdict(entered=set(held.entered), exited=set(held.exited), due_ms=due_ms)
     verdict = owner_judge(
         facts=read.facts,
         current=read.current,
@@ -329,15 +328,14 @@ def _verdict_of(read: "Read", checks: "Checks", *, catalogue: Catalogue, now_ms:
         only=checks.only,
         holding=checks.holding,
     )
-    if fresh:
-        due_in = None if verdict.due_ms is None else verdict.due_ms // MINUTE_MS - now_minute
-        _memo_put(memo, key, Held(frozenset(verdict.entered), due_in))
+    due_in = None if verdict.due_ms is None else verdict.due_ms // MINUTE_MS - now_minute
+    _memo_put(memo, key, Held(frozenset(verdict.entered), frozenset(verdict.exited), due_in))
     return verdict
 
 
 def _memo_put(memo: dict, key, value):
-    """Keep value in a catalogue's memo, which starts over once it holds FRESH_VERDICTS_HELD."""
-    if len(memo) >= FRESH_VERDICTS_HELD:
+    """Keep value in a catalogue's memo, which starts over once it holds VERDICTS_HELD."""
+    if len(memo) >= VERDICTS_HELD:
         memo.clear()
     memo[key] = value
     return value
@@ -832,7 +830,7 @@ def _verdict_queue(
     (counting the batch first, when given). Returns the verdict, its journal rows and where the
     call's reply will be."""
     now_ms = epoch_ms(now)
-    verdict = _verdict_of(read, checks, catalogue=catalogue, now_ms=now_ms, fresh=fresh)
+    verdict = _verdict_of(read, checks, catalogue=catalogue, now_ms=now_ms)
     rows = lines_of(_changes(owner, verdict), at=now_ms, segments=catalogue.active, first=fresh)
     publish = Publish(state_text(read), verdict, rows)
     position = _count_queue(

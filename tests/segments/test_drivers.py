@@ -125,7 +125,11 @@ first_batch = st.lists(
     shapes=st.lists(first_batch, min_size=1, max_size=3),
     sent=st.lists(
         st.tuples(
-            st.integers(min_value=0, max_value=2), st.integers(min_value=0, max_value=6 * 60), st.integers(0, 59)
+            st.integers(min_value=0, max_value=2),
+            st.integers(min_value=0, max_value=6 * 60),
+            st.integers(0, 59),
+            # A second batch of the visitor's: which shape, how many minutes after the first.
+            st.none() | st.tuples(st.integers(0, 2), st.sampled_from([0, 1, 29, 30, 31, 60, 61, 90, 121])),
         ),
         min_size=2,
         max_size=8,
@@ -135,27 +139,39 @@ first_batch = st.lists(
 # Batches alike but for one thing a verdict turns on: how many, how long before, since the first.
 @example(
     shapes=[[(0, 0, "view_item", 5), (0, 0, "view_item", 5)], [(0, 0, "view_item", 5)]],
-    sent=[(0, 9, 0), (1, 20, 0)],
+    sent=[(0, 9, 0, None), (1, 20, 0, None)],
     later=0,
 )
 @example(
     shapes=[[(40, 0, "page_view", 5), (10, 0, "add_to_cart", 5)], [(40, 0, "page_view", 5), (40, 0, "add_to_cart", 5)]],
-    sent=[(0, 9, 0), (1, 70, 0)],
+    sent=[(0, 9, 0, None), (1, 70, 0, None)],
     later=0,
 )
-@example(shapes=[[(10, 0, "view_item", 6)], [(70, 0, "view_item", 6)]], sent=[(0, 100, 0), (1, 200, 0)], later=0)
-def test_visitors_whose_first_batches_are_alike_are_judged_alike_whenever_they_come(shapes, sent, later):
-    # The same first batch sent by new visitors at different moments: each is judged as the backfill
-    # judges it then, with the same due-time, and leaves as time alone changes its segments,
-    # whichever judged the shape first.
+@example(
+    shapes=[[(10, 0, "view_item", 6)], [(70, 0, "view_item", 6)]], sent=[(0, 100, 0, None), (1, 200, 0, None)], later=0
+)
+# Visitors alike until their second batches, which differ in what they add or when they come.
+@example(
+    shapes=[[(0, 0, "view_item", 5)], [(0, 0, "view_item", 6)]],
+    sent=[(0, 9, 0, (0, 1)), (0, 50, 0, (1, 1)), (0, 80, 0, (0, 31))],
+    later=0,
+)
+def test_visitors_whose_batches_are_alike_are_judged_alike_whenever_they_come(shapes, sent, later):
+    # The same batches sent by visitors at different moments, a first and maybe a second: each is
+    # judged as the backfill judges it then, with the same due-time, and leaves as time alone
+    # changes its segments, whichever judged the state first.
     _reset()
     redis = get_redis_connection("default")
     for slug, definition in DEFINITIONS.items():
         SegmentFactory(slug=slug, definition=definition)
     judged = []  # (owner, when, their segments and due-time then)
-    for shape, minute, second in sent:
-        at = T0 + timedelta(minutes=minute, seconds=second)
-        visitor = uuid.uuid4()
+    batches = []  # (when, visitor, shape), sent in time order
+    for shape, minute, second, then in sent:
+        at, visitor = T0 + timedelta(minutes=minute, seconds=second), uuid.uuid4()
+        batches.append((at, visitor, shape))
+        if then is not None:
+            batches.append((at + timedelta(minutes=then[1]), visitor, then[0]))
+    for at, visitor, shape in sorted(batches, key=lambda batch: batch[0]):
         events = [
             RawEventFactory(
                 name=name,
@@ -165,20 +181,32 @@ def test_visitors_whose_first_batches_are_alike_are_judged_alike_whenever_they_c
             )
             for ago, within, name, category in shapes[shape % len(shapes)]
         ]
+        # The beat has fired the due-times that came before this batch.
+        fire_at(at)
         ingest_batch(visitor, events, at=at)
         owner = f"v:{visitor}"
-        judged.append((owner, at, live(owner), redis.zscore(segment_due_key(), owner)))
-    # Asked once all are in: the backfill's look reloads the definitions, and with them the memo.
-    catalogue = catalogue_load()
-    for index, (owner, at, segments, due) in enumerate(judged):
-        assert segments == backfilled(owner, at=at), f"first batch of visitor {index}"
-        (history,) = owners_facts(catalogue=catalogue, owners=[owner])
-        due_ms = next_change_ms(catalogue.clocks, history.facts, now_ms=epoch_ms(at))
-        assert due == services._due_score(due_ms), f"due-time of visitor {index}"
-    end = T0 + timedelta(minutes=max(minute for _, minute, _ in sent) + later, seconds=59)
+        expected, due_ms = _backfilled_aside(owner, at=at)
+        assert live(owner) == expected, f"batch {len(judged)}"
+        assert redis.zscore(segment_due_key(), owner) == services._due_score(due_ms), f"due-time of batch {len(judged)}"
+        judged.append(owner)
+    end = max(at for at, _, _ in batches) + timedelta(minutes=later, seconds=59)
     fire_at(end)
-    for owner, *_ in judged:
+    for owner in judged:
         assert live(owner) == backfilled(owner, at=end)
+
+
+def _backfilled_aside(owner: str, *, at: datetime) -> tuple[set[str], int | None]:
+    """The backfill's segments and due-time of the owner at that moment, leaving this process's
+    catalogue (and the verdicts it memoised) as it was: the backfill's look reloads it."""
+    held = dict(services._cache)
+    try:
+        expected = backfilled(owner, at=at)
+        catalogue = catalogue_load()
+        (history,) = owners_facts(catalogue=catalogue, owners=[owner])
+        return expected, next_change_ms(catalogue.clocks, history.facts, now_ms=epoch_ms(at))
+    finally:
+        services._cache.clear()
+        services._cache.update(held)
 
 
 @pytest.mark.django_db

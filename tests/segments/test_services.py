@@ -169,13 +169,13 @@ def test_a_process_keeps_its_compiled_segments_until_a_definition_changes(monkey
     monkeypatch.setattr(services, "DEFINITIONS_TTL_SECONDS", 0)
     segment = SegmentFactory(slug="viewers", definition={"event": "view_item", "within": "1h"})
     held = services.catalogue_load()
-    held.fresh_verdicts["a verdict"] = None
+    held.verdicts["a verdict"] = None
     assert services.catalogue_load() is held, "nothing changed, yet the segments were compiled again"
     Segment.objects.filter(pk=segment.pk).update(definition={"event": "view_item", "within": "2h"})
     edited = services.catalogue_load()
     (counter,) = edited.definitions["viewers"].counters
     assert edited.horizons == {counter.id: 120}
-    assert not edited.fresh_verdicts, "verdicts judged under the old definition outlived it"
+    assert not edited.verdicts, "verdicts judged under the old definition outlived it"
     Segment.objects.filter(pk=segment.pk).update(is_active=False)
     assert not services.catalogue_load().active
 
@@ -269,3 +269,41 @@ def test_a_rule_segment_keeps_its_members_in_the_record_and_each_owners_set_not_
     # A set under a rule segment's name is stale: nothing would ever take an owner out of it.
     assert not redis.exists(segment_members_key("viewers"))
     assert Membership.objects.get(segment__slug="viewers").owner == f"v:{visitor}"
+
+
+@pytest.mark.django_db
+def test_a_memoised_verdict_is_reused_only_for_the_same_segments_held_and_judged():
+    SegmentFactory(slug="viewers", definition={"event": "view_item", "within": "1h"})
+    SegmentFactory(slug="buyers", definition={"event": "purchase", "within": "1h"})
+    catalogue_forget()
+    catalogue = services.catalogue_load()
+    now_ms = epoch_ms(T0)
+    (viewed,) = increments(
+        catalogue.counters,
+        name="view_item",
+        product_id=1,
+        category_id=None,
+        properties={},
+        session_id=None,
+        at_ms=now_ms,
+    )
+
+    def judged(current, checks=services.ALL_CHECKED):
+        read = services._read_of(
+            dict([viewed]),
+            first_ms=now_ms,
+            session=None,
+            current=set(current),
+            previous_session=None,
+            due_ms=None,
+            last_ms=now_ms,
+        )
+        verdict = services._verdict_of(read, checks, catalogue=catalogue, now_ms=now_ms)
+        return verdict.entered, verdict.exited
+
+    assert judged([]) == ({"viewers"}, set())
+    # The same counters with a segment held that no longer holds: it is left, then and next time.
+    assert judged(["buyers"]) == ({"viewers"}, {"buyers"})
+    assert judged(["buyers"]) == ({"viewers"}, {"buyers"})
+    # Judged on one segment alone, the other is neither entered nor left.
+    assert judged(["buyers"], services.Checks(frozenset({"viewers"}))) == ({"viewers"}, set())
