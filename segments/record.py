@@ -216,8 +216,7 @@ _WRITE_FIRST = (
 
 def _write_postgres(lines: Sequence[str]) -> None:
     # Bound on the server and prepared once per connection, as the collector's INSERT is
-    # (tracking/services.py): Django's client-side binding quoted the text of a thousand rows
-    # into the statement, and Postgres planned the statement on every drain.
+    # (tracking/services.py): Postgres planned the ranked statement (0.6 ms) on every drain.
     from psycopg import Cursor
 
     # An owner's first entries come before any other line of theirs, so inserting them first

@@ -65,7 +65,7 @@ logger = logging.getLogger(__name__)
 COUNTS_TTL = int((MAX_WINDOW + timedelta(days=1)).total_seconds())
 # How long a process trusts its copy of the definitions: an edit reaches the live path within this.
 DEFINITIONS_TTL_SECONDS = 2.0
-# Verdicts a process keeps per catalogue (about 2 KB each); past this the memo starts over.
+# Verdicts a process keeps per catalogue (a few KB each); past this the memo starts over.
 VERDICTS_HELD = 2048
 # Owners per pipeline in the due firing and the backfill's writes: 500 kept a round trip under 5 ms.
 OWNERS_PER_ROUND_TRIP = 500
