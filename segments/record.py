@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from redis.exceptions import LockError
 
+from shop.database import server_cursor
 from shop.keyspace import (
     RedisBatch,
     redis_client,
@@ -182,10 +183,15 @@ def memberships_orphans_delete(*, segment_id: int) -> None:
 # thousand rows, and the drain's cost grew with the record.
 # An owner key (tracking/owners.py) holds no "|", so it is the fourth field whole.
 _MEMBERSHIPS, _SEGMENTS = Membership._meta.db_table, Segment._meta.db_table
+# A journal line's segment, moment and owner, as both statements parse them.
+_LINE_PARSED = (
+    "split_part(line, '|', 1)::bigint AS segment_id, "
+    "timestamptz 'epoch' + split_part(line, '|', 3)::bigint * interval '1 millisecond' AS at, "
+    "split_part(line, '|', 4) AS owner"
+)
 _WRITE_RANK = (
-    "WITH parsed AS (SELECT n, split_part(line, '|', 1)::bigint AS segment_id, split_part(line, '|', 2) <> '0' "  # noqa: S608
-    "AS entered, timestamptz 'epoch' + split_part(line, '|', 3)::bigint * interval '1 millisecond' AS at, "
-    "split_part(line, '|', 4) AS owner FROM unnest(string_to_array(%s, E'\\n')) WITH ORDINALITY AS l(line, n)), "
+    f"WITH parsed AS (SELECT n, {_LINE_PARSED}, split_part(line, '|', 2) <> '0' AS entered "  # noqa: S608
+    "FROM unnest(string_to_array(%s, E'\\n')) WITH ORDINALITY AS l(line, n)), "
     "ranked AS (SELECT *, row_number() OVER (PARTITION BY segment_id, owner ORDER BY n) AS rank FROM parsed "
     f"WHERE segment_id IN (SELECT id FROM {_SEGMENTS})), "
     "v AS (SELECT * FROM ranked WHERE rank = %s), "
@@ -205,9 +211,7 @@ _WRITE_RANK = (
 # it again with nothing recorded twice.
 _WRITE_FIRST = (
     f"INSERT INTO {_MEMBERSHIPS} (segment_id, owner, entered_at) SELECT p.segment_id, p.owner, p.at FROM "  # noqa: S608
-    "(SELECT split_part(line, '|', 1)::bigint AS segment_id, split_part(line, '|', 4) AS owner, "
-    "timestamptz 'epoch' + split_part(line, '|', 3)::bigint * interval '1 millisecond' AS at "
-    "FROM unnest(string_to_array(%s, E'\\n')) AS l(line)) p "
+    f"(SELECT {_LINE_PARSED} FROM unnest(string_to_array(%s, E'\\n')) AS l(line)) p "
     f"LEFT JOIN LATERAL (SELECT 1 AS held FROM {_MEMBERSHIPS} h WHERE h.owner = p.owner "
     "AND h.segment_id = p.segment_id LIMIT 1) stay ON true "
     f"WHERE p.segment_id IN (SELECT id FROM {_SEGMENTS}) AND stay.held IS NULL"
@@ -215,36 +219,35 @@ _WRITE_FIRST = (
 
 
 def _write_postgres(lines: Sequence[str]) -> None:
-    # Bound on the server and prepared once per connection, as the collector's INSERT is
-    # (tracking/services.py): Postgres planned the ranked statement (0.6 ms) on every drain.
-    from psycopg import Cursor
-
     # An owner's first entries come before any other line of theirs, so inserting them first
     # keeps each (segment, owner) in order.
     first, others = [], []
     for line in lines:
         (first if line.split("|", 2)[1] == FIRST_ENTRY else others).append(line)
-    rest = lines
-    with transaction.atomic():
-        connection.ensure_connection()
-        with Cursor(connection.connection) as cursor:
-            if first:
-                try:
-                    with transaction.atomic(), connection.wrap_database_errors:
-                        cursor.execute(_WRITE_FIRST, ["\n".join(first)], prepare=True)
-                    if cursor.rowcount == len(first):
-                        rest = others
-                except IntegrityError:
-                    pass  # one line twice in the run: the ranked statement takes them all
-            if not rest:
-                return
-            text = "\n".join(rest)
-            rank, ranks = 1, 1
-            with connection.wrap_database_errors:
-                while rank <= ranks:
-                    cursor.execute(_WRITE_RANK, [text, rank], prepare=True)
-                    ranks = cursor.fetchone()[0] or 0
-                    rank += 1
+    # Prepared once per connection (shop/database.py): Postgres planned the ranked statement
+    # (0.6 ms) on every drain.
+    with transaction.atomic(), server_cursor() as cursor:
+        rest = others if first and _first_inserted(cursor, first) else lines
+        if not rest:
+            return
+        text = "\n".join(rest)
+        rank, ranks = 1, 1
+        while rank <= ranks:
+            cursor.execute(_WRITE_RANK, [text, rank], prepare=True)
+            ranks = cursor.fetchone()[0] or 0
+            rank += 1
+
+
+def _first_inserted(cursor, first: list[str]) -> bool:
+    """Insert first entries, each where its owner has no stay of the segment; whether all went
+    in. If not, the caller applies every line through the ranked statement, which records none
+    of these twice."""
+    try:
+        with transaction.atomic(), connection.wrap_database_errors:
+            cursor.execute(_WRITE_FIRST, ["\n".join(first)], prepare=True)
+    except IntegrityError:
+        return False  # one line twice in the run (a savepoint undid it)
+    return cursor.rowcount == len(first)
 
 
 def _write_portable(rows: Sequence[Row]) -> None:

@@ -14,6 +14,7 @@ from django.db.models import CharField
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from shop.database import server_cursor
 from shop.keyspace import RedisBatch
 
 from .hooks import StoredBatch, TrackedEvent, hooks_batch_stored, hooks_visitor_identified
@@ -124,7 +125,6 @@ def _insert_postgres(envelope: Envelope, events: list[CleanEvent]) -> list[tuple
 
     The properties go as one JSON text (one call of the C encoder) and the envelope once, not
     per row: psycopg builds arrays element by element in Python, the largest cost here."""
-    from psycopg import Cursor
     from psycopg.types.json import Jsonb
 
     params: list[Any] = []
@@ -133,11 +133,9 @@ def _insert_postgres(envelope: Envelope, events: list[CleanEvent]) -> list[tuple
         params.append(Jsonb(values) if column == "properties" else values)
     params.append(envelope.received_at)  # the keys' received_at
     params.extend(getattr(envelope, column) for column in COLUMNS if column in PER_BATCH)
-    with connection.wrap_database_errors:
-        connection.ensure_connection()
-        with Cursor(connection.connection) as cursor:
-            cursor.execute(INSERT_ZIPPED, params, prepare=True)
-            return cursor.fetchall()
+    with server_cursor() as cursor:
+        cursor.execute(INSERT_ZIPPED, params, prepare=True)
+        return cursor.fetchall()
 
 
 def _insert_portable(envelope: Envelope, events: list[CleanEvent]) -> list[tuple]:
