@@ -218,6 +218,10 @@ _WRITE_FIRST = (
 )
 
 
+class _Replayed(Exception):
+    """A first entry met a stay of its owner: the run goes again, whole, through _WRITE_RANK."""
+
+
 def _write_postgres(lines: Sequence[str]) -> None:
     # An owner's first entries come before any other line of theirs, so inserting them first
     # keeps each (segment, owner) in order.
@@ -226,28 +230,32 @@ def _write_postgres(lines: Sequence[str]) -> None:
         (first if line.split("|", 2)[1] == FIRST_ENTRY else others).append(line)
     # Prepared once per connection (shop/database.py): Postgres planned the ranked statement
     # (0.6 ms) on every drain.
-    with transaction.atomic(), server_cursor() as cursor:
-        rest = others if first and _first_inserted(cursor, first) else lines
-        if not rest:
+    if first:
+        # No savepoint: a run that falls back (seldom) rolls back and goes again, where a
+        # savepoint cost two round trips on every drain.
+        try:
+            with transaction.atomic(), server_cursor() as cursor:
+                cursor.execute(_WRITE_FIRST, ["\n".join(first)], prepare=True)
+                if cursor.rowcount != len(first):
+                    raise _Replayed
+                _write_ranked(cursor, others)
             return
-        text = "\n".join(rest)
-        rank, ranks = 1, 1
-        while rank <= ranks:
-            cursor.execute(_WRITE_RANK, [text, rank], prepare=True)
-            ranks = cursor.fetchone()[0] or 0
-            rank += 1
+        except (_Replayed, IntegrityError):
+            pass  # a first entry met a stay, or one line came twice in the run
+    with transaction.atomic(), server_cursor() as cursor:
+        _write_ranked(cursor, lines)
 
 
-def _first_inserted(cursor, first: list[str]) -> bool:
-    """Insert first entries, each where its owner has no stay of the segment; whether all went
-    in. If not, the caller applies every line through the ranked statement, which records none
-    of these twice."""
-    try:
-        with transaction.atomic(), connection.wrap_database_errors:
-            cursor.execute(_WRITE_FIRST, ["\n".join(first)], prepare=True)
-    except IntegrityError:
-        return False  # one line twice in the run (a savepoint undid it)
-    return cursor.rowcount == len(first)
+def _write_ranked(cursor, lines: Sequence[str]) -> None:
+    """Apply lines through _WRITE_RANK, one statement a rank, which records nothing twice."""
+    if not lines:
+        return
+    text = "\n".join(lines)
+    rank, ranks = 1, 1
+    while rank <= ranks:
+        cursor.execute(_WRITE_RANK, [text, rank], prepare=True)
+        ranks = cursor.fetchone()[0] or 0
+        rank += 1
 
 
 def _write_portable(rows: Sequence[Row]) -> None:
