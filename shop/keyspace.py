@@ -139,18 +139,21 @@ class RedisBatch:
         self.client = client or redis_client()
         self.pipe = self.client.pipeline(transaction=False)
         self._scripts: dict[int, tuple[str, list, list]] = {}
-        self._after: list[Callable[[], None]] = []
+        # Callbacks with the position of the reply each takes (None: none). Not closures over the
+        # batch: such a cycle kept each batch, its pipeline and all it held until the collector
+        # ran, and every request paid for the collections it brought on.
+        self._after: list[tuple[int | None, Callable]] = []
         # What Redis answered, once execute() has been: a read ahead takes its replies from here.
         self.replies: list | None = None
 
     def after(self, callback: Callable[[], None]) -> None:
         """Call callback once everything queued has been sent and answered: for work that must
         not start before Redis holds what this batch writes (a live push reading it back)."""
-        self._after.append(callback)
+        self._after.append((None, callback))
 
     def then(self, position: int, callback: Callable[[Any], None]) -> None:
         """Call callback with the reply at position, in the order of after()."""
-        self._after.append(lambda: callback(self.replies[position]))
+        self._after.append((position, callback))
 
     def script(self, name: str, *, keys: list, args: list) -> int:
         """Queue a call of the script shop/lua/<name>.lua; returns where its reply will be."""
@@ -174,8 +177,11 @@ class RedisBatch:
             for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
-        for callback in self._after:
-            callback()
+        for position, callback in self._after:
+            if position is None:
+                callback()
+            else:
+                callback(replies[position])
         return replies
 
 

@@ -1,6 +1,7 @@
 """The collector reads a visitor's segment state ahead, on its rate limits' round trip; a verdict
 judged on it goes out only if nothing else wrote the visitor in between."""
 
+import gc
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,29 @@ def test_a_collected_batch_is_judged_with_no_round_trip_of_its_own(client, setti
     assert live(owner) == {"two-views"}
     journal_drain()
     assert Membership.objects.filter(owner=owner, exited_at__isnull=True).count() == 1
+
+
+def test_a_judged_batch_leaves_nothing_for_the_garbage_collector():
+    """A batch's pipeline, its counting and its callbacks go as the ingest returns: left in a
+    cycle, they stayed until the collector ran, and the collections they brought on cost each
+    request more than judging it."""
+    SegmentFactory(slug="two-views", definition=TWO_VIEWS)
+    visitor = uuid.uuid4()
+    ingest(visitor, "view_item", at=T0, product_id=1)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        ingest(visitor, "view_item", at=T0 + timedelta(minutes=1), product_id=2)
+        gc.collect()
+        ours = [type(item) for item in gc.garbage if type(item).__module__.startswith(("segments", "shop"))]
+        left = {kind.__qualname__ for kind in ours}
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert live(f"v:{visitor}") == {"two-views"}
+    assert left == set()
 
 
 def test_a_read_ahead_overtaken_by_another_batch_is_judged_again():
