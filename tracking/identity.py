@@ -1,7 +1,7 @@
 """First-party identity: consent, visitor and session cookies, and the request's tracking context."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -75,8 +75,17 @@ def context_renew(context: TrackingContext) -> TrackingContext:
     )
 
 
-def cookies_apply(response: HttpResponse, context: TrackingContext, *, secure: bool) -> None:
-    """Keep the cookies in step with consent; the session cookie slides 30 minutes each time."""
+def cookies_apply(
+    response: HttpResponse, context: TrackingContext, *, secure: bool, carried: Collection[str] = ()
+) -> None:
+    """Keep the cookies in step with consent; the session cookie slides 30 minutes each time.
+
+    Without consent, only the ids the request came with (`carried`: its cookies' names) are
+    cleared. The answer to a request sent before consent was given (an image, a fragment) can
+    arrive after the consent's own answer, and clearing ids it never had would wipe the ones
+    just minted: the page's next request would mint others, and its live socket, opened in
+    between, would be refused.
+    """
     options = {"samesite": "Lax", "secure": secure, "httponly": True}
     if context.granted:
         response.set_cookie(VISITOR_COOKIE, str(context.visitor_id), max_age=VISITOR_MAX_AGE, **options)
@@ -85,7 +94,8 @@ def cookies_apply(response: HttpResponse, context: TrackingContext, *, secure: b
         )
     else:
         for name in (VISITOR_COOKIE, SESSION_COOKIE):
-            response.delete_cookie(name, samesite="Lax")
+            if name in carried:
+                response.delete_cookie(name, samesite="Lax")
 
 
 def cookie_headers(context: TrackingContext, *, secure: bool) -> list[tuple[bytes, bytes]]:

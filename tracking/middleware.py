@@ -11,5 +11,5 @@ class TrackingMiddleware:
         request.tracking = context_from_request(request)
         response = self.get_response(request)
         if not request.path.startswith(("/static/", "/media/")):
-            cookies_apply(response, request.tracking, secure=request.is_secure())
+            cookies_apply(response, request.tracking, secure=request.is_secure(), carried=request.COOKIES)
         return response

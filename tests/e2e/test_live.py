@@ -34,12 +34,31 @@ class Cutter:
         self.opened = False  # the page's socket said hello
         self.welcomed = False  # and the server answered it: the socket carries the page's batches
         self.sent: set[str] = set()  # ids of the events the page sent over the socket
+        self.started = time.monotonic()
+        self.log: list[str] = []  # what each socket did and when, for a failure's message
+
+    def _note(self, what: str) -> None:
+        self.log.append(f"{time.monotonic() - self.started:.2f}s {what}")
 
     def route(self, ws):
+        self._note("page opens a socket")
         server = ws.connect_to_server()
+
+        # Closes pass on as Playwright passes them when no handler is set, noted on the way.
+        def page_closed(code, reason):
+            self._note(f"page closed {code} {reason}")
+            server.close(code=code, reason=reason)
+
+        def server_closed(code, reason):
+            self._note(f"server closed {code} {reason}")
+            ws.close(code=code, reason=reason)
+
+        ws.on_close(page_closed)
+        server.on_close(server_closed)
 
         def from_page(message):
             frame = json.loads(message)
+            self._note(f"page sent {frame.get('type')}")
             server.send(message)
             self.opened = self.opened or frame.get("type") == "hello"
             if frame.get("type") == "batch":
@@ -50,6 +69,7 @@ class Cutter:
                 ws.close(code=1001, reason="cut")
 
         def from_server(message):
+            self._note(f"server sent {json.loads(message).get('type')}")
             self.welcomed = self.welcomed or json.loads(message).get("type") == "welcome"
             if not self.cut_batches or json.loads(message).get("id") != self.cut_batches[-1]["id"]:
                 ws.send(message)
@@ -71,7 +91,8 @@ def test_events_go_over_the_socket_fall_back_to_http_once_and_a_cart_add_updates
     home = context.new_page()
     posted: list[dict] = []
     problems: list[str] = []
-    home.on("request", lambda r: "/t/collect" in r.url and posted.append(json.loads(r.post_data)))
+    # A beacon's body (a Blob, on the page's way out) is not shown to Playwright: post_data is None.
+    home.on("request", lambda r: "/t/collect" in r.url and r.post_data and posted.append(json.loads(r.post_data)))
     home.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text and problems.append(m.text))
 
     home.goto(live_asgi.url + "/")
@@ -83,7 +104,7 @@ def test_events_go_over_the_socket_fall_back_to_http_once_and_a_cart_add_updates
     # Once the socket is open, events go over it. (The page view after consent may go by HTTP
     # when the socket takes longer than a flush to open, as on a loaded machine; and a batch whose
     # ack is slower than the tracker's 5 s goes again by HTTP, rightly, stored once.)
-    assert _wait_for(home, lambda: cutter.opened and cutter.welcomed)
+    assert _wait_for(home, lambda: cutter.opened and cutter.welcomed), cutter.log
     home.evaluate("llTrack.track('click', {target: 'probe'})")
     assert _wait_for(home, lambda: Event.objects.filter(visitor_id=visitor, name="click").exists())
     click = str(Event.objects.get(visitor_id=visitor, name="click").event_id)

@@ -58,6 +58,24 @@ def test_no_consent_no_events(client):
     assert not Event.objects.exists()
 
 
+def test_an_answer_to_a_request_sent_before_consent_leaves_the_ids_consent_minted(consented):
+    visitor = consented.cookies[VISITOR_COOKIE].value
+    # A page's images and fragments asked for before the banner's click answer after it: their
+    # requests carried no consent and no ids, and their answers must not clear the new ones.
+    late = Client().get("/")
+    assert VISITOR_COOKIE not in late.cookies and SESSION_COOKIE not in late.cookies
+    consented.cookies.update(late.cookies)
+    assert post(consented, {"events": [RawEventFactory()]}).status_code == 202
+    assert list(Event.objects.values_list("visitor_id", flat=True)) == [uuid.UUID(visitor)]
+
+
+def test_denying_consent_clears_the_ids_the_browser_holds(consented):
+    response = consented.post(reverse("tracking:consent"), {"choice": "denied"})
+    assert response.cookies[VISITOR_COOKIE]["max-age"] == 0
+    assert response.cookies[SESSION_COOKIE]["max-age"] == 0
+    assert consented.cookies[VISITOR_COOKIE].value == ""
+
+
 def test_accepted_batch_answers_202_after_storing(consented):
     batch = RawEventFactory.build_batch(25)
     response = post(consented, {"sent_at": batch[0]["ts"], "events": batch})
