@@ -106,6 +106,10 @@ def _events_per_second(result: bench.PhaseResult) -> float:
     return result.events_sent / result.elapsed if result.elapsed else 0.0
 
 
+def _ratio(results: dict[str, bench.PhaseResult]) -> float:
+    return _events_per_second(results["50 segments"]) / _events_per_second(results["none"])
+
+
 def part_ingest(*, server: bench.Gunicorn, args, visitors, products) -> dict:
     kinds = {"none": False, "50 segments": True}
     totals = {kind: bench.PhaseResult(kind) for kind in kinds}
@@ -141,7 +145,7 @@ def part_ingest(*, server: bench.Gunicorn, args, visitors, products) -> dict:
                 server=server,
             )
             totals[kind].merge(this_round[kind])
-        rounds.append(_events_per_second(this_round["50 segments"]) / _events_per_second(this_round["none"]))
+        rounds.append(_ratio(this_round))
     print()
     print(
         f"Collector throughput, batches of {BATCH}, {args.concurrency} connections, "
@@ -158,14 +162,14 @@ def part_ingest(*, server: bench.Gunicorn, args, visitors, products) -> dict:
             f"{result.server_cpu / requests * 1000:27.2f}{result.postgres_cpu / requests * 1000:9.2f}"
             f"{result.redis_cpu / requests * 1000:6.2f}"
         )
-    ratio = _events_per_second(totals["50 segments"]) / _events_per_second(totals["none"])
+    ratio = _ratio(totals)
     verdict = "MET" if ratio >= TARGET_RATIO else "MISSED"
     print(f"  ratio 50 segments / none: {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")
     print(
         f"  ratio of each round: median {statistics.median(rounds):.3f}, {min(rounds):.3f}-{max(rounds):.3f} "
         f"({', '.join(f'{value:.3f}' for value in rounds)})"
     )
-    return {"ratio": ratio, "rounds": rounds}
+    return {"ratio": ratio}
 
 
 def part_freshness(*, server: bench.Gunicorn, args, products) -> dict:

@@ -69,9 +69,10 @@ class Cutter:
                 ws.close(code=1001, reason="cut")
 
         def from_server(message):
-            self._note(f"server sent {json.loads(message).get('type')}")
-            self.welcomed = self.welcomed or json.loads(message).get("type") == "welcome"
-            if not self.cut_batches or json.loads(message).get("id") != self.cut_batches[-1]["id"]:
+            frame = json.loads(message)
+            self._note(f"server sent {frame.get('type')}")
+            self.welcomed = self.welcomed or frame.get("type") == "welcome"
+            if not self.cut_batches or frame.get("id") != self.cut_batches[-1]["id"]:
                 ws.send(message)
 
         ws.on_message(from_page)
